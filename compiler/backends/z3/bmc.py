@@ -1,0 +1,149 @@
+"""Incremental bounded model checking: one solver, one more step per depth.
+
+At depth k every still-open property gets a violation literal `viol.P@k`
+(defined by an equation, so it costs nothing when unused).  One joint query
+"is any of them true?" settles the common case (nothing violated) in a single
+solver call; only when it is satisfiable are the properties examined one by one.
+The first depth at which a property's literal is satisfiable is the length of
+its shortest counterexample.  After depth k is checked, "step k did not abort"
+is asserted for good: a run ends at its first failed Check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import z3
+
+from compiler import ir
+from compiler.backends.z3.extract import extract_trace
+from compiler.backends.z3.system import TransitionSystem, Unrolled
+from compiler.backends.z3.terms import FALSE, mk_and, mk_not
+from compiler.results import PropertyResult
+
+Progress = Callable[[int, float], None]
+
+
+@dataclass(slots=True)
+class Clock:
+    """Wall-clock budget shared by the properties of one bounded run."""
+
+    start: float
+    timeout: float | None  # seconds, None: unlimited
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float | None:
+        return None if self.timeout is None else self.timeout - self.elapsed()
+
+
+@dataclass(slots=True)
+class BmcOutcome:
+    results: dict[str, PropertyResult] = field(default_factory=dict)  # decided: violated or inconclusive
+    open: list[ir.Property] = field(default_factory=list)  # clean up to the full depth
+    seconds: float = 0.0
+
+
+def run_bmc(ts: TransitionSystem, props: list[ir.Property], depth: int, clock: Clock,
+            progress: Progress | None = None) -> BmcOutcome:
+    solver = z3.Solver()
+    solver.add(ts.init("0"))
+    out = BmcOutcome()
+    active = list(props)
+    for k in range(depth + 1):
+        step = _extend(ts, solver, k)
+        viols = _violation_literals(ts, solver, active, k, step)
+        _settle_depth(ts, solver, viols, k, clock, out)
+        active = [p for p in active if p.name not in out.results]
+        if step is not None:
+            solver.add(mk_not(step.abort_any))
+        if progress is not None:
+            progress(k, clock.elapsed())
+        if not active:
+            break
+    out.open = active
+    out.seconds = clock.elapsed()
+    return out
+
+
+def _extend(ts: TransitionSystem, solver: z3.Solver, k: int) -> Unrolled | None:
+    if k == 0:
+        return None
+    step = ts.unroll(str(k - 1), str(k))
+    solver.add(step.relation)
+    return step
+
+
+def _violation_literals(ts: TransitionSystem, solver: z3.Solver, active: list[ir.Property], k: int,
+                        step: Unrolled | None) -> dict[str, z3.BoolRef]:
+    lits: dict[str, z3.BoolRef] = {}
+    for p in active:
+        f = violation(ts, p, str(k), step)
+        if z3.is_false(f):
+            continue  # e.g. a check property at depth 0, or one no Check can fail
+        lit = z3.Bool(f"viol.{p.name}@{k}")
+        solver.add(lit == f)
+        lits[p.name] = lit
+    return lits
+
+
+def violation(ts: TransitionSystem, p: ir.Property, tag: str, step: Unrolled | None) -> z3.BoolRef:
+    """P is violated in state `tag`, reached by `step` (None: an initial state)."""
+    if p.kind == "check":
+        return FALSE if step is None else step.aborts.get(p.name, FALSE)
+    bad = mk_not(ts.invariant(p, tag))
+    # An aborted step leaves the state as it was, which was checked one depth earlier.
+    return bad if step is None else mk_and([mk_not(step.abort_any), bad])
+
+
+def _settle_depth(ts: TransitionSystem, solver: z3.Solver, lits: dict[str, z3.BoolRef], k: int, clock: Clock,
+                  out: BmcOutcome) -> None:
+    if not lits:
+        return
+    joint = z3.Bool(f"any@{k}")
+    solver.add(z3.Implies(joint, z3.Or(list(lits.values()))))
+    answer = _check(solver, [joint], clock)
+    if answer == z3.unsat:
+        return
+    pending = dict(lits)
+    if answer == z3.sat:
+        m = solver.model()
+        for name, lit in lits.items():
+            if z3.is_true(m.eval(lit, model_completion=True)):
+                _record_violation(ts, m, name, k, clock, out)
+                del pending[name]
+    for name, lit in pending.items():
+        answer = _check(solver, [lit], clock)
+        if answer == z3.sat:
+            _record_violation(ts, solver.model(), name, k, clock, out)
+        elif answer == z3.unknown:
+            out.results[name] = _inconclusive(ts, name, k, clock, solver)
+
+
+def _check(solver: z3.Solver, assumptions: list[z3.BoolRef], clock: Clock) -> z3.CheckSatResult:
+    remaining = clock.remaining()
+    if remaining is not None:
+        if remaining <= 0:
+            return z3.unknown
+        solver.set("timeout", max(1, int(remaining * 1000)))
+    return solver.check(*assumptions)
+
+
+def _record_violation(ts: TransitionSystem, m: z3.ModelRef, name: str, k: int, clock: Clock,
+                      out: BmcOutcome) -> None:
+    prop = ts.model.prop(name)
+    trace = extract_trace(ts, m, k, prop)
+    out.results[name] = PropertyResult(name, "violated", k, "bmc", clock.elapsed(), trace=trace,
+                                       expected=prop.expect)
+
+
+def _inconclusive(ts: TransitionSystem, name: str, k: int, clock: Clock, solver: z3.Solver) -> PropertyResult:
+    remaining = clock.remaining()
+    if remaining is not None and remaining <= 0.001:
+        why = f"timeout after {clock.timeout:g} s at depth {k}"
+    else:
+        why = f"solver unknown at depth {k}: {solver.reason_unknown()}"
+    return PropertyResult(name, "inconclusive", k - 1, "bmc", clock.elapsed(), reason=why,
+                          expected=ts.model.prop(name).expect)

@@ -1,0 +1,194 @@
+"""k-induction with simple-path constraints, after a clean bounded run.
+
+The induction step at k looks for a path s0 -> ... -> sk from an *arbitrary*
+state (every slot in its type's range) such that
+  * the property holds in s0..s(k-1) (for a check property: no step aborts
+    before the last; runs end at their first abort anyway),
+  * the states are pairwise distinct (a simple path; for an invariant s0..sk,
+    for a check property s0..s(k-1), since an aborted step repeats its state),
+  * every property already proved holds on the whole path,
+and violates the property at the end.  UNSAT means: no run of any length
+violates it, given that the bounded run found none up to depth K >= k-1.
+A shortest violating run is simple and satisfies the property before its
+end, so it would contain such a path; that is why simple paths are sound.
+
+One solver serves every property; the hypotheses of each are passed as
+assumption literals, so nothing has to be retracted.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import z3
+
+from compiler import ir
+from compiler.backends.z3.system import TransitionSystem, Unrolled
+from compiler.backends.z3.terms import mk_and, mk_not, mk_or
+
+
+@dataclass(slots=True)
+class Goal:
+    prop: ir.Property
+    budget: float | None  # seconds left for this property, None: unlimited
+    spent: float = 0.0
+    proved_k: int | None = None
+    gave_up: str | None = None  # why no proof (the bounded verdict stands)
+
+    def remaining(self) -> float | None:
+        return None if self.budget is None else self.budget - self.spent
+
+
+@dataclass(slots=True)
+class Induction:
+    ts: TransitionSystem
+    solver: z3.Solver = field(default_factory=z3.Solver)
+    states: list[list[z3.ExprRef]] = field(default_factory=list)
+    steps: list[Unrolled] = field(default_factory=list)
+    holds: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # invariant literal per state
+    proved: list[ir.Property] = field(default_factory=list)
+
+    def extend(self) -> None:
+        """Add state s(k) and the step into it; return with len(states) == k+1."""
+        k = len(self.states)
+        state = self.ts.state(f"i{k}")
+        self.solver.add(self.ts.domain(state))
+        if k > 0:
+            if k >= 2:
+                self.solver.add(mk_not(self.steps[-1].abort_any))  # only the last step may abort
+                self._distinct_from_earlier(k - 1)  # s(k-1) joins the simple path for good
+            step = self.ts.unroll(f"i{k - 1}", f"i{k}")
+            self.solver.add(step.relation)
+            self.steps.append(step)
+        self.states.append(state)
+        for p in self.proved:
+            self._assume_proved(p, k)
+
+    def _distinct_from_earlier(self, j: int) -> None:
+        self.solver.add(self._distinct(j))
+
+    def _distinct(self, j: int) -> z3.BoolRef:
+        sj = self.states[j]
+        return mk_and(mk_or(mk_not(a == b) for a, b in zip(sj, si)) for si in self.states[:j])  # type: ignore[misc]
+
+    def hypothesis(self, p: ir.Property, upto: int) -> list[z3.BoolRef]:
+        """Literals asserting invariant p in s0..s(upto-1)."""
+        lits = self.holds.setdefault(p.name, [])
+        while len(lits) < upto:
+            i = len(lits)
+            lit = z3.Bool(f"hyp.{p.name}@i{i}")
+            self.solver.add(lit == self.ts.invariant(p, f"i{i}"))
+            lits.append(lit)
+        return lits[:upto]
+
+    def violation(self, p: ir.Property) -> list[z3.BoolRef]:
+        """Assumptions: the hypotheses and the violation at the end of the current path."""
+        k = len(self.states) - 1
+        step = self.steps[-1]
+        if p.kind == "check":
+            return [self._lit(f"bad.{p.name}@i{k}", step.aborts.get(p.name, z3.BoolVal(False)))]
+        bad = mk_and([mk_not(step.abort_any), self._distinct(k), mk_not(self.ts.invariant(p, f"i{k}"))])
+        return [*self.hypothesis(p, k), self._lit(f"bad.{p.name}@i{k}", bad)]
+
+    def joint_violation(self, props: list[ir.Property]) -> list[z3.BoolRef]:
+        """All of `props` at once: their conjunction may be inductive when none is alone."""
+        k = len(self.states) - 1
+        step = self.steps[-1]
+        hyps: list[z3.BoolRef] = []
+        bads: list[z3.BoolRef] = []
+        for p in props:
+            if p.kind == "check":
+                bads.append(step.aborts.get(p.name, z3.BoolVal(False)))
+            else:
+                hyps += self.hypothesis(p, k)
+                bads.append(mk_and([mk_not(step.abort_any), self._distinct(k), mk_not(self.ts.invariant(p, f"i{k}"))]))
+        return [*hyps, self._lit(f"bad.joint{len(props)}@i{k}", mk_or(bads))]
+
+    def _lit(self, name: str, f: z3.BoolRef) -> z3.BoolRef:
+        lit = z3.Bool(name)
+        self.solver.add(lit == f)
+        return lit
+
+    def mark_proved(self, p: ir.Property) -> None:
+        self.proved.append(p)
+        for i in range(len(self.states)):
+            self._assume_proved(p, i)
+
+    def _assume_proved(self, p: ir.Property, i: int) -> None:
+        if p.kind == "check":
+            if i > 0:
+                self.solver.add(mk_not(self.steps[i - 1].aborts.get(p.name, z3.BoolVal(False))))
+        else:
+            self.solver.add(self.ts.invariant(p, f"i{i}"))
+
+
+def k_induction(ts: TransitionSystem, goals: list[Goal], max_k: int) -> None:
+    """Try to prove each goal; sets `proved_k` or `gave_up` on every goal."""
+    ind = Induction(ts)
+    ind.extend()
+    pending = list(goals)
+    for k in range(1, max_k + 1):
+        ind.extend()
+        pending = _round(ind, pending, k)
+        if not pending:
+            return
+    for g in pending:
+        g.gave_up = g.gave_up or f"not k-inductive for k <= {max_k}"
+
+
+def _round(ind: Induction, pending: list[Goal], k: int) -> list[Goal]:
+    progress = True
+    while progress and pending:  # a newly proved property may strengthen the others
+        progress = False
+        for g in list(pending):
+            answer = _check(ind, g, ind.violation(g.prop))
+            if answer == z3.unsat:
+                g.proved_k = k
+                ind.mark_proved(g.prop)
+            elif answer == z3.unknown:
+                g.gave_up = f"k-induction gave up at k={k}: {_why(ind, g)}"
+            if answer != z3.sat:
+                pending.remove(g)
+                progress = True
+    if len(pending) >= 2:
+        _joint(ind, pending, k)
+        pending = [g for g in pending if g.proved_k is None]
+    return pending
+
+
+def _joint(ind: Induction, pending: list[Goal], k: int) -> None:
+    budget = min((g.remaining() for g in pending), key=lambda r: float("inf") if r is None else r)
+    start = time.perf_counter()
+    answer = _solve(ind, ind.joint_violation([g.prop for g in pending]), budget)
+    share = (time.perf_counter() - start) / len(pending)
+    for g in pending:
+        g.spent += share
+        if answer == z3.unsat:
+            g.proved_k = k
+    if answer == z3.unsat:
+        for g in pending:
+            ind.mark_proved(g.prop)
+
+
+def _check(ind: Induction, g: Goal, assumptions: list[z3.BoolRef]) -> z3.CheckSatResult:
+    start = time.perf_counter()
+    answer = _solve(ind, assumptions, g.remaining())
+    g.spent += time.perf_counter() - start
+    return answer
+
+
+def _solve(ind: Induction, assumptions: list[z3.BoolRef], remaining: float | None) -> z3.CheckSatResult:
+    if remaining is not None:
+        if remaining <= 0:
+            return z3.unknown
+        ind.solver.set("timeout", max(1, int(remaining * 1000)))
+    else:
+        ind.solver.set("timeout", 4294967295)
+    return ind.solver.check(*assumptions)
+
+
+def _why(ind: Induction, g: Goal) -> str:
+    r = g.remaining()
+    if r is not None and r <= 0.001:
+        return "timeout"
+    return ind.solver.reason_unknown() or "solver unknown"

@@ -1,0 +1,181 @@
+"""The transition system of a model at fixed parameters, as Z3 templates.
+
+The transition relation, the abort conditions and every property are built
+*once*, over placeholder constants (`x@pre`, `x@post`, `sel@pre`, choices
+`...@pre`), by symbolic execution of the IR.  Unrolling then instantiates them at
+depth k with `z3.substitute`, which is far cheaper than re-running the Python
+symbolic execution at every depth.
+
+Encoding (see docs/prove.md for the reasoning):
+* bools are Z3 Bools; bounded ints, enum members, pcs and lock owners are Z3
+  Ints (mathematical, as the IR says; ranges are kept by the `in_range` checks
+  lowering inserted, and asserted explicitly only where a state is arbitrary);
+* one selector `sel@k` (an Int) names the action taken by step k+1:
+  `sel == a  ->  pc == source(a) && assumes(a)`;
+* per slot one equation `x@k+1 == ite(sel==a1, v1, ite(sel==a2, v2, ..., x@k))`
+  over the actions that may write it: the frame condition is the final else;
+* an aborting action (a failed `Check`) writes the pre-state back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import z3
+
+from compiler import ir
+from compiler.backends.z3.layout import Action, Layout, Slot
+from compiler.backends.z3.symexec import EncodingError, Evaluator, Scope, StepEffect
+from compiler.backends.z3.terms import FALSE, mk_and, mk_eq, mk_implies, mk_ite, mk_not, mk_or
+
+
+@dataclass(frozen=True, slots=True)
+class Unrolled:
+    """One transition instantiated between two states."""
+
+    relation: z3.BoolRef
+    aborts: dict[str, z3.BoolRef]  # per check property: this transition aborts on it
+    abort_any: z3.BoolRef
+    sel: z3.ArithRef
+
+
+class TransitionSystem:
+    def __init__(self, model: ir.Model, params: dict[str, int]) -> None:
+        self.model = model
+        self.params = params
+        self.layout = Layout(model, params)
+        self.ev = Evaluator(self.layout)
+        self.pre = self.state("pre")
+        self.post = self.state("post")
+        self.sel = z3.Int("sel@pre")
+        self._choice_vars: list[tuple[str, z3.ExprRef, ir.ScalarType]] = []  # (name stem, placeholder, type)
+        self._trans, self._aborts = self._build_transition()
+        self._abort_any = mk_or(self._aborts.values())
+        self._init = self._build_init()
+        self._props: dict[str, z3.BoolRef] = {}
+
+    # ----------------------------------------------------------------- states
+
+    def state(self, tag: str) -> list[z3.ExprRef]:
+        return [z3.Bool(f"{s.name}@{tag}") if s.is_bool else z3.Int(f"{s.name}@{tag}") for s in self.layout.slots]
+
+    def domain(self, state: list[z3.ExprRef]) -> z3.BoolRef:
+        """Every slot holds a value of its type: needed wherever a state is arbitrary (induction)."""
+        return mk_and(_in_range(x, s) for x, s in zip(state, self.layout.slots))
+
+    def init(self, tag: str) -> z3.BoolRef:
+        return z3.substitute(self._init, *zip(self.pre, self.state(tag)))  # type: ignore[no-any-return]
+
+    # ----------------------------------------------------------------- properties
+
+    def invariant(self, prop: ir.Property, tag: str) -> z3.BoolRef:
+        """The state predicate of an invariant or deadlock property, in state `tag`."""
+        if prop.name not in self._props:
+            if prop.expr is None:
+                raise EncodingError(f"z3 backend: property {prop.name} ({prop.kind}) has no expression")
+            self._props[prop.name] = self.ev.boolean(prop.expr, Scope(self.pre))
+        return z3.substitute(self._props[prop.name], *zip(self.pre, self.state(tag)))  # type: ignore[no-any-return]
+
+    def check_props(self) -> list[str]:
+        """Every property some Check can fail: an abort on any of them ends the run."""
+        return sorted(self._aborts)
+
+    # ----------------------------------------------------------------- unrolling
+
+    def unroll(self, pre_tag: str, post_tag: str) -> Unrolled:
+        sel = z3.Int(f"sel@{pre_tag}")
+        pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = list(zip(self.pre, self.state(pre_tag)))
+        pairs += zip(self.post, self.state(post_tag))
+        pairs.append((self.sel, sel))
+        pairs += [(ph, _const(stem, pre_tag, t)) for stem, ph, t in self._choice_vars]
+
+        def sub(f: z3.BoolRef) -> z3.BoolRef:
+            return z3.substitute(f, *pairs)  # type: ignore[no-any-return]
+
+        aborts = {p: sub(f) for p, f in self._aborts.items()}
+        return Unrolled(sub(self._trans), aborts, sub(self._abort_any), sel)
+
+    # ----------------------------------------------------------------- building
+
+    def _build_init(self) -> z3.BoolRef:
+        scope = Scope(self.pre)
+        parts: list[z3.BoolRef] = []
+        for var in self.model.vars:
+            shape = self.layout.shapes[var]
+            count = _count(shape.dims)
+            slots = range(shape.base, shape.base + count)
+            if var.init is None:
+                parts += [_in_range(self.pre[i], self.layout.slots[i]) for i in slots]
+            else:
+                value = self.ev.expr(var.init, scope)
+                parts += [mk_eq(self.pre[i], value) for i in slots]
+        for inst in self.layout.instances:
+            parts.append(mk_eq(self.pre[inst.pc], z3.IntVal(inst.agent.initial)))
+        parts += [self.ev.boolean(e, scope) for e in self.model.initially]
+        return mk_and(parts)
+
+    def _build_transition(self) -> tuple[z3.BoolRef, dict[str, z3.BoolRef]]:
+        actions = self.layout.actions
+        if not actions:
+            return FALSE, {}
+        parts: list[z3.BoolRef] = [self.sel >= 0, self.sel < len(actions)]  # type: ignore[list-item]
+        writes: list[list[tuple[int, z3.ExprRef]]] = [[] for _ in self.layout.slots]
+        abort_parts: dict[str, list[z3.BoolRef]] = {}
+        for act in actions:
+            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, parts))
+            chosen = mk_eq(self.sel, z3.IntVal(act.index))
+            at = mk_eq(self.pre[act.inst.pc], z3.IntVal(act.step.source))
+            parts.append(mk_implies(chosen, mk_and([at, *effect.ok])))
+            aborted = self._record_aborts(act, effect, chosen, abort_parts)
+            for i, (old, new) in enumerate(zip(self.pre, effect.env)):
+                if not z3.eq(old, new):
+                    writes[i].append((act.index, mk_ite(aborted, old, new)))
+        for i, slot_writes in enumerate(writes):
+            parts.append(mk_eq(self.post[i], self._frame(i, slot_writes)))
+        return mk_and(parts), {p: mk_or(fs) for p, fs in abort_parts.items()}
+
+    def _record_aborts(self, act: Action, effect: StepEffect, chosen: z3.BoolRef,
+                       abort_parts: dict[str, list[z3.BoolRef]]) -> z3.BoolRef:
+        each = {p: mk_or(fs) for p, fs in effect.aborts.items()}
+        for p, f in each.items():
+            abort_parts.setdefault(p, []).append(mk_and([chosen, f]))
+        return mk_or(each.values())
+
+    def _frame(self, i: int, slot_writes: list[tuple[int, z3.ExprRef]]) -> z3.ExprRef:
+        value = self.pre[i]  # no action chosen writes it: the frame condition
+        for a, v in reversed(slot_writes):
+            value = z3.If(self.sel == a, v, value)
+        return value
+
+    def _fresh_factory(self, act: Action, parts: list[z3.BoolRef]):  # type: ignore[no-untyped-def]
+        made: dict[ir.Choice, z3.ExprRef] = {}
+
+        def fresh(choice: ir.Choice) -> z3.ExprRef:
+            # One constant per (action, choice): both branches of an If that bind the same
+            # Choice share it, and the selector makes the other actions' copies irrelevant.
+            if choice not in made:
+                stem = f"{act.inst.name}.{act.step.name}.{choice.name}"
+                made[choice] = _const(stem, "pre", choice.type)
+                self._choice_vars.append((stem, made[choice], choice.type))
+                values = ir.domain_values(choice.type, self.params)
+                if not isinstance(choice.type, ir.BoolType):
+                    parts.append(mk_and([made[choice] >= values.start, made[choice] <= values.stop - 1]))  # type: ignore[list-item, operator]
+            return made[choice]
+
+        return fresh
+
+
+def _const(stem: str, tag: str, t: ir.ScalarType) -> z3.ExprRef:
+    return z3.Bool(f"{stem}@{tag}") if isinstance(t, ir.BoolType) else z3.Int(f"{stem}@{tag}")
+
+
+def _in_range(x: z3.ExprRef, slot: Slot) -> z3.BoolRef:
+    if slot.is_bool:
+        return mk_not(FALSE)
+    return mk_and([x >= slot.lo, x <= slot.hi])  # type: ignore[list-item, operator]
+
+
+def _count(dims: tuple[range, ...]) -> int:
+    n = 1
+    for d in dims:
+        n *= len(d)
+    return n

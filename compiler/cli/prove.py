@@ -1,0 +1,253 @@
+"""`irqc prove`: bounded model checking (and k-induction) with Z3; see docs/prove.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from compiler import ir
+from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove, resolve_params
+from compiler.results import PropertyResult
+from compiler.trace import itf_filename, render_table, state_to_itf, write_itf
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+
+EPILOG = f"""verdicts:
+  violated at depth N         a run of N steps violates it; the table shows the run
+  holds up to depth K         no run of at most K steps violates it
+  proved (k-induction, k=N)   no run of any length violates it
+  inconclusive (reason)       the solver gave up; nothing violated so far
+
+The default depth is {DEFAULT_DEPTH}; k-induction is tried for k <= {DEFAULT_MAX_K} after a clean run.
+
+exit status:
+  0   every property holds or is proved
+  1   some property is violated
+  2   bad input or bad command line
+  3   inconclusive (and none violated)
+  70  internal error in irqc: please report it
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "prove", help="check properties with Z3 (bounded, then k-induction)",
+        description="Check every property of each spec over all interleavings up to a depth; print the "
+                    "shortest counterexample of each violated property.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".irqspec files, or folders of them")
+    p.add_argument("--depth", type=int, default=DEFAULT_DEPTH, metavar="K",
+                   help=f"check runs of up to K steps (default {DEFAULT_DEPTH})")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    p.add_argument("--property", action="append", default=[], metavar="NAME",
+                   help="check only this property (repeatable; default: all)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a property after this much time (inconclusive)")
+    p.add_argument("--max-k", type=int, default=DEFAULT_MAX_K, metavar="N",
+                   help=f"try k-induction up to k=N after a clean run; 0 turns it off (default {DEFAULT_MAX_K})")
+    p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
+    p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
+    p.set_defaults(run=run)
+
+
+@dataclass(slots=True)
+class SpecRun:
+    path: str
+    model: ir.Model
+    params: dict[str, int]
+    results: list[PropertyResult]
+    trace_files: dict[str, str]
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.pipeline import load_model, parse_params, spec_files
+    from dsl.diagnostics import Diagnostics, render_all
+
+    if (msg := _bad_options(args)) is not None:
+        return _usage(msg)
+    diags = Diagnostics()
+    files = spec_files(args.paths, diags)
+    overrides = parse_params(args.param, diags)
+    models: list[tuple[str, ir.Model]] = []
+    if not diags.has_errors:
+        for path in files:
+            model = load_model(path, overrides, diags)
+            if model is not None:
+                models.append((path, model))
+    if diags.has_errors:
+        sys.stderr.write(render_all(diags) + "\n")
+        return EXIT_USAGE
+    if (msg := _unknown_names(models, overrides, args.property)) is not None:
+        return _usage(msg)
+    runs = [_prove_one(path, model, overrides, args) for path, model in models]
+    if args.json:
+        _print_json(runs, sys.stdout)
+    else:
+        _print_text(runs, args.depth, sys.stdout)
+    return exit_status([r for sr in runs for r in sr.results])
+
+
+def exit_status(results: list[PropertyResult]) -> int:
+    if any(r.verdict == "violated" for r in results):
+        return EXIT_VIOLATED
+    if any(r.verdict == "inconclusive" for r in results):
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    sys.stderr.write(f"irqc prove: error[E501]: {message}\n")
+    return EXIT_USAGE
+
+
+def _bad_options(args: argparse.Namespace) -> str | None:
+    if args.depth < 0:
+        return f"--depth {args.depth}: the depth must be 0 or more"
+    if args.timeout is not None and not args.timeout > 0:
+        return f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds"
+    if args.max_k < 0:
+        return f"--max-k {args.max_k}: must be 0 or more"
+    return None
+
+
+def _unknown_names(models: list[tuple[str, ir.Model]], overrides: dict[str, int], props: list[str]) -> str | None:
+    """Names every spec lacks.  The front end already rejects a --param a spec does not declare."""
+    for path, model in models:
+        known = {p.name for p in model.params}
+        for name in overrides:
+            if name not in known:
+                return f"--param {name}: {path} has no parameter `{name}` (it has: {_listing(known)})"
+    all_props = {p.name for _, m in models for p in m.properties}
+    for name in props:
+        if name not in all_props:
+            return f"--property {name}: no spec given has a property `{name}` (they have: {_listing(all_props)})"
+    return None
+
+
+def _listing(names: set[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argparse.Namespace) -> SpecRun:
+    params = resolve_params(model, overrides)
+    wanted = [p.name for p in model.properties if not args.property or p.name in args.property]
+    results: list[PropertyResult] = []
+    if wanted:
+        progress = _Progress(model.name, args.depth, sys.stderr)
+        try:
+            results = prove(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
+                            max_k=args.max_k, progress=progress)
+        finally:
+            progress.clear()
+    traces: dict[str, str] = {}
+    if args.trace_out:
+        for r in results:
+            if r.trace is not None:
+                traces[r.property] = str(write_itf(r.trace, os.path.join(args.trace_out,
+                                                                        itf_filename(model.name, r.property))))
+    return SpecRun(path, model, params, results, traces)
+
+
+class _Progress:
+    """`spec: depth 17/40, 0.4 s` on a terminal's stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, name: str, depth: int, stream: TextIO) -> None:
+        self.name, self.depth, self.stream = name, depth, stream
+        self.on = stream.isatty()
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, k: int, elapsed: float) -> None:
+        now = time.monotonic()
+        if not self.on or now - self.last < 0.1:
+            return
+        self.last = now
+        self.drawn = True
+        self.stream.write(f"\r{self.name}: depth {k}/{self.depth}, {elapsed:.1f} s\x1b[K")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------- text output
+
+
+def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
+    for i, sr in enumerate(runs):
+        if i:
+            out.write("\n")
+        params = " ".join(f"{k}={v}" for k, v in sorted(sr.params.items()))
+        out.write(f"{sr.path}: spec {sr.model.name}{' (' + params + ')' if params else ''}, depth {depth}\n")
+        if not sr.results:
+            out.write("  (none of the selected properties is in this spec)\n")
+        width = max([len(r.property) for r in sr.results] + [0])
+        for r in sr.results:
+            out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_expect_note(r)}\n")
+        for r in sr.results:
+            if r.trace is not None:
+                out.write(f"\n{r.property}: counterexample, {r.depth} steps\n")
+                out.write(render_table(r.trace) + "\n")
+                if r.property in sr.trace_files:
+                    out.write(f"trace written to {sr.trace_files[r.property]}\n")
+    rows = [(sr.model.name, r) for sr in runs for r in sr.results]
+    if len(rows) > 1:
+        out.write("\n" + summary_table(rows) + "\n")
+
+
+def _expect_note(r: PropertyResult) -> str:
+    if r.matches_expectation is False:
+        return f"  [the spec expects: {r.expected}]"
+    return ""
+
+
+def summary_table(rows: list[tuple[str, PropertyResult]]) -> str:
+    head = ("spec", "property", "verdict", "depth/method", "seconds")
+    body = [(spec, r.property, r.verdict + ("" if r.matches_expectation is not False else " (unexpected)"),
+             _depth_or_method(r), f"{r.seconds:.2f}") for spec, r in rows]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _depth_or_method(r: PropertyResult) -> str:
+    if r.verdict == "proved":
+        return r.method
+    if r.verdict == "inconclusive":
+        return f"depth {r.depth} ({r.reason})" if r.reason else f"depth {r.depth}"
+    return f"depth {r.depth}"
+
+
+# --------------------------------------------------------------------------- JSON output
+
+
+def _print_json(runs: list[SpecRun], out: TextIO) -> None:
+    docs = [spec_json(sr) for sr in runs]
+    payload: Any = docs[0] if len(docs) == 1 else docs
+    out.write(json.dumps(payload, indent=2) + "\n")
+
+
+def spec_json(sr: SpecRun) -> dict[str, Any]:
+    return {"spec": sr.path, "name": sr.model.name, "params": dict(sorted(sr.params.items())),
+            "results": [_result_json(r, sr.trace_files.get(r.property)) for r in sr.results]}
+
+
+def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
+    trace: Any = None
+    if r.trace is not None:
+        trace = trace_file if trace_file else [state_to_itf(s, r.trace.vars) for s in r.trace.states]
+    return {"property": r.property, "verdict": r.verdict, "depth": r.depth, "method": r.method,
+            "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace}
+
+
+__all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json"]
