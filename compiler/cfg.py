@@ -1,0 +1,765 @@
+"""Phase 4: an agent's statements -> a control-flow graph -> atomic steps.
+
+Functions are inlined at each call.  Where one atomic step ends and the next
+begins follows the reduction argument kernel people use informally:
+
+* a `lock ... unlock` critical section is one step (nothing another CPU does
+  can be seen inside it);
+* outside any lock, every statement is a step of its own, so two unlocked
+  writes (an MSI address then its data) can be interleaved;
+* `atomic { ... }` makes a block one step; `yield;` forces a boundary;
+* `await` and `lock` start a step (they are the step's guard);
+* a loop whose body would otherwise have no boundary gets one at its head;
+* `assert` never starts a step: it checks the state at the end of the step
+  it follows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from compiler import ir
+from compiler.exprs import Ctx, ExprLowering, LowerError
+from compiler.resolve import LOCK_FNS, UNLOCK_FNS, AgentInfo, Symbols, did_you_mean, lit_int
+from dsl import ast
+from dsl.diagnostics import Diagnostics, Label
+from dsl.source import SourceFile, Span
+
+MAX_STEP_NODES = 20_000
+
+
+@dataclass(eq=False)
+class Node:
+    kind: str  # "op" | "branch" | "nop" | "end"
+    span: Span
+    fn: str
+    stmts: tuple[ir.Stmt, ...] = ()
+    cond: ir.Expr | None = None
+    succ: list[Node | None] = field(default_factory=list)
+    blocking: bool = False  # await or lock: starts a step
+    stmt_start: bool = False  # a statement begins here
+    acquire: str | None = None
+    release: str | None = None
+    array_lock: bool = False
+    atomic: bool = False  # inside an atomic block, not its first node
+    forced: bool = False  # `yield`: always a boundary
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FnFrame:
+    name: str
+    labels: dict[str, Node]
+    label_spans: dict[str, Span]
+    ret: Node
+    ctx: Ctx
+
+
+@dataclass
+class Build:
+    frame: FnFrame
+    atomic: bool
+    brk: Node | None = None
+    cont: Node | None = None
+
+
+class CfgBuilder:
+    """Builds the graph of one agent (or one device step)."""
+
+    def __init__(self, sym: Symbols, lowering: ExprLowering, diags: Diagnostics, agent: AgentInfo) -> None:
+        self.sym = sym
+        self.lx = lowering
+        self.diags = diags
+        self.agent = agent
+        self.calls: list[tuple[str, Span]] = []
+        self.nodes: list[Node] = []
+        self.choice_counter = 0
+        self.asserts: dict[str, Span] = {}
+
+    def node(self, kind: str, span: Span, b: Build, **kw: object) -> Node:
+        n = Node(kind, span, b.frame.name, atomic=b.atomic, **kw)  # type: ignore[arg-type]
+        self.nodes.append(n)
+        return n
+
+    # ------------------------------------------------------------------ bodies
+    def body(self, stmts: tuple[ast.Stmt, ...], ctx: Ctx, atomic: bool, fn: str) -> Node:
+        end = Node("end", self.agent.decl.span, fn)
+        self.nodes.append(end)
+        frame = FnFrame(fn, {}, {}, end, ctx)
+        self._collect_labels(stmts, frame)
+        entry = self.seq(stmts, end, Build(frame, atomic))
+        self._check_gotos(frame)
+        return entry
+
+    def _collect_labels(self, stmts: tuple[ast.Stmt, ...] | list[ast.Stmt], frame: FnFrame) -> None:
+        for s in _walk(stmts):
+            if isinstance(s, ast.LabelS):
+                if s.name in frame.labels:
+                    self.diags.error("E207", f"label `{s.name}` is defined twice", s.span,
+                                     labels=[Label(frame.label_spans[s.name], "first defined here")])
+                    continue
+                n = Node("nop", s.span, frame.name, labels=[s.name])
+                self.nodes.append(n)
+                frame.labels[s.name] = n
+                frame.label_spans[s.name] = s.span
+
+    def _check_gotos(self, frame: FnFrame) -> None:
+        for n in frame.labels.values():
+            if not n.succ:  # never compiled: cannot happen, labels are compiled in sequence
+                n.succ = [frame.ret]
+
+    def seq(self, stmts: tuple[ast.Stmt, ...] | list[ast.Stmt], nxt: Node, b: Build) -> Node:
+        entry = nxt
+        for s in reversed(stmts):
+            try:
+                entry = self.stmt(s, entry, b)
+            except LowerError:
+                pass  # reported; keep going to find more errors
+        return entry
+
+    def stmt(self, s: ast.Stmt, nxt: Node, b: Build) -> Node:
+        method = getattr(self, "_" + type(s).__name__)
+        result: Node = method(s, nxt, b)
+        return result
+
+    # ------------------------------------------------------------------ statements
+    def _Block(self, s: ast.Block, nxt: Node, b: Build) -> Node:
+        return self.seq(s.stmts, nxt, b)
+
+    def _EmptyS(self, s: ast.EmptyS, nxt: Node, b: Build) -> Node:
+        return nxt
+
+    def _LabelS(self, s: ast.LabelS, nxt: Node, b: Build) -> Node:
+        n = b.frame.labels.get(s.name)
+        if n is None:
+            return nxt
+        n.succ = [nxt]
+        n.atomic = b.atomic
+        return n
+
+    def _GotoS(self, s: ast.GotoS, nxt: Node, b: Build) -> Node:
+        if s.label not in b.frame.labels:
+            self.diags.error("E206", f"no label `{s.label}` in `{b.frame.name}`", s.span,
+                             did_you_mean(s.label, b.frame.labels) or "labels are local to their fn or block")
+            raise LowerError("goto")
+        n = self.node("nop", s.span, b)
+        n.succ = [b.frame.labels[s.label]]
+        return n
+
+    def _ReturnS(self, s: ast.ReturnS, nxt: Node, b: Build) -> Node:
+        n = self.node("nop", s.span, b)
+        n.succ = [b.frame.ret]
+        return n
+
+    def _BreakS(self, s: ast.BreakS, nxt: Node, b: Build) -> Node:
+        if b.brk is None:
+            raise self._err("E405", "`break` outside a loop", s.span)
+        n = self.node("nop", s.span, b)
+        n.succ = [b.brk]
+        return n
+
+    def _ContinueS(self, s: ast.ContinueS, nxt: Node, b: Build) -> Node:
+        if b.cont is None:
+            raise self._err("E405", "`continue` outside a loop", s.span)
+        n = self.node("nop", s.span, b)
+        n.succ = [b.cont]
+        return n
+
+    def _YieldS(self, s: ast.YieldS, nxt: Node, b: Build) -> Node:
+        if b.atomic:
+            raise self._err("E406", "`yield` inside `atomic` or a device step would split it", s.span)
+        n = self.node("nop", s.span, b, forced=True)
+        n.succ = [nxt]
+        return n
+
+    def _AwaitS(self, s: ast.AwaitS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        cond = self.lx.bool_expr(s.cond, ctx, "the condition of `await`")
+        stmts = (*self.range_checks(cond, ctx, s.cond.span), ir.Assume(cond, "await", s.span))
+        return self._op(stmts, s.span, nxt, b, blocking=True, stmt_start=True)
+
+    def _AssertS(self, s: ast.AssertS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        cond = self.lx.bool_expr(s.cond, ctx, "an assertion")
+        prop = s.name or f"assert@{s.span.line}"
+        self.asserts.setdefault(prop, s.span)
+        return self._op((*self.range_checks(cond, ctx, s.cond.span), ir.Check(cond, prop, s.span)), s.span, nxt, b)
+
+    def _AssignS(self, s: ast.AssignS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        target = self.lvalue(s.target, ctx)
+        tt = ir.type_of(target)
+        pre: list[ir.Stmt] = list(self.range_checks(target, ctx, s.target.span))
+        if isinstance(s.value, ast.AnyChoice):
+            value, choose = self.choice(s.value, tt, ctx)
+            pre.extend(choose)
+        else:
+            value = self.lx.expr(s.value, ctx)
+            pre.extend(self.range_checks(value, ctx, s.value.span))
+            value = self._compound(s, target, value)
+        self._check_assignable(tt, value, s)
+        pre.extend(self.value_check(value, tt, s.value.span))
+        return self._op((*pre, ir.Assign(target, value, s.span)), s.span, nxt, b, stmt_start=True)
+
+    def _compound(self, s: ast.AssignS, target: ir.Expr, value: ir.Expr) -> ir.Expr:
+        if s.op == "=":
+            return value
+        tt = ir.type_of(target)
+        if s.op in ("+=", "-="):
+            if not isinstance(tt, ir.IntType) or not isinstance(ir.type_of(value), ir.IntType):
+                raise self._err("E301", f"`{s.op}` needs an integer target and value", s.span)
+            return ir.Binary("add" if s.op == "+=" else "sub", target, value, s.span)
+        if not isinstance(tt, ir.BoolType) or not isinstance(ir.type_of(value), ir.BoolType):
+            raise self._err("E301", f"`{s.op}` needs a bool target and value (flags are bools)", s.span)
+        return ir.Binary("or" if s.op == "|=" else "and", target, value, s.span)
+
+    def _check_assignable(self, tt: ir.Type, value: ir.Expr, s: ast.AssignS) -> None:
+        vt = ir.type_of(value)
+        ok = (isinstance(tt, ir.IntType) and isinstance(vt, ir.IntType)) or (tt == vt and not isinstance(tt, ir.ArrayType))
+        if not ok:
+            hint = "bools are `true` and `false`" if isinstance(tt, ir.BoolType) else ""
+            raise self._err("E301", f"cannot assign a `{vt}` to a `{tt}`", s.value.span, hint)
+
+    def choice(self, e: ast.AnyChoice, tt: ir.Type, ctx: Ctx) -> tuple[ir.Expr, list[ir.Stmt]]:
+        t = self.lx._scalar(e.type)
+        self.choice_counter += 1
+        c = ir.Choice(e.var or f"any{self.choice_counter}", t, e.span)
+        ref = ir.ChoiceRef(c, e.span)
+        stmts: list[ir.Stmt] = [ir.Choose(c, e.span)]
+        if e.where is not None:
+            inner = ctx.with_locals({e.var: ref}) if e.var else ctx
+            cond = self.lx.bool_expr(e.where, inner, "the `where` of `any`")
+            stmts.extend(self.range_checks(cond, inner, e.where.span))
+            stmts.append(ir.Assume(cond, "where", e.where.span))
+        return ref, stmts
+
+    def _CallS(self, s: ast.CallS, nxt: Node, b: Build) -> Node:
+        if s.name in LOCK_FNS or s.name in UNLOCK_FNS:
+            return self._lock_op(s, nxt, b, acquire=s.name in LOCK_FNS)
+        if s.name in self.sym.fns:
+            return self._inline(self.sym.fns[s.name], s, nxt, b)
+        if s.name in self.sym.defs:
+            raise self._err("E209", f"`{s.name}` is a def (a value); only a fn can be called as a statement", s.span)
+        raise self._err("E201", f"undefined function `{s.name}`", s.span,
+                        did_you_mean(s.name, list(self.sym.fns) + sorted(LOCK_FNS | UNLOCK_FNS)))
+
+    def _lock_op(self, s: ast.CallS, nxt: Node, b: Build, acquire: bool) -> Node:
+        if len(s.args) != 1:
+            raise self._err("E210", f"`{s.name}` takes one lock", s.span)
+        ctx = self._code_ctx(b)
+        lock = self.lx.lock_ref(s.args[0], ctx)
+        key, is_array = _lock_key(lock)
+        me = self.me()
+        checks = list(self.range_checks(lock, ctx, s.args[0].span))
+        if acquire:
+            if is_array:
+                checks.append(ir.Check(ir.Binary("ne", lock, me), "lock_discipline", s.span))
+            stmts = (*checks, ir.Assume(ir.Binary("eq", lock, lit_int(-1)), "lock", s.span), ir.Assign(lock, me, s.span))
+            return self._op(stmts, s.span, nxt, b, blocking=True, stmt_start=True, acquire=key, array_lock=is_array)
+        if is_array:
+            checks.append(ir.Check(ir.Binary("eq", lock, me), "lock_discipline", s.span))
+        stmts = (*checks, ir.Assign(lock, lit_int(-1), s.span))
+        return self._op(stmts, s.span, nxt, b, stmt_start=True, release=key, array_lock=is_array)
+
+    def me(self) -> ir.Expr:
+        """This instance's global id: what a lock owner variable stores."""
+        base: ir.Expr = lit_int(0)
+        for info in self.sym.agents.values():
+            if info is self.agent:
+                break
+            count: ir.Expr = lit_int(1) if info.domain is None else ir.Binary(
+                "add", ir.Binary("sub", info.domain.hi, info.domain.lo), lit_int(1))
+            base = count if base == lit_int(0) else ir.Binary("add", base, count)
+        if self.agent.domain is None:
+            return base
+        return ir.SelfIndex() if base == lit_int(0) else ir.Binary("add", base, ir.SelfIndex())
+
+    def _inline(self, fn: ast.FnDecl, s: ast.CallS, nxt: Node, b: Build) -> Node:
+        if any(name == fn.name for name, _ in self.calls):
+            chain = " -> ".join([n for n, _ in self.calls] + [fn.name])
+            raise self._err("E208", f"recursive call: {chain}", s.span, "fns are inlined; recursion cannot be")
+        if len(s.args) != len(fn.params):
+            raise self._err("E210", f"`{fn.name}` takes {len(fn.params)} argument(s), given {len(s.args)}", s.span,
+                            labels=[Label(fn.span, "declared here")])
+        ctx = self._code_ctx(b)
+        bound: dict[str, ir.Expr] = {}
+        stores: list[ir.Stmt] = []
+        for p, a in zip(fn.params, s.args):
+            pt = self.lx._scalar(p.type)
+            value = self.lx.expr(a, ctx)
+            vt = ir.type_of(value)
+            if not ((isinstance(pt, ir.IntType) and isinstance(vt, ir.IntType)) or pt == vt):
+                raise self._err("E301", f"argument `{p.name}` of `{fn.name}` is a `{pt}`, given `{vt}`", a.span)
+            if _is_constant(value):
+                bound[p.name] = value
+                continue
+            store = self._param_storage(fn, p, pt)
+            stores.extend(self.range_checks(value, ctx, a.span))
+            stores.extend(self.value_check(value, pt, a.span))
+            stores.append(ir.Assign(store, value, a.span))
+            bound[p.name] = store
+        self.calls.append((fn.name, s.span))
+        try:
+            inner = Ctx(self.agent, bound, True)
+            frame = FnFrame(fn.name, {}, {}, nxt, inner)
+            self._collect_labels(fn.body.stmts, frame)
+            entry = self.seq(fn.body.stmts, nxt, Build(frame, b.atomic))
+            self._check_gotos(frame)
+        finally:
+            self.calls.pop()
+        if stores:
+            return self._op(tuple(stores), s.span, entry, b, stmt_start=True)
+        return entry
+
+    def _param_storage(self, fn: ast.FnDecl, p: ast.Param, t: ir.ScalarType) -> ir.Expr:
+        name = f"{self.agent.name}.{fn.name}.{p.name}"
+        var = next((v for v in self.sym.extra_vars if v.name == name), None)
+        if var is None:
+            init: ir.Expr = ir.Lit(False, ir.BOOL) if isinstance(t, ir.BoolType) else (
+                ir.Lit(0, t) if isinstance(t, ir.EnumType) else t.lo)
+            full: ir.Type = t if self.agent.domain is None else ir.ArrayType(self.agent.domain, t)
+            var = ir.Var(name, full, init, "state", p.span)
+            self.sym.extra_vars.append(var)
+        ref = ir.VarRef(var, p.span)
+        return ref if self.agent.domain is None else ir.Index(ref, ir.SelfIndex(), p.span)
+
+    def _IfS(self, s: ast.IfS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        cond = self.lx.bool_expr(s.cond, ctx, "the condition of `if`")
+        then = self.stmt(s.then, nxt, b)
+        els = self.stmt(s.else_, nxt, b) if s.else_ is not None else nxt
+        return self._branch(cond, ctx, s.cond.span, s.span, then, els, b)
+
+    def _branch(self, cond: ir.Expr, ctx: Ctx, cspan: Span, span: Span, then: Node, els: Node, b: Build) -> Node:
+        # A test of the agent's own state commutes with every other agent's step, so it
+        # need not be a step of its own (the same reduction argument as for locks).
+        br = self.node("branch", span, b, cond=cond, stmt_start=not self.is_local(cond))
+        br.succ = [then, els]
+        checks = self.range_checks(cond, ctx, cspan)
+        if checks:  # the checks belong to the same evaluation of the condition
+            op = self._op(tuple(checks), span, br, b, stmt_start=True)
+            br.stmt_start = False
+            return op
+        return br
+
+    def _WhileS(self, s: ast.WhileS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        cond = self.lx.bool_expr(s.cond, ctx, "the condition of `while`")
+        self._no_loop_in_atomic(s.span, b)
+        head = self._branch(cond, ctx, s.cond.span, s.span, nxt, nxt, b)
+        br = head if head.kind == "branch" else head.succ[0]
+        assert br is not None
+        body = self.stmt(s.body, head, Build(b.frame, b.atomic, nxt, head))
+        br.succ[0] = body
+        return head
+
+    def _DoS(self, s: ast.DoS, nxt: Node, b: Build) -> Node:
+        ctx = self._code_ctx(b)
+        cond = self.lx.bool_expr(s.cond, ctx, "the condition of `do ... while`")
+        self._no_loop_in_atomic(s.span, b)
+        test = self._branch(cond, ctx, s.cond.span, s.cond.span, nxt, nxt, b)
+        br = test if test.kind == "branch" else test.succ[0]
+        assert br is not None
+        body = self.stmt(s.body, test, Build(b.frame, b.atomic, nxt, test))
+        br.succ[0] = body
+        return body
+
+    def _LoopS(self, s: ast.LoopS, nxt: Node, b: Build) -> Node:
+        self._no_loop_in_atomic(s.span, b)
+        head = self.node("nop", s.span, b)
+        head.succ = [None]
+        body = self.stmt(s.body, head, Build(b.frame, b.atomic, nxt, head))
+        head.succ = [body]
+        return head
+
+    def _no_loop_in_atomic(self, span: Span, b: Build) -> None:
+        if b.atomic:
+            raise self._err("E406", "a loop inside `atomic` or a device step could run for ever in one step", span,
+                            "write the loop outside, with `atomic` inside its body")
+
+    def _AtomicS(self, s: ast.AtomicS, nxt: Node, b: Build) -> Node:
+        before = len(self.nodes)
+        entry = self.seq(s.body.stmts, nxt, Build(b.frame, True, b.brk, b.cont))
+        if entry is not nxt and not b.atomic:
+            entry.atomic = False  # the first node may start a step; the rest may not
+            for n in self.nodes[before:]:
+                if n is not entry and n.kind == "nop" and n.labels:
+                    self.diags.error("E406", "a label inside `atomic` would let a goto jump into the middle of a step",
+                                     n.span)
+        return entry
+
+    def _EitherS(self, s: ast.EitherS, nxt: Node, b: Build) -> Node:
+        self.choice_counter += 1
+        n = len(s.branches)
+        c = ir.Choice(f"either{self.choice_counter}", ir.IntType(lit_int(0), lit_int(n - 1)), s.span)
+        ref = ir.ChoiceRef(c, s.span)
+        entry = self.stmt(s.branches[-1], nxt, b)
+        for k in range(n - 2, -1, -1):
+            arm = self.stmt(s.branches[k], nxt, b)
+            br = self.node("branch", s.branches[k].span, b, cond=ir.Binary("eq", ref, lit_int(k)))
+            br.succ = [arm, entry]
+            entry = br
+        return self._op((ir.Choose(c, s.span),), s.span, entry, b, stmt_start=True)
+
+    # ------------------------------------------------------------------ helpers
+    def _op(self, stmts: tuple[ir.Stmt, ...], span: Span, nxt: Node, b: Build, **kw: object) -> Node:
+        n = self.node("op", span, b, stmts=stmts, **kw)
+        n.succ = [nxt]
+        return n
+
+    def _code_ctx(self, b: Build) -> Ctx:
+        return b.frame.ctx
+
+    def _err(self, code: str, msg: str, span: Span, *notes: str, labels: list[Label] | None = None) -> LowerError:
+        self.diags.error(code, msg, span, *notes, labels=labels or [])
+        return LowerError(msg)
+
+    def lvalue(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
+        if isinstance(e, ast.Name) and e.id in ctx.locals:
+            raise self._err("E303", f"`{e.id}` is a parameter; parameters of fns and defs are read-only", e.span)
+        if isinstance(e, ast.Name) and (e.id in self.sym.params or e.id in self.sym.members):
+            what = "a parameter" if e.id in self.sym.params else "an enum member"
+            raise self._err("E303", f"cannot assign to `{e.id}`: it is {what}", e.span,
+                            "parameters are set with `--param NAME=VALUE` on the command line")
+        if isinstance(e, ast.Name) and self.agent.index_name == e.id:
+            raise self._err("E303", f"cannot assign to `{e.id}`: it is this CPU's id", e.span)
+        target = self.lx.expr(e, ctx)
+        base = target
+        while isinstance(base, ir.Index):
+            base = base.base
+        if not isinstance(base, ir.VarRef):
+            raise self._err("E304", "the left of `=` must be a variable or an element of one", e.span)
+        if base.var.kind == "lock":
+            raise self._err("E304", f"`{base.var.name}` is a lock: take and release it with lock()/unlock()", e.span)
+        if isinstance(ir.type_of(target), ir.ArrayType):
+            raise self._err("E304", "assign to one element at a time: `a[i] = v`", e.span)
+        return target
+
+    def is_local(self, e: ir.Expr) -> bool:
+        """Does `e` read only constants and this agent's own variables?"""
+        own = {id(v) for v in self.agent.vars.values()}
+        own |= {id(v) for v in self.sym.extra_vars if v.name.startswith(self.agent.name + ".")}
+        return all(id(v) in own for v in _vars_read(e))
+
+    # ------------------------------------------------------------------ range checks
+    def value_check(self, value: ir.Expr, t: ir.Type, span: Span) -> list[ir.Stmt]:
+        if not isinstance(t, ir.IntType) or self._statically_in(value, t, span):
+            return []
+        return [ir.Check(_in(value, t), "in_range", span)]
+
+    def range_checks(self, e: ir.Expr, ctx: Ctx, span: Span) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for guard, idx, t in _indices(e, None):
+            if self._statically_in(idx, t, span):
+                continue
+            cond = _in(idx, t)
+            out.append(ir.Check(cond if guard is None else ir.Binary("implies", guard, cond), "in_range", span))
+        return out
+
+    def _statically_in(self, v: ir.Expr, t: ir.IntType, span: Span) -> bool:
+        vt = ir.type_of(v)
+        if isinstance(v, ir.SelfIndex):
+            return self.agent.domain is not None and (self.agent.domain.lo, self.agent.domain.hi) == (t.lo, t.hi)
+        if isinstance(vt, ir.IntType) and vt is not ir.INT and (vt.lo, vt.hi) == (t.lo, t.hi):
+            return True
+        if isinstance(v, ir.Lit):
+            try:
+                val = ir.eval_const(v, self.sym.param_values)
+                lo, hi = ir.eval_const(t.lo, self.sym.param_values), ir.eval_const(t.hi, self.sym.param_values)
+            except (ValueError, KeyError):
+                return False
+            if not lo <= val <= hi:
+                params = ", ".join(f"{k}={x}" for k, x in sorted(self.sym.param_values.items()))
+                self.diags.error("E302", f"{val} is out of range for `{t}` ({lo}..{hi})", span,
+                                 f"at parameters {params}" if params else "")
+                return True
+            return isinstance(t.lo, ir.Lit) and isinstance(t.hi, ir.Lit)
+        return False
+
+
+def _in(v: ir.Expr, t: ir.IntType) -> ir.Expr:
+    return ir.Binary("and", ir.Binary("le", t.lo, v), ir.Binary("le", v, t.hi))
+
+
+def _indices(e: ir.Expr, guard: ir.Expr | None) -> Iterator[tuple[ir.Expr | None, ir.Expr, ir.IntType]]:
+    """Every integer array index in `e`, with the condition under which C would evaluate it."""
+    if isinstance(e, ir.Index):
+        yield from _indices(e.base, guard)
+        yield from _indices(e.index, guard)
+        bt = ir.type_of(e.base)
+        if isinstance(bt, ir.ArrayType) and isinstance(bt.index, ir.IntType) and not _mentions_bound(e.index):
+            yield guard, e.index, bt.index
+    elif isinstance(e, ir.Binary) and e.op in ("and", "or", "implies"):
+        yield from _indices(e.left, guard)
+        arm = e.left if e.op != "or" else ir.Unary("not", e.left)
+        yield from _indices(e.right, arm if guard is None else ir.Binary("and", guard, arm))
+    elif isinstance(e, ir.Binary):
+        yield from _indices(e.left, guard)
+        yield from _indices(e.right, guard)
+    elif isinstance(e, ir.Unary):
+        yield from _indices(e.arg, guard)
+    elif isinstance(e, ir.Ite):
+        yield from _indices(e.cond, guard)
+        g_then = e.cond if guard is None else ir.Binary("and", guard, e.cond)
+        neg = ir.Unary("not", e.cond)
+        g_else = neg if guard is None else ir.Binary("and", guard, neg)
+        yield from _indices(e.then, g_then)
+        yield from _indices(e.else_, g_else)
+    elif isinstance(e, ir.Quant):
+        yield from _indices(e.body, guard)
+
+
+def _vars_read(e: ir.Expr) -> Iterator[ir.Var]:
+    if isinstance(e, ir.VarRef):
+        yield e.var
+    elif isinstance(e, ir.Index):
+        yield from _vars_read(e.base)
+        yield from _vars_read(e.index)
+    elif isinstance(e, ir.Binary):
+        yield from _vars_read(e.left)
+        yield from _vars_read(e.right)
+    elif isinstance(e, ir.Unary):
+        yield from _vars_read(e.arg)
+    elif isinstance(e, ir.Ite):
+        yield from _vars_read(e.cond)
+        yield from _vars_read(e.then)
+        yield from _vars_read(e.else_)
+    elif isinstance(e, ir.Quant):
+        yield from _vars_read(e.body)
+    elif isinstance(e, (ir.AtLoc, ir.Enabled)):
+        yield ir.Var("<pc>", ir.BOOL, None)  # another agent's control state: never local
+
+
+def _mentions_bound(e: ir.Expr) -> bool:
+    """An index over a quantified variable ranges over its type: checked by the type, not at run time."""
+    if isinstance(e, ir.BoundRef):
+        return True
+    if isinstance(e, ir.Binary):
+        return _mentions_bound(e.left) or _mentions_bound(e.right)
+    if isinstance(e, ir.Unary):
+        return _mentions_bound(e.arg)
+    return False
+
+
+def _lock_key(lock: ir.Expr) -> tuple[str, bool]:
+    """The lock's variable, and whether it is an element of an array of locks
+    (`redist[c].lock`, `lock l[N]`): those are only checked at run time."""
+    base, depth = lock, 0
+    while isinstance(base, ir.Index):
+        base, depth = base.base, depth + 1
+    assert isinstance(base, ir.VarRef)
+    return base.var.name, depth > 0
+
+
+def _is_constant(e: ir.Expr) -> bool:
+    if isinstance(e, (ir.Lit, ir.ParamRef, ir.SelfIndex)):
+        return True
+    if isinstance(e, ir.Binary) and e.op in ("add", "sub", "mul"):
+        return _is_constant(e.left) and _is_constant(e.right)
+    return False
+
+
+def _walk(stmts: tuple[ast.Stmt, ...] | list[ast.Stmt]) -> Iterator[ast.Stmt]:
+    for s in stmts:
+        yield s
+        if isinstance(s, ast.Block):
+            yield from _walk(s.stmts)
+        elif isinstance(s, ast.IfS):
+            yield from _walk([s.then] + ([s.else_] if s.else_ is not None else []))
+        elif isinstance(s, (ast.WhileS, ast.DoS, ast.LoopS)):
+            yield from _walk([s.body])
+        elif isinstance(s, ast.AtomicS):
+            yield from _walk([s.body])
+        elif isinstance(s, ast.EitherS):
+            yield from _walk(list(s.branches))
+
+
+# ====================================================================== from graph to steps
+
+
+@dataclass
+class Located:
+    """The boundary nodes of one graph, and the locations they become."""
+
+    order: list[Node]
+    names: dict[int, str]  # id(node) -> location name
+
+
+class StepMaker:
+    def __init__(self, diags: Diagnostics, sources: dict[str, SourceFile], agent: AgentInfo) -> None:
+        self.diags = diags
+        self.sources = sources
+        self.agent = agent
+
+    # ------------------------------------------------------------------ locks
+    def held_sets(self, entry: Node, agent_kind: str) -> dict[int, frozenset[str]] | None:
+        held: dict[int, frozenset[str]] = {id(entry): frozenset()}
+        work = [entry]
+        ok = True
+        reported: set[int] = set()
+        while work:
+            n = work.pop()
+            h = held[id(n)]
+            if n.kind == "end" and h and agent_kind != "cpu":
+                if id(n) not in reported:
+                    reported.add(id(n))
+                    self.diags.error("E404", f"`{', '.join(sorted(h))}` still held when `{self.agent.name}` ends", n.span,
+                                     "every path must unlock what it locked")
+                ok = False
+            out = h
+            if n.acquire is not None:
+                if n.acquire in h and not n.array_lock:
+                    self.diags.error("E402", f"`{n.acquire}` is taken again while already held (a self-deadlock)",
+                                     n.span)
+                    ok = False
+                out = h | {n.acquire}
+            if n.release is not None:
+                if n.release not in h and not n.array_lock:
+                    self.diags.error("E401", f"unlock of `{n.release}`, which is not held here", n.span,
+                                     "every path that reaches this unlock must have taken the lock")
+                    ok = False
+                out = h - {n.release}
+            for s in n.succ:
+                if s is None:
+                    continue
+                if id(s) not in held:
+                    held[id(s)] = out
+                    work.append(s)
+                elif held[id(s)] != out and id(s) not in reported:
+                    reported.add(id(s))
+                    a, b = sorted(held[id(s)] ^ out)[:1] or ["?"], ""
+                    self.diags.error("E403", f"`{a[0]}` is held on one path to here and not on another", s.span,
+                                     "kernel code locks and unlocks on every path alike; so must the spec")
+                    ok = False
+        return held if ok else None
+
+    # ------------------------------------------------------------------ boundaries
+    def boundaries(self, entry: Node, held: dict[int, frozenset[str]]) -> list[Node]:
+        reach = _reachable(entry)
+        first = _skip_nops(entry)
+        marks: set[int] = {id(first)}
+        for n in reach:
+            if n.kind == "end" or n.forced:
+                marks.add(id(n))
+            elif not n.atomic and (n.blocking or (n.stmt_start and not held.get(id(n)))):
+                marks.add(id(n))
+        # Every cycle must cross a boundary, or a step would never end.
+        while True:
+            target = _cycle_without_boundary(first, marks)
+            if target is None:
+                break
+            if target.atomic:
+                self.diags.error("E406", "a jump back inside `atomic` or a device step makes a loop in one step",
+                                 target.span)
+                return []
+            marks.add(id(target))
+        return [n for n in reach if id(n) in marks]
+
+    def name_locations(self, bounds: list[Node], all_nodes: list[Node]) -> dict[int, str]:
+        names: dict[int, str] = {}
+        used: set[str] = set()
+        label_of: dict[int, list[str]] = {}
+        for n in all_nodes:
+            if n.kind == "nop" and n.labels and n.succ and n.succ[0] is not None:
+                target = _skip_nops(n)
+                label_of.setdefault(id(target), []).extend(n.labels)
+                if any(lb.startswith("idle") for lb in n.labels) and target not in bounds:
+                    self.diags.error("E408", f"label `{n.labels[0]}` is not at a step boundary, so it cannot mark "
+                                             "an idle state", n.span, "put it before an `await` or outside any lock")
+        for n in bounds:
+            if n.kind == "end":
+                base = "end"
+            elif id(n) in label_of:
+                base = label_of[id(n)][0]
+            else:
+                base = f"{n.fn}@{n.span.line}"
+            name, k = base, 2
+            while name in used:
+                name, k = f"{base}#{k}", k + 1
+            used.add(name)
+            names[id(n)] = name
+        self.label_of = label_of
+        return names
+
+    # ------------------------------------------------------------------ steps
+    def emit(self, start: Node, marks: dict[int, int], terminal: int | None) -> tuple[ir.Stmt, ...]:
+        self.budget = MAX_STEP_NODES
+        return tuple(self._emit(start, marks, True))
+
+    def _emit(self, n: Node | None, marks: dict[int, int], first: bool) -> list[ir.Stmt]:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooBig()
+        if n is None:
+            raise _TooBig()
+        if not first and id(n) in marks:
+            return [ir.Goto(marks[id(n)], n.span)]
+        if n.kind == "end":
+            return [ir.Goto(marks[id(n)], n.span)]
+        if n.kind == "op":
+            return [*n.stmts, *self._emit(n.succ[0], marks, False)]
+        if n.kind == "branch":
+            assert n.cond is not None
+            return [ir.If(n.cond, tuple(self._emit(n.succ[0], marks, False)),
+                          tuple(self._emit(n.succ[1], marks, False)), n.span)]
+        return self._emit(n.succ[0], marks, False)
+
+    def text(self, n: Node) -> str:
+        src = self.sources.get(n.span.path)
+        line = src.line_text(n.span.line).strip() if src is not None else ""
+        if "//" in line:
+            line = line[: line.index("//")].rstrip()
+        return line[:72] or n.kind
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _reachable(entry: Node) -> list[Node]:
+    seen: set[int] = set()
+    order: list[Node] = []
+    stack = [entry]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        order.append(n)
+        stack.extend(s for s in reversed(n.succ) if s is not None)
+    return order
+
+
+def _skip_nops(n: Node) -> Node:
+    seen: set[int] = set()
+    while n.kind == "nop" and not n.forced and n.succ and n.succ[0] is not None and id(n) not in seen:
+        seen.add(id(n))
+        n = n.succ[0]
+    return n
+
+
+def _cycle_without_boundary(entry: Node, marks: set[int]) -> Node | None:
+    """A node that closes a cycle made only of non-boundary nodes, if any."""
+    color: dict[int, int] = {}
+    for root in _reachable(entry):
+        if id(root) in marks or id(root) in color:
+            continue
+        color[id(root)] = 1
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            n, i = stack[-1]
+            if i == len(n.succ):
+                color[id(n)] = 2
+                stack.pop()
+                continue
+            stack[-1] = (n, i + 1)
+            s = n.succ[i]
+            if s is None or id(s) in marks:
+                continue
+            c = color.get(id(s), 0)
+            if c == 1:
+                return s
+            if c == 0:
+                color[id(s)] = 1
+                stack.append((s, 0))
+    return None

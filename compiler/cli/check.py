@@ -1,0 +1,43 @@
+"""`irqc check PATH...`: parse and check; print diagnostics; exit 0 when clean, 2 on any error."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from compiler.pipeline import load_model, parse_params, spec_files
+from dsl.diagnostics import Diagnostics, render_all
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("check", help="parse and check specs; print diagnostics",
+                       description="Parse and check .irqspec files (a folder means every .irqspec in it).")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a spec file, or a folder of them")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="check at this parameter value (repeatable)")
+    p.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    diags = Diagnostics()
+    overrides = parse_params(args.param, diags)
+    files = spec_files(args.paths, diags)
+    checked: list[dict[str, object]] = []
+    if not diags.has_errors:
+        for path in files:
+            before = len(diags.items)
+            model = load_model(path, overrides, diags)
+            checked.append({"path": path, "ok": model is not None and len(diags.items) == before})
+    if args.json:
+        out = {"diagnostics": [d.to_json() for d in diags.items], "files": checked}
+        print(json.dumps(out, indent=2, sort_keys=True))
+    elif diags.items:
+        print(render_all(diags), file=sys.stderr)
+    else:
+        for c in checked:
+            print(f"{c['path']}: ok")
+    return EXIT_USAGE if diags.has_errors else EXIT_OK

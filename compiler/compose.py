@@ -1,0 +1,117 @@
+"""Phase 1: a spec and the chain of bases it extends -> one flat list of declarations.
+
+A patch spec names its base (`spec fix extends base;`); `replace` swaps a base
+declaration in place, anything else is added.  The base is looked up as
+`<base>.irqspec` in the directory of the spec that extends it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from dsl import ast
+from dsl.diagnostics import Diagnostics, Label
+from dsl.parser import parse
+from dsl.parser import read_source
+from dsl.source import SourceFile
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    spec: ast.Spec  # the top spec (its name, title and path)
+    items: tuple[ast.Item, ...]
+    chain: tuple[str, ...]  # paths, base first
+    source_hash: str
+
+
+def compose(path: str, diags: Diagnostics) -> Composed | None:
+    chain: list[ast.Spec] = []
+    texts: list[str] = []
+    if not _load_chain(path, diags, chain, texts, seen=[]):
+        return None
+    items = _merge(chain, diags)
+    if items is None:
+        return None
+    digest = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
+    return Composed(chain[-1], tuple(items), tuple(s.path for s in chain), digest)
+
+
+def _load_chain(path: str, diags: Diagnostics, chain: list[ast.Spec], texts: list[str], seen: list[str]) -> bool:
+    text = read_source(path, diags)
+    if text is None:
+        return False
+    spec = parse(SourceFile(path, text), diags)
+    if spec is None:
+        return False
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if spec.name != stem:
+        diags.error("E212", f"spec `{spec.name}` is in a file named `{stem}.irqspec`", spec.name_span,
+                    f"name the spec `{stem}`, or the file `{spec.name}.irqspec`: `extends` finds bases by file name")
+        return False
+    if spec.name in seen:
+        diags.error("E204", f"`{spec.name}` extends itself through " + " -> ".join(seen + [spec.name]), spec.base_span)
+        return False
+    if spec.base is not None:
+        base_path = os.path.join(os.path.dirname(path), spec.base + ".irqspec")
+        if spec.base in seen + [spec.name]:
+            diags.error("E204", "cycle of extends: " + " -> ".join(seen + [spec.name, spec.base]), spec.base_span,
+                        "a patch spec extends its base; the base must not extend the patch")
+            return False
+        if not os.path.isfile(base_path):
+            diags.error("E203", f"base spec `{spec.base}` not found (looked for `{base_path}`)", spec.base_span,
+                        _nearby_specs(os.path.dirname(path), spec.base))
+            return False
+        if not _load_chain(base_path, diags, chain, texts, seen + [spec.name]):
+            return False
+    chain.append(spec)
+    texts.append(text)
+    return True
+
+
+def _nearby_specs(directory: str, wanted: str) -> str:
+    import difflib
+
+    try:
+        names = [f[:-8] for f in os.listdir(directory or ".") if f.endswith(".irqspec")]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(wanted, names, n=1)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+def _merge(chain: list[ast.Spec], diags: Diagnostics) -> list[ast.Item] | None:
+    items: list[ast.Item] = []
+    where: dict[tuple[str, str], int] = {}
+    ok = True
+    for depth, spec in enumerate(chain):
+        own: dict[tuple[str, str], ast.Item] = {}
+        for decl in spec.decls:
+            key = ast.decl_key(decl.item)
+            if key is None:
+                items.append(decl.item)
+                continue
+            if key in own:
+                diags.error("E202", f"`{key[1]}` is declared twice in this spec", decl.item.span,
+                            labels=[Label(own[key].span, "first declared here")])
+                ok = False
+                continue
+            own[key] = decl.item
+            if decl.replace:
+                if key not in where:
+                    what = "a base spec" if depth > 0 else "a base spec (this spec extends nothing)"
+                    diags.error("E205", f"`replace {key[1]}`: {what} has no `{key[1]}` to replace", decl.span,
+                                "drop `replace` to add a new declaration")
+                    ok = False
+                    continue
+                items[where[key]] = decl.item
+            else:
+                if key in where:
+                    diags.error("E202", f"`{key[1]}` is already declared by the base spec", decl.item.span,
+                                "write `replace` before the declaration to change the base's",
+                                labels=[Label(items[where[key]].span, "declared here")])
+                    ok = False
+                    continue
+                where[key] = len(items)
+                items.append(decl.item)
+    return items if ok else None

@@ -1,0 +1,484 @@
+"""The core IR: the contract between the front end and both backends.
+
+A `Model` is state (variables, lock owners, one program counter per agent
+instance), agents made of atomic guarded steps, and properties.  Everything the
+surface language offers (cpu/device/thread blocks, functions, goto, loops,
+`quiescent`, locks) has been lowered away by `compiler.lower`; the backends see
+only what is defined in this module.
+
+The IR is *parametric*: sizes and constants may mention `ParamRef`s, so one
+generated simulator serves every `--param` setting.  A backend fixes the
+parameters with `eval_const` before it builds anything.
+
+Semantics (both backends implement exactly this; docs/semantics.md says it in prose)
+-------------------------------------------------------------------------------
+* State: a value for every `Var` (arrays: one value per element), plus
+  `pc[agent][i]` for every agent instance i (a location index).  Locks are
+  ordinary `Var`s (kind "lock") holding the owner's instance id or -1.
+* Agent instances: an agent with `domain is None` has one instance, index 0;
+  a `cpu` agent has one instance per value of its domain (0..CPUS-1).
+  Instances are numbered globally in `Model.agents` order, then by index:
+  this number is what lock variables store (see `Model.instance_id`).
+* Initial states: every var takes its `init` (broadcast to every element of an
+  array) or, when `init is None`, any value of its element type, element by
+  element; every pc is the agent's `initial` location; then every expression
+  in `Model.initially` must hold.
+* A step of instance i of agent A is enabled in state s when pc[A][i] ==
+  step.source and some path through `step.body` (with some values of its
+  choices) passes every `Assume`.  Executing it runs the body sequentially on a
+  copy of s (later statements see earlier assignments), with `SelfIndex` = i,
+  and ends in exactly one `Goto`, which sets pc[A][i].
+* `Check(cond, prop)`: if cond is false, the step *aborts*: the successor is
+  the pre-state unchanged, property `prop` is violated at this step, and the
+  run ends there (no step is taken from an aborted state).
+* Depth: state 0 is initial; the state after k steps has depth k.  An
+  invariant is violated at depth k if it is false in a state of depth k; a
+  check property is violated at depth k if the k-th step aborts on it.
+* Integers are mathematical in expressions.  Every write into a bounded int
+  and every array index whose range the type checker could not guarantee is
+  guarded by a `Check(..., "in_range")` that lowering inserted, so a backend
+  never stores an out-of-range value.  Division and modulo are not in the IR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from dsl.source import NO_SPAN, Span
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(frozen=True, slots=True)
+class BoolType:
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class IntType:
+    """Integers lo..hi inclusive; lo and hi are constant expressions over params."""
+
+    lo: Expr
+    hi: Expr
+    name: str | None = None  # "cpu" for CPU ids, a typedef name, or None
+
+    def __str__(self) -> str:
+        return self.name or f"{show(self.lo)}..{show(self.hi)}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType:
+    """Values are the member indices 0..len(members)-1; traces show the names."""
+
+    name: str
+    members: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayType:
+    index: IntType | EnumType
+    elem: Type
+
+    def __str__(self) -> str:
+        return f"{self.elem}[{self.index}]"
+
+
+ScalarType = Union[BoolType, IntType, EnumType]
+Type = Union[BoolType, IntType, EnumType, ArrayType]
+
+BOOL = BoolType()
+
+# --------------------------------------------------------------------------- declarations
+# Declarations compare by identity (eq=False); expressions compare by structure.
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Param:
+    name: str
+    default: int
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Var:
+    name: str  # qualified: "desc.inprogress", "cpu.eoi_due", "its.target"
+    type: Type
+    init: Expr | None  # None: any value (per element for arrays)
+    kind: str = "state"  # "state" | "lock"
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Choice:
+    """A nondeterministic value chosen inside one step (`any x: T where ...`)."""
+
+    name: str
+    type: ScalarType
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Bound:
+    """A variable bound by a quantifier."""
+
+    name: str
+    type: ScalarType
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    value: int | bool
+    type: ScalarType
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    param: Param
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VarRef:
+    var: Var
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    base: Expr  # a VarRef or another Index
+    index: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SelfIndex:
+    """The index of the agent instance executing the step (0 for singletons)."""
+
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRef:
+    choice: Choice
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRef:
+    bound: Bound
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+UNARY_OPS = ("not", "neg")
+BINARY_OPS = ("and", "or", "implies", "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul")
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str
+    arg: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ite:
+    cond: Expr
+    then: Expr
+    else_: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Quant:
+    kind: str  # "forall" | "exists"
+    bound: Bound
+    body: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AtLoc:
+    """pc of instance `index` of `agent` is one of `locs` (index None: singleton)."""
+
+    agent: str
+    index: Expr | None
+    locs: frozenset[int]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Enabled:
+    """Some step of that agent instance is enabled (for some choice values)."""
+
+    agent: str
+    index: Expr | None
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+Expr = Union[Lit, ParamRef, VarRef, Index, SelfIndex, ChoiceRef, BoundRef, Unary, Binary, Ite, Quant, AtLoc, Enabled]
+
+# The type of arithmetic results: unbounded; only "it is an int" matters to the backends.
+INT = IntType(Lit(0, BOOL), Lit(0, BOOL), "int")
+
+# --------------------------------------------------------------------------- statements
+# A step body is a tree: sequences with nested If; every path ends in one Goto.
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    target: Expr  # VarRef or Index chain over a VarRef
+    value: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    cond: Expr
+    then: tuple[Stmt, ...]
+    else_: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Assume:
+    """The path is only possible when cond holds (await, lock acquire, `when`, `where`)."""
+
+    cond: Expr
+    reason: str  # "await" | "lock" | "when" | "where"
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A failed check aborts the step and violates `prop` (see module doc)."""
+
+    cond: Expr
+    prop: str
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Choose:
+    """Bind `choice` to any value of its type; later Assumes may restrict it."""
+
+    choice: Choice
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    target: int  # location index within the agent
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+Stmt = Union[Assign, If, Assume, Check, Choose, Goto]
+
+# --------------------------------------------------------------------------- agents and model
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Location:
+    index: int
+    name: str  # "idle", "handle_fasteoi_irq:out", "L42"; unique within the agent
+    span: Span = field(default=NO_SPAN, compare=False)
+    idle: bool = False  # under an `idle` label: a valid end state, and counts for `quiescent`
+    terminal: bool = False  # end of a thread body: no steps leave it
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Step:
+    name: str  # unique within its agent; traces and replay use it
+    source: int  # the location it leaves
+    body: tuple[Stmt, ...]
+    text: str  # one line of spec text, for tables: "raw_spin_lock(&desc->lock) ... unlock"
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Agent:
+    name: str
+    kind: str  # "cpu" | "device" | "thread"
+    domain: IntType | None  # None: a single instance
+    locations: tuple[Location, ...]
+    initial: int
+    steps: tuple[Step, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Property:
+    name: str
+    kind: str  # "invariant" | "check" | "deadlock"
+    expr: Expr | None  # the state predicate, for "invariant" and "deadlock"
+    expect: str | None = None  # "violated" | "holds", from `expect` in the spec
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Model:
+    name: str
+    title: str
+    path: str
+    source_hash: str  # sha256 of the spec text and every base it extends
+    params: tuple[Param, ...]
+    enums: tuple[EnumType, ...]
+    vars: tuple[Var, ...]
+    agents: tuple[Agent, ...]
+    initially: tuple[Expr, ...]
+    properties: tuple[Property, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+    def agent(self, name: str) -> Agent:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def prop(self, name: str) -> Property:
+        for p in self.properties:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- helpers both backends use
+
+
+def default_params(model: Model) -> dict[str, int]:
+    return {p.name: p.default for p in model.params}
+
+
+def eval_const(e: Expr, params: dict[str, int]) -> int:
+    """Evaluate a constant expression (literals, params, arithmetic) to an int."""
+    if isinstance(e, Lit):
+        return int(e.value)
+    if isinstance(e, ParamRef):
+        return params[e.param.name]
+    if isinstance(e, Unary) and e.op == "neg":
+        return -eval_const(e.arg, params)
+    if isinstance(e, Binary) and e.op in ("add", "sub", "mul"):
+        a, b = eval_const(e.left, params), eval_const(e.right, params)
+        return a + b if e.op == "add" else a - b if e.op == "sub" else a * b
+    raise ValueError(f"not a constant expression: {show(e)}")
+
+
+def domain_values(t: ScalarType, params: dict[str, int]) -> range:
+    """The values of a scalar type, as ints (bools are 0 and 1)."""
+    if isinstance(t, BoolType):
+        return range(2)
+    if isinstance(t, EnumType):
+        return range(len(t.members))
+    return range(eval_const(t.lo, params), eval_const(t.hi, params) + 1)
+
+
+def instance_count(agent: Agent, params: dict[str, int]) -> int:
+    return 1 if agent.domain is None else len(domain_values(agent.domain, params))
+
+
+def instance_base(model: Model, agent_name: str, params: dict[str, int]) -> int:
+    """Global id of instance 0 of an agent: what a lock owner variable stores."""
+    base = 0
+    for a in model.agents:
+        if a.name == agent_name:
+            return base
+        base += instance_count(a, params)
+    raise KeyError(agent_name)
+
+
+def instance_names(model: Model, params: dict[str, int]) -> list[str]:
+    """Display names of every agent instance in global-id order: "cpu[0]", "nic"."""
+    names: list[str] = []
+    for a in model.agents:
+        if a.domain is None:
+            names.append(a.name)
+        else:
+            names.extend(f"{a.name}[{i}]" for i in range(instance_count(a, params)))
+    return names
+
+
+_SYM = {"and": "&&", "or": "||", "implies": "==>", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
+        "gt": ">", "ge": ">=", "add": "+", "sub": "-", "mul": "*"}
+
+
+def show(e: Expr) -> str:
+    """A canonical, fully parenthesised text form, used in golden dumps and generated comments."""
+    if isinstance(e, Lit):
+        if isinstance(e.type, BoolType):
+            return "true" if e.value else "false"
+        if isinstance(e.type, EnumType):
+            return e.type.members[int(e.value)]
+        return str(e.value)
+    if isinstance(e, ParamRef):
+        return e.param.name
+    if isinstance(e, VarRef):
+        return e.var.name
+    if isinstance(e, Index):
+        return f"{show(e.base)}[{show(e.index)}]"
+    if isinstance(e, SelfIndex):
+        return "self"
+    if isinstance(e, ChoiceRef):
+        return f"?{e.choice.name}"
+    if isinstance(e, BoundRef):
+        return e.bound.name
+    if isinstance(e, Unary):
+        return f"!{show(e.arg)}" if e.op == "not" else f"-{show(e.arg)}"
+    if isinstance(e, Binary):
+        return f"({show(e.left)} {_SYM[e.op]} {show(e.right)})"
+    if isinstance(e, Ite):
+        return f"({show(e.cond)} ? {show(e.then)} : {show(e.else_)})"
+    if isinstance(e, Quant):
+        return f"({e.kind} {e.bound.name}: {e.bound.type} :: {show(e.body)})"
+    if isinstance(e, AtLoc):
+        where = "" if e.index is None else f"[{show(e.index)}]"
+        return f"at({e.agent}{where}, {{{', '.join(str(i) for i in sorted(e.locs))}}})"
+    if isinstance(e, Enabled):
+        where = "" if e.index is None else f"[{show(e.index)}]"
+        return f"enabled({e.agent}{where})"
+    raise TypeError(f"no show for {type(e).__name__}")
+
+
+def type_of(e: Expr) -> Type:
+    """The static type of an expression (lowering guarantees it is well typed)."""
+    if isinstance(e, Lit):
+        return e.type
+    if isinstance(e, ParamRef):
+        return IntType(e, e)
+    if isinstance(e, VarRef):
+        return e.var.type
+    if isinstance(e, Index):
+        bt = type_of(e.base)
+        assert isinstance(bt, ArrayType)
+        return bt.elem
+    if isinstance(e, ChoiceRef):
+        return e.choice.type
+    if isinstance(e, BoundRef):
+        return e.bound.type
+    if isinstance(e, (AtLoc, Enabled, Quant)):
+        return BOOL
+    if isinstance(e, Unary):
+        return BOOL if e.op == "not" else INT
+    if isinstance(e, Binary):
+        if e.op in ("add", "sub", "mul"):
+            return INT
+        return BOOL
+    if isinstance(e, Ite):
+        return type_of(e.then)
+    if isinstance(e, SelfIndex):
+        return INT
+    raise TypeError(type(e).__name__)

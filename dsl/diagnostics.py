@@ -1,0 +1,152 @@
+"""Diagnostics are data: a code, a message, a span, notes.  Rendering is separate.
+
+Codes are grouped by phase:
+  E0xx  input (files, encoding, size)
+  E1xx  syntax
+  E2xx  names (resolution, composition of specs)
+  E3xx  types and constants
+  E4xx  control flow and locks (what lowering to steps can see statically)
+  E5xx  command line
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from dsl.source import Span, SourceFile
+
+# Every code the tool can emit, with a one-line title.  Each has a golden test.
+CODES: dict[str, str] = {
+    "E001": "cannot read the input file",
+    "E002": "the input is not UTF-8 text",
+    "E003": "the input is too large",
+    "E101": "syntax error",
+    "E102": "unexpected end of file",
+    "E103": "invalid token",
+    "E104": "the input nests too deeply",
+    "E201": "undefined name",
+    "E202": "duplicate declaration",
+    "E203": "base spec not found",
+    "E204": "cycle of extends",
+    "E205": "replace of a declaration the base does not have",
+    "E206": "goto to a missing label",
+    "E207": "duplicate label",
+    "E208": "recursive call",
+    "E209": "wrong kind of name",
+    "E210": "wrong number of arguments",
+    "E211": "unknown parameter",
+    "E212": "the spec name does not match the file name",
+    "E301": "type mismatch",
+    "E302": "constant out of range",
+    "E303": "assignment to a parameter or constant",
+    "E304": "not assignable",
+    "E305": "empty range",
+    "E306": "bad parameter value",
+    "E401": "unlock of a lock not held",
+    "E402": "lock taken twice",
+    "E403": "lock held on one path and not another",
+    "E404": "lock still held at the end",
+    "E405": "break or continue outside a loop",
+    "E406": "control construct not allowed here",
+    "E407": "too many paths in one atomic step",
+    "E408": "quiescent needs an idle label",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None
+    notes: tuple[str, ...] = ()
+    labels: tuple[Label, ...] = ()
+    severity: str = "error"
+
+    def to_json(self) -> dict[str, object]:
+        loc: dict[str, object] | None = None
+        if self.span is not None:
+            loc = {
+                "path": self.span.path,
+                "line": self.span.line,
+                "col": self.span.col,
+                "end_line": self.span.end_line,
+                "end_col": self.span.end_col,
+            }
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "location": loc,
+            "notes": list(self.notes),
+            "labels": [{"line": l.span.line, "col": l.span.col, "message": l.message} for l in self.labels],
+        }
+
+
+class CompileError(Exception):
+    """Raised to abandon a phase; the diagnostics are already in the collector."""
+
+
+@dataclass(slots=True)
+class Diagnostics:
+    """Collector passed to every phase.  Phases add; the CLI renders."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    def error(self, code: str, message: str, span: Span | None, *notes: str, labels: Iterable[Label] = ()) -> None:
+        assert code in CODES, code
+        self.items.append(Diagnostic(code, message, span, tuple(n for n in notes if n), tuple(labels)))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.items)
+
+    def add_source(self, src: SourceFile) -> None:
+        self.sources[src.path] = src
+
+
+def render(diag: Diagnostic, sources: dict[str, SourceFile]) -> str:
+    """`path:line:col: error[CODE]: message`, the line, a caret under the span, notes."""
+    if diag.span is None:
+        out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
+    else:
+        sp = diag.span
+        out = [f"{sp.path}:{sp.line}:{sp.col}: {diag.severity}[{diag.code}]: {diag.message}"]
+        src = sources.get(sp.path)
+        if src is not None and sp.line > 0:
+            out.extend(_excerpt(src, sp))
+        for lab in diag.labels:
+            out.append(f"  --> {lab.span.path}:{lab.span.line}:{lab.span.col}: {lab.message}")
+            lsrc = sources.get(lab.span.path)
+            if lsrc is not None:
+                out.extend(_excerpt(lsrc, lab.span))
+    for note in diag.notes:
+        out.append(f"  = hint: {note}")
+    return "\n".join(out)
+
+
+def _excerpt(src: SourceFile, sp: Span) -> list[str]:
+    text = src.line_text(sp.line)
+    shown = text.expandtabs(1)[:200]
+    gutter = f"{sp.line:>4} | "
+    width = 1
+    if sp.end_line == sp.line and sp.end_col > sp.col:
+        width = sp.end_col - sp.col
+    width = max(1, min(width, max(1, len(shown) - sp.col + 1)))
+    caret = " " * (len(gutter) - 2) + "| " + " " * (sp.col - 1) + "^" * width
+    return [gutter + shown, caret]
+
+
+def render_all(diags: Diagnostics) -> str:
+    return "\n".join(render(d, diags.sources) for d in diags.items)
+
+
+def to_json(diags: Diagnostics) -> str:
+    return json.dumps({"diagnostics": [d.to_json() for d in diags.items]}, indent=2, sort_keys=True)
