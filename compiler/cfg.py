@@ -449,9 +449,12 @@ class CfgBuilder:
 
     def range_checks(self, e: ir.Expr, ctx: Ctx, span: Span) -> list[ir.Stmt]:
         out: list[ir.Stmt] = []
-        for guard, idx, t in _indices(e, None):
+        for guard, idx, t, quantified in _indices(e, None):
             if self._statically_in(idx, t, span):
                 continue
+            if quantified:
+                raise self._err("E301", f"the index `{ir.show(idx)}` may be out of range of `{t}`", span,
+                                "inside forall/exists an index must have the array's own index type")
             cond = _in(idx, t)
             out.append(ir.Check(cond if guard is None else ir.Binary("implies", guard, cond), "in_range", span))
         return out
@@ -481,32 +484,34 @@ def _in(v: ir.Expr, t: ir.IntType) -> ir.Expr:
     return ir.Binary("and", ir.Binary("le", t.lo, v), ir.Binary("le", v, t.hi))
 
 
-def _indices(e: ir.Expr, guard: ir.Expr | None) -> Iterator[tuple[ir.Expr | None, ir.Expr, ir.IntType]]:
-    """Every integer array index in `e`, with the condition under which C would evaluate it."""
+def _indices(e: ir.Expr, guard: ir.Expr | None,
+             quant: bool = False) -> Iterator[tuple[ir.Expr | None, ir.Expr, ir.IntType, bool]]:
+    """Every integer array index in `e`: the condition under which C would evaluate it,
+    the index, the range it must be in, and whether it sits under a quantifier."""
     if isinstance(e, ir.Index):
-        yield from _indices(e.base, guard)
-        yield from _indices(e.index, guard)
+        yield from _indices(e.base, guard, quant)
+        yield from _indices(e.index, guard, quant)
         bt = ir.type_of(e.base)
-        if isinstance(bt, ir.ArrayType) and isinstance(bt.index, ir.IntType) and not _mentions_bound(e.index):
-            yield guard, e.index, bt.index
+        if isinstance(bt, ir.ArrayType) and isinstance(bt.index, ir.IntType):
+            yield guard, e.index, bt.index, quant
     elif isinstance(e, ir.Binary) and e.op in ("and", "or", "implies"):
-        yield from _indices(e.left, guard)
+        yield from _indices(e.left, guard, quant)
         arm = e.left if e.op != "or" else ir.Unary("not", e.left)
-        yield from _indices(e.right, arm if guard is None else ir.Binary("and", guard, arm))
+        yield from _indices(e.right, arm if guard is None else ir.Binary("and", guard, arm), quant)
     elif isinstance(e, ir.Binary):
-        yield from _indices(e.left, guard)
-        yield from _indices(e.right, guard)
+        yield from _indices(e.left, guard, quant)
+        yield from _indices(e.right, guard, quant)
     elif isinstance(e, ir.Unary):
-        yield from _indices(e.arg, guard)
+        yield from _indices(e.arg, guard, quant)
     elif isinstance(e, ir.Ite):
-        yield from _indices(e.cond, guard)
+        yield from _indices(e.cond, guard, quant)
         g_then = e.cond if guard is None else ir.Binary("and", guard, e.cond)
         neg = ir.Unary("not", e.cond)
         g_else = neg if guard is None else ir.Binary("and", guard, neg)
-        yield from _indices(e.then, g_then)
-        yield from _indices(e.else_, g_else)
+        yield from _indices(e.then, g_then, quant)
+        yield from _indices(e.else_, g_else, quant)
     elif isinstance(e, ir.Quant):
-        yield from _indices(e.body, guard)
+        yield from _indices(e.body, guard, True)
 
 
 def _vars_read(e: ir.Expr) -> Iterator[ir.Var]:
@@ -528,17 +533,6 @@ def _vars_read(e: ir.Expr) -> Iterator[ir.Var]:
         yield from _vars_read(e.body)
     elif isinstance(e, (ir.AtLoc, ir.Enabled)):
         yield ir.Var("<pc>", ir.BOOL, None)  # another agent's control state: never local
-
-
-def _mentions_bound(e: ir.Expr) -> bool:
-    """An index over a quantified variable ranges over its type: checked by the type, not at run time."""
-    if isinstance(e, ir.BoundRef):
-        return True
-    if isinstance(e, ir.Binary):
-        return _mentions_bound(e.left) or _mentions_bound(e.right)
-    if isinstance(e, ir.Unary):
-        return _mentions_bound(e.arg)
-    return False
 
 
 def _lock_key(lock: ir.Expr) -> tuple[str, bool]:
@@ -611,13 +605,13 @@ class StepMaker:
                 if n.acquire in h and not n.array_lock:
                     self.diags.error("E402", f"`{n.acquire}` is taken again while already held (a self-deadlock)",
                                      n.span)
-                    ok = False
+                    return None  # one lock error per agent: the rest would be echoes
                 out = h | {n.acquire}
             if n.release is not None:
                 if n.release not in h and not n.array_lock:
                     self.diags.error("E401", f"unlock of `{n.release}`, which is not held here", n.span,
                                      "every path that reaches this unlock must have taken the lock")
-                    ok = False
+                    return None  # one lock error per agent: the rest would be echoes
                 out = h - {n.release}
             for s in n.succ:
                 if s is None:
@@ -630,7 +624,7 @@ class StepMaker:
                     a, b = sorted(held[id(s)] ^ out)[:1] or ["?"], ""
                     self.diags.error("E403", f"`{a[0]}` is held on one path to here and not on another", s.span,
                                      "kernel code locks and unlocks on every path alike; so must the spec")
-                    ok = False
+                    return None  # one lock error per agent: the rest would be echoes
         return held if ok else None
 
     # ------------------------------------------------------------------ boundaries

@@ -182,7 +182,7 @@ class Lowerer:
             expr = self.lx.bool_expr(e, Ctx(None, {}, False), what)
         except LowerError:
             return None
-        for _guard, idx, t in _indices(expr, None):
+        for _guard, idx, t, _quantified in _indices(expr, None):
             vt = ir.type_of(idx)
             if isinstance(vt, ir.IntType) and vt is not ir.INT and (vt.lo, vt.hi) == (t.lo, t.hi):
                 continue

@@ -98,6 +98,8 @@ class Resolver:
 
     def _check_type_names(self) -> None:
         for name, t in self.sym.types.items():
+            if name == "cpu" and self.sym.param_values.get("CPUS", 1) < 1:
+                continue  # already reported as a bad parameter
             if isinstance(t, ir.IntType):
                 lo, hi = self._eval(t.lo), self._eval(t.hi)
                 if lo is not None and hi is not None and lo > hi:

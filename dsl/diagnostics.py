@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "E406": "control construct not allowed here",
     "E407": "too many paths in one atomic step",
     "E408": "quiescent needs an idle label",
+    "E501": "bad command line",
 }
 
 
@@ -134,7 +135,8 @@ def render(diag: Diagnostic, sources: dict[str, SourceFile]) -> str:
 
 def _excerpt(src: SourceFile, sp: Span) -> list[str]:
     text = src.line_text(sp.line)
-    shown = text.expandtabs(1)[:200]
+    # Control characters would garble a terminal (and a golden file); show them as `?`.
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text.expandtabs(1)[:200])
     gutter = f"{sp.line:>4} | "
     width = 1
     if sp.end_line == sp.line and sp.end_col > sp.col:

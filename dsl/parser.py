@@ -257,6 +257,9 @@ class _Build(Transformer[Token, Any]):
     def block(self, meta: Any, c: list[Any]) -> ast.Block:
         return ast.Block(tuple(c), self.sp(meta))
 
+    fn_body = block
+    step_body = block
+
     @v_args(meta=True)
     def assign_stmt(self, meta: Any, c: list[Any]) -> ast.AssignS:
         return ast.AssignS(c[0], str(c[1]), c[2], self.sp(meta))
@@ -484,10 +487,11 @@ def read_source(path: str, diags: Diagnostics) -> str | None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        src = SourceFile(path, data[: e.start].decode("utf-8", "replace"))
+        src = SourceFile(path, data.decode("utf-8", "replace"))
         diags.add_source(src)
+        at = len(data[: e.start].decode("utf-8", "replace"))
         diags.error("E002", f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-                    src.span(e.start, e.start), "irqspec files are UTF-8 text")
+                    src.span(at, at + 1), "irqspec files are UTF-8 text")
         return None
     if "\x00" in text:
         src = SourceFile(path, text)
@@ -551,8 +555,13 @@ def _syntax_error(src: SourceFile, e: UnexpectedInput, diags: Diagnostics) -> No
     start = tok.start_pos or 0
     end = tok.end_pos if tok.end_pos is not None else start + 1
     expected = set(e.accepts or e.expected or ())
-    if not hint and "SEMICOLON" in expected and len(expected) <= 3:
-        hint = "a `;` is missing at the end of the previous statement or declaration?"
+    if not hint and "SEMICOLON" in expected:
+        before = src.text[:start].rstrip()
+        line, _ = src.line_col(len(before))
+        if before and line < (tok.line or line):  # the token starts a new line: the old one lacks its `;`
+            hint = f"a `;` is missing at the end of line {line}?"
+        elif len(expected) <= 3:
+            hint = "a `;` is missing at the end of the previous statement or declaration?"
     diags.error("E101", f"unexpected {_found(tok)}; expected {_describe(expected)}", src.span(start, end), hint or "")
 
 
