@@ -1,0 +1,276 @@
+"""IR expressions -> Python expression text, one small function per node kind.
+
+The generated code reads a flat state tuple (or the step's working list) named
+by `Scope.state`; every var element and every pc has a slot whose number is a
+closure constant computed from the parameters when the simulator is built
+(`O_<var>` for a var's first slot, `S<d>_<var>` for array strides, `PC_<agent>`
+for instance 0's pc).  So the text here never depends on parameter values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from compiler import ir
+from compiler.backends.python.names import Names
+
+
+class UnsupportedIR(Exception):
+    """An IR node this generator has no rule for: a bug to fix here, never silent."""
+
+
+@dataclass(slots=True)
+class Needs:
+    """What the generated expressions refer to besides state and params, filled
+    while generating: the text around the steps must then define it."""
+
+    # Closure constants `R<n> = range(lo, hi + 1)` for the types that quantifiers and
+    # choices iterate over, so a loop does not rebuild its range on every call.
+    ranges: dict[str, str] = field(default_factory=dict)
+    enabled: list[str] = field(default_factory=list)  # agents whose `enabled_<agent>` is called
+
+    def range_of(self, code: str) -> str:
+        if code not in self.ranges:
+            self.ranges[code] = f"R{len(self.ranges)}"
+        return self.ranges[code]
+
+    def enabled_of(self, agent: str) -> None:
+        if agent not in self.enabled:
+            self.enabled.append(agent)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    model: ir.Model
+    names: Names
+    needs: Needs
+    state: str = "s"  # the name holding the state the expression reads
+    agent: ir.Agent | None = None  # the agent whose step this is (for SelfIndex)
+
+    def reading(self, state: str) -> Scope:
+        return replace(self, state=state)
+
+
+# --------------------------------------------------------------------------- constants over params
+
+
+def const(e: ir.Expr, sc: Scope) -> str:
+    """A constant expression (literals, params, + - *) as Python text over param locals."""
+    if isinstance(e, ir.Lit):
+        return str(int(e.value))
+    if isinstance(e, ir.ParamRef):
+        return sc.names.param(e.param)
+    if isinstance(e, ir.Unary) and e.op == "neg":
+        return f"(-{const(e.arg, sc)})"
+    if isinstance(e, ir.Binary) and e.op in _ARITH:
+        return f"({const(e.left, sc)} {_ARITH[e.op]} {const(e.right, sc)})"
+    raise UnsupportedIR(f"not a constant expression: {ir.show(e)}")
+
+
+def is_zero(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Lit) and int(e.value) == 0
+
+
+def type_lo(t: ir.ScalarType, sc: Scope) -> str:
+    return const(t.lo, sc) if isinstance(t, ir.IntType) else "0"
+
+
+def type_lo_is_zero(t: ir.ScalarType) -> bool:
+    return not isinstance(t, ir.IntType) or is_zero(t.lo)
+
+
+def type_range(t: ir.ScalarType, sc: Scope) -> str:
+    """The closure constant naming range(lo, hi + 1) of a scalar type."""
+    if isinstance(t, ir.BoolType):
+        code = "range(2)"
+    elif isinstance(t, ir.EnumType):
+        code = f"range({len(t.members)})"
+    else:
+        code = f"range({const(t.lo, sc)}, {const(t.hi, sc)} + 1)"
+    return sc.needs.range_of(code)
+
+
+def minus_lo(index_code: str, t: ir.ScalarType, sc: Scope) -> str:
+    """`index - lo` for an index of type t, omitting the subtraction when lo is 0."""
+    return index_code if type_lo_is_zero(t) else f"({index_code} - {type_lo(t, sc)})"
+
+
+# --------------------------------------------------------------------------- state slots
+
+
+def slot(target: ir.Expr, sc: Scope) -> str:
+    """The slot number (Python text) of a var element: `O_v + (i - lo) * S0_v + j`."""
+    var, indices = _unwind(target)
+    parts = [sc.names.var_offset(var)]
+    t: ir.Type = var.type
+    dims = _dims(var.type)
+    for d, idx in enumerate(indices):
+        assert isinstance(t, ir.ArrayType)
+        term = minus_lo(expr(idx, sc), t.index, sc)
+        if d < dims - 1:
+            term = f"{term} * {sc.names.var_stride(var, d)}"
+        parts.append(term)
+        t = t.elem
+    if isinstance(t, ir.ArrayType):
+        raise UnsupportedIR(f"an array-valued expression ({ir.show(target)}) is not in the IR backends support")
+    return " + ".join(parts)
+
+
+def _unwind(e: ir.Expr) -> tuple[ir.Var, list[ir.Expr]]:
+    if isinstance(e, ir.VarRef):
+        return e.var, []
+    if isinstance(e, ir.Index):
+        var, indices = _unwind(e.base)
+        return var, indices + [e.index]
+    raise UnsupportedIR(f"not a var or array element: {ir.show(e)}")
+
+
+def _dims(t: ir.Type) -> int:
+    return 1 + _dims(t.elem) if isinstance(t, ir.ArrayType) else 0
+
+
+def instance_slot(agent_name: str, index: ir.Expr | None, sc: Scope) -> str:
+    """The pc slot of one instance of an agent, from the index expression in the IR."""
+    base = sc.names.pc_base(agent_name)
+    agent = sc.model.agent(agent_name)
+    if index is None or agent.domain is None:
+        return base
+    return f"{base} + {minus_lo(expr(index, sc), agent.domain, sc)}"
+
+
+def instance_index(agent_name: str, index: ir.Expr | None, sc: Scope) -> str:
+    """The 0-based instance number of an agent instance named by a domain value."""
+    agent = sc.model.agent(agent_name)
+    if index is None or agent.domain is None:
+        return "0"
+    return minus_lo(expr(index, sc), agent.domain, sc)
+
+
+# --------------------------------------------------------------------------- expressions
+
+_ARITH = {"add": "+", "sub": "-", "mul": "*"}
+_CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _lit(e: ir.Lit, sc: Scope) -> str:
+    if isinstance(e.type, ir.BoolType):
+        return "True" if e.value else "False"
+    return str(int(e.value))
+
+
+def _param(e: ir.ParamRef, sc: Scope) -> str:
+    return sc.names.param(e.param)
+
+
+def _var(e: ir.VarRef, sc: Scope) -> str:
+    return f"{sc.state}[{slot(e, sc)}]"
+
+
+def _index(e: ir.Index, sc: Scope) -> str:
+    return f"{sc.state}[{slot(e, sc)}]"
+
+
+def _self(e: ir.SelfIndex, sc: Scope) -> str:
+    agent = sc.agent
+    if agent is None:
+        raise UnsupportedIR("`self` outside a step")
+    if agent.domain is None:
+        return "0"
+    return "i" if type_lo_is_zero(agent.domain) else f"({type_lo(agent.domain, sc)} + i)"
+
+
+def _choice(e: ir.ChoiceRef, sc: Scope) -> str:
+    return sc.names.choice(e.choice)
+
+
+def _bound(e: ir.BoundRef, sc: Scope) -> str:
+    return sc.names.bound(e.bound)
+
+
+def _unary(e: ir.Unary, sc: Scope) -> str:
+    if e.op == "not":
+        return f"(not {expr(e.arg, sc)})"
+    if e.op == "neg":
+        return f"(-{expr(e.arg, sc)})"
+    raise UnsupportedIR(f"unary operator {e.op!r}")
+
+
+def _binary(e: ir.Binary, sc: Scope) -> str:
+    a, b = expr(e.left, sc), expr(e.right, sc)
+    if e.op in ("and", "or"):
+        return f"({a} {e.op} {b})"
+    if e.op == "implies":
+        return f"(not {a} or {b})"
+    if e.op in _CMP:
+        return f"({a} {_CMP[e.op]} {b})"
+    if e.op in _ARITH:
+        return f"({a} {_ARITH[e.op]} {b})"
+    raise UnsupportedIR(f"binary operator {e.op!r}")
+
+
+def _ite(e: ir.Ite, sc: Scope) -> str:
+    return f"({expr(e.then, sc)} if {expr(e.cond, sc)} else {expr(e.else_, sc)})"
+
+
+def _quant(e: ir.Quant, sc: Scope) -> str:
+    fn = {"forall": "all", "exists": "any"}.get(e.kind)
+    if fn is None:
+        raise UnsupportedIR(f"quantifier {e.kind!r}")
+    name = sc.names.bound(e.bound)
+    return f"{fn}({expr(e.body, sc)} for {name} in {type_range(e.bound.type, sc)})"
+
+
+def _atloc(e: ir.AtLoc, sc: Scope) -> str:
+    pc = f"{sc.state}[{instance_slot(e.agent, e.index, sc)}]"
+    locs = sorted(e.locs)
+    if len(locs) == 1:
+        return f"({pc} == {locs[0]})"
+    return f"({pc} in ({', '.join(str(n) for n in locs)}))"
+
+
+def _enabled(e: ir.Enabled, sc: Scope) -> str:
+    sc.needs.enabled_of(e.agent)
+    return f"{sc.names.enabled(e.agent)}({sc.state}, {instance_index(e.agent, e.index, sc)})"
+
+
+_RULES: dict[type, Callable[..., str]] = {
+    ir.Lit: _lit,
+    ir.ParamRef: _param,
+    ir.VarRef: _var,
+    ir.Index: _index,
+    ir.SelfIndex: _self,
+    ir.ChoiceRef: _choice,
+    ir.BoundRef: _bound,
+    ir.Unary: _unary,
+    ir.Binary: _binary,
+    ir.Ite: _ite,
+    ir.Quant: _quant,
+    ir.AtLoc: _atloc,
+    ir.Enabled: _enabled,
+}
+
+
+def expr(e: ir.Expr, sc: Scope) -> str:
+    rule = _RULES.get(type(e))
+    if rule is None:
+        raise UnsupportedIR(f"no Python rule for IR expression {type(e).__name__}")
+    return rule(e, sc)
+
+
+def cond(e: ir.Expr, sc: Scope) -> str:
+    """A condition without the outer parentheses an operator node adds."""
+    text = expr(e, sc)
+    if text.startswith("(") and _balanced_outer(text):
+        return text[1:-1]
+    return text
+
+
+def _balanced_outer(text: str) -> bool:
+    """True when the first "(" closes at the very end, so dropping both is safe."""
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return k == len(text) - 1
+    return False
