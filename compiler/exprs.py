@@ -264,11 +264,11 @@ class ExprLowering:
         if len(args) != len(d.params):
             raise self.err("E210", f"`{d.name}` takes {len(d.params)} argument(s), given {len(args)}", span)
         bound: dict[str, ir.Expr] = {}
-        for p, a, node in zip(d.params, args, arg_nodes or tuple(d.params)):
+        spans = [n.span for n in arg_nodes] or [span] * len(args)
+        for p, a, aspan in zip(d.params, args, spans):
             pt = self._scalar(p.type)
             if not _comparable(pt, ir.type_of(a)):
-                raise self.err("E301", f"argument `{p.name}` of `{d.name}` is a `{pt}`, given `{ir.type_of(a)}`",
-                               getattr(node, "span", span))
+                raise self.err("E301", f"argument `{p.name}` of `{d.name}` is a `{pt}`, given `{ir.type_of(a)}`", aspan)
             bound[p.name] = a
         inner = Ctx(ctx.agent, {**ctx.locals, **bound}, ctx.in_code, ctx.def_stack + (d.name,))
         return self.expr(d.body, inner)

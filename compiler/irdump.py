@@ -9,8 +9,8 @@ def dump(model: ir.Model) -> str:
     out: list[str] = [f"model {model.name}  // {model.title}" if model.title else f"model {model.name}"]
     for p in model.params:
         out.append(f"param {p.name} = {p.default}")
-    for e in model.enums:
-        out.append(f"enum {e.name} = {{{', '.join(e.members)}}}")
+    for en in model.enums:
+        out.append(f"enum {en.name} = {{{', '.join(en.members)}}}")
     for v in model.vars:
         init = "any" if v.init is None else ir.show(v.init)
         out.append(f"{v.kind} {v.name}: {v.type} = {init}")
@@ -25,10 +25,10 @@ def dump(model: ir.Model) -> str:
         for s in a.steps:
             out.append(f"  step {s.name} from {s.source}:  // line {s.span.line}: {s.text}")
             out.extend(_stmts(s.body, 4))
-    for p in model.properties:
-        expr = f": {ir.show(p.expr)}" if p.expr is not None else ""
-        expect = f"  (expect {p.expect})" if p.expect else ""
-        out.append(f"property {p.kind} {p.name}{expr}{expect}")
+    for prop in model.properties:
+        expr = f": {ir.show(prop.expr)}" if prop.expr is not None else ""
+        expect = f"  (expect {prop.expect})" if prop.expect else ""
+        out.append(f"property {prop.kind} {prop.name}{expr}{expect}")
     return "\n".join(out) + "\n"
 
 

@@ -226,7 +226,8 @@ class Resolver:
                 if "cpu" not in self.sym.types or not isinstance(self.sym.types["cpu"], ir.IntType):
                     self.diags.error("E201", "a `cpu` block needs `param CPUS = N;`", item.span)
                     continue
-                domain: ir.IntType | None = self.sym.types["cpu"]  # type: ignore[assignment]
+                cpu_type = self.sym.types["cpu"]
+                domain: ir.IntType | None = cpu_type if isinstance(cpu_type, ir.IntType) else None
                 index_name: str | None = item.name
             else:
                 if not self._fresh(item.name, item.span):

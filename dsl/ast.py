@@ -10,7 +10,7 @@ from dsl.source import NO_SPAN, Span
 
 
 def _span() -> Span:
-    return field(default=NO_SPAN, compare=False)  # type: ignore[no-any-return]
+    return field(default=NO_SPAN, compare=False)
 
 
 # --------------------------------------------------------------------------- types

@@ -427,8 +427,9 @@ def _flatten_decls(spec: ast.Spec) -> ast.Spec:
     """`flag a, b;` builds a list of VarDecls; spread it into one Decl each."""
     decls: list[ast.Decl] = []
     for d in spec.decls:
-        if isinstance(d.item, list):  # type: ignore[unreachable]
-            decls.extend(ast.Decl(v, d.replace, d.span) for v in d.item)  # type: ignore[unreachable]
+        item: object = d.item
+        if isinstance(item, list):
+            decls.extend(ast.Decl(v, d.replace, d.span) for v in item)
         else:
             decls.append(d)
     return ast.Spec(spec.name, spec.title, spec.base, tuple(decls), spec.path, spec.span, spec.name_span,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -28,7 +28,7 @@ EPILOG = """exit status:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 already; keep the message short
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 already; keep the message short
         self.print_usage(sys.stderr)
         sys.stderr.write(f"irqc: error[E501]: {message}\n")
         raise SystemExit(EXIT_USAGE)
