@@ -100,7 +100,8 @@ def orphans(outdir: str | Path, wanted: set[str]) -> list[Path]:
 def write_outputs(outputs: list[Output], outdir: str | Path) -> list[tuple[Path, str]]:
     """Write every output whose bytes differ; returns (path, "wrote" | "unchanged").
 
-    Checks every target before writing any, so a refusal leaves the folder as it was.
+    Checks every target before writing any, so a refusal leaves the folder as it was;
+    an OS error mid-way leaves each file either old or new, never partial.
     """
     for o in outputs:
         if o.path.exists() and not is_generated(o.path):
@@ -112,7 +113,10 @@ def write_outputs(outputs: list[Output], outdir: str | Path) -> list[tuple[Path,
         if o.path.exists() and o.path.read_text(encoding="utf-8", errors="replace") == o.text:
             done.append((o.path, "unchanged"))  # keep the mtime: make and editors see no change
             continue
-        _atomic_write(o.path, o.text)
+        try:
+            _atomic_write(o.path, o.text)
+        except OSError as e:
+            raise OutputError(f"cannot write {o.path}: {e.strerror or e}") from e
         done.append((o.path, "wrote"))
     return done
 
