@@ -52,7 +52,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     paths = [Path(s) for s in args.specs] or sorted((ROOT / "specs").glob("*.irqspec"))
-    print(f"{'spec':<34} {"params":<22} {'states':>9} {'depth':>5} {'wall s':>7} {'states/s':>9} "
+    print(f"{'spec':<34} {'params':<22} {'states':>9} {'depth':>5} {'wall s':>7} {'states/s':>9} "
           f"{'cpu states/s':>12}  complete")
     for path in paths:
         diags = Diagnostics()
