@@ -594,7 +594,7 @@ class StepMaker:
         while work:
             n = work.pop()
             h = held[id(n)]
-            if n.kind == "end" and h and agent_kind != "cpu":
+            if n.kind == "end" and h:
                 if id(n) not in reported:
                     reported.add(id(n))
                     self.diags.error("E404", f"`{', '.join(sorted(h))}` still held when `{self.agent.name}` ends", n.span,

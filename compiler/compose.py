@@ -104,6 +104,13 @@ def _merge(chain: list[ast.Spec], diags: Diagnostics) -> list[ast.Item] | None:
                                 "drop `replace` to add a new declaration")
                     ok = False
                     continue
+                old, new = ast.decl_kind(items[where[key]]), ast.decl_kind(decl.item)
+                if old != new:
+                    diags.error("E205", f"`replace {new} {key[1]}`: the base declares `{key[1]}` as a {old}",
+                                decl.span, f"write `replace {old} {key[1]} ...`",
+                                labels=[Label(items[where[key]].span, "declared here")])
+                    ok = False
+                    continue
                 items[where[key]] = decl.item
             else:
                 if key in where:

@@ -10,7 +10,7 @@ The IR is *parametric*: sizes and constants may mention `ParamRef`s, so one
 generated simulator serves every `--param` setting.  A backend fixes the
 parameters with `eval_const` before it builds anything.
 
-Semantics (both backends implement exactly this; docs/semantics.md says it in prose)
+Semantics (both backends implement exactly this; docs/language.md says it in prose)
 -------------------------------------------------------------------------------
 * State: a value for every `Var` (arrays: one value per element), plus
   `pc[agent][i]` for every agent instance i (a location index).  Locks are
@@ -84,7 +84,11 @@ class ArrayType:
     elem: Type
 
     def __str__(self) -> str:
-        return f"{self.elem}[{self.index}]"
+        dims, t = [], self  # `bool[cpu][vec]`: outer index first, as declared
+        while isinstance(t, ArrayType):
+            dims.append(f"[{t.index}]")
+            t = t.elem
+        return f"{t}{''.join(dims)}"
 
 
 ScalarType = Union[BoolType, IntType, EnumType]

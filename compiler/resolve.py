@@ -335,6 +335,13 @@ class Resolver:
 
     def initial_value(self, e: ast.Expr, t: ir.Type) -> ir.Expr | None:
         """Initial values are constants: literals, parameters, enum members."""
+        if isinstance(e, ast.DefaultInit):
+            if isinstance(t, ir.BoolType):
+                return ir.Lit(False, ir.BOOL, e.span)
+            if isinstance(t, ir.EnumType):
+                return ir.Lit(0, t, e.span)
+            if isinstance(t, ir.IntType):
+                return t.lo
         if isinstance(t, ir.BoolType):
             if isinstance(e, ast.BoolLit):
                 return ir.Lit(e.value, ir.BOOL, e.span)

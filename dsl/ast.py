@@ -119,6 +119,13 @@ class Quantifier:
 
 
 @dataclass(frozen=True, slots=True)
+class DefaultInit:
+    """No initialiser was written: false, the first enum member, or the low end of the range."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class AnyChoice:
     """`any x: T where cond` or `any T`: only as the right side of an assignment."""
 
@@ -128,7 +135,7 @@ class AnyChoice:
     span: Span = _span()
 
 
-Expr = Union[Num, BoolLit, Name, Field, IndexE, Call, Unop, Binop, Cond, Quantifier, AnyChoice]
+Expr = Union[Num, BoolLit, Name, Field, IndexE, Call, Unop, Binop, Cond, Quantifier, AnyChoice, DefaultInit]
 
 # --------------------------------------------------------------------------- statements
 
@@ -390,4 +397,16 @@ def decl_key(item: Item) -> tuple[str, str] | None:
         return ("property", item.name)
     if isinstance(item, ExpectDecl):
         return ("expect", item.name)
+    if isinstance(item, AgentDecl) and item.kind == "cpu":
+        return ("name", "cpu")  # `cpu c` and `cpu d` are the same block: the letter is only its id
     return ("name", item.name)
+
+
+def decl_kind(item: Item) -> str:
+    """What a declaration is, in the words of the language: `replace` must keep it."""
+    if isinstance(item, AgentDecl):
+        return item.kind
+    if isinstance(item, GroupDecl):
+        return item.kind
+    return {ParamDecl: "param", EnumDecl: "type", RangeDecl: "type", VarDecl: "var", LockDecl: "lock",
+            DefDecl: "def", FnDecl: "fn", InvariantDecl: "invariant", ExpectDecl: "expect"}.get(type(item), "declaration")

@@ -125,9 +125,7 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def var_decl(self, meta: Any, c: list[Any]) -> ast.VarDecl:
-        init = c[2] if len(c) > 2 else ast.BoolLit(False, self.sp(meta)) if isinstance(c[1], ast.TBool) else None
-        if len(c) == 2 and not isinstance(c[1], ast.TBool):
-            init = _DEFAULT_ZERO
+        init = c[2] if len(c) > 2 else ast.DefaultInit(self.sp(meta))
         if isinstance(init, _AnyInit):
             init = None
         return ast.VarDecl(str(c[0]), c[1], init, self.sp(meta))
@@ -267,6 +265,19 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def call_stmt(self, meta: Any, c: list[Any]) -> ast.CallS:
         return ast.CallS(str(c[0]), tuple(c[1]) if len(c) > 1 else (), self.sp(meta))
+
+    @v_args(meta=True)
+    def lock_call_stmt(self, meta: Any, c: list[Any]) -> ast.CallS:
+        return ast.CallS("lock", tuple(c[0]) if c else (), self.sp(meta))
+
+    def assign_op(self, c: list[Any]) -> str:
+        return str(c[0])
+
+    cmp_op = add_op = mul_op = assign_op
+
+    @v_args(meta=True)
+    def cpu_name(self, meta: Any, c: list[Any]) -> ast.Name:
+        return ast.Name("cpu", self.sp(meta))
 
     @v_args(meta=True)
     def goto_stmt(self, meta: Any, c: list[Any]) -> ast.GotoS:
@@ -415,7 +426,6 @@ class _AnyInit:
 
 
 _ANY = _AnyInit()
-_DEFAULT_ZERO = ast.Num(0)
 
 
 def _int(tok: Token) -> int:
@@ -556,6 +566,9 @@ def _syntax_error(src: SourceFile, e: UnexpectedInput, diags: Diagnostics) -> No
     start = tok.start_pos or 0
     end = tok.end_pos if tok.end_pos is not None else start + 1
     expected = set(e.accepts or e.expected or ())
+    line_before = src.text[src.text.rfind("\n", 0, start) + 1:start]
+    if not hint and str(tok) in ("+", "-", "*") and ".." in line_before:
+        hint = "a range bound with arithmetic needs parentheses: `0..(N-1)`"
     if not hint and "SEMICOLON" in expected:
         before = src.text[:start].rstrip()
         line, _ = src.line_col(len(before))

@@ -19,6 +19,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="check at this parameter value (repeatable)")
     p.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    p.add_argument("--dump-ir", action="store_true",
+                   help="print the core IR each spec lowers to: its atomic steps, as both backends see them")
     p.set_defaults(run=run)
 
 
@@ -32,12 +34,16 @@ def run(args: argparse.Namespace) -> int:
             before = len(diags.items)
             model = load_model(path, overrides, diags)
             checked.append({"path": path, "ok": model is not None and len(diags.items) == before})
+            if model is not None and args.dump_ir and not args.json:
+                from compiler.irdump import dump
+
+                print(dump(model), end="")
     if args.json:
         out = {"diagnostics": [d.to_json() for d in diags.items], "files": checked}
         print(json.dumps(out, indent=2, sort_keys=True))
     elif diags.items:
         print(render_all(diags), file=sys.stderr)
-    else:
+    elif not args.dump_ir:
         for c in checked:
             print(f"{c['path']}: ok")
     return EXIT_USAGE if diags.has_errors else EXIT_OK
