@@ -53,6 +53,8 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
     prop_views = [_prop_view(p, sc, show_path) for p in model.properties if p.expr is not None]
     initially = " and ".join(f"({exprs.cond(e, sc)})" for e in model.initially) or "True"
     enabled = [_enabled_fn(name, sc) for name in list(sc.needs.enabled)]
+    guards = [_guard_view(a, st, sc, show_path) for a in model.agents if a.name in sc.needs.enabled
+              for st in a.steps]
     view = {
         "marker": MARKER,
         "spec": spec,
@@ -69,12 +71,14 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         "ranges": [f"{name} = {code}" for code, name in sc.needs.ranges.items()],
         "steps": step_views,
         "enabled": enabled,
+        "guards": guards,
         "props": prop_views,
         "initially": initially,
         "step_infos": _step_infos(model, sc, show_path),
         "prop_infos": [_prop_info(p, sc, show_path) for p in _all_properties(model)],
         "dispatch": [f"{sc.names.steps_at(a.name)} = _steps_at(STEPS, {k}, {len(a.locations)})"
                      for k, a in enumerate(model.agents)],
+        "guard_dispatch": [_guard_table(a, sc) for a in model.agents if a.name in sc.needs.enabled],
         "successors": _successors_fn(model, sc),
     }
     return _env().get_template("simulator.py.j2").render(**view)
@@ -158,6 +162,21 @@ def _step_view(a: ir.Agent, st: ir.Step, sc: Scope, show_path: Callable[[str], s
                     _one_line(st.text), steps.step_function(name, a, st, sc))
 
 
+def _guard_view(a: ir.Agent, st: ir.Step, sc: Scope, show_path: Callable[[str], str]) -> StepView:
+    name = sc.names.guard(a.name, st.name)
+    return StepView(_where(st.span, show_path), a.name, st.name, a.locations[st.source].name,
+                    _one_line(st.text), steps.guard_function(name, a, st, sc))
+
+
+def _guard_table(a: ir.Agent, sc: Scope) -> str:
+    """Per location of the agent, the guards of the steps leaving it."""
+    rows = []
+    for loc in range(len(a.locations)):
+        fns = [sc.names.guard(a.name, st.name) for st in a.steps if st.source == loc]
+        rows.append("(" + "".join(f"{f}, " for f in fns).rstrip(" ") + ")")
+    return f"{sc.names.guards_at(a.name)} = ({', '.join(rows)},)"
+
+
 def _prop_view(p: ir.Property, sc: Scope, show_path: Callable[[str], str]) -> PropView:
     assert p.expr is not None
     lines = [f"def {sc.names.prop(p.name)}(s):", f"    return {exprs.cond(p.expr, sc)}"]
@@ -165,13 +184,13 @@ def _prop_view(p: ir.Property, sc: Scope, show_path: Callable[[str], str]) -> Pr
 
 
 def _enabled_fn(agent: str, sc: Scope) -> list[str]:
-    pc, table = sc.names.pc_base(agent), sc.names.steps_at(agent)
+    pc, table = sc.names.pc_base(agent), sc.names.guards_at(agent)
     where = pc if sc.model.agent(agent).domain is None else f"{pc} + i"
     return [
         f"def {sc.names.enabled(agent)}(s, i):",
         "    # Some step leaving the instance's location has a path through its guards.",
-        f"    for step in {table}[s[{where}]]:",
-        "        if step(s, i):",
+        f"    for guard in {table}[s[{where}]]:",
+        "        if guard(s, i):",
         "            return True",
         "    return False",
     ]

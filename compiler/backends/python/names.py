@@ -68,6 +68,12 @@ class Names:
     def step(self, agent: str, step: str) -> str:
         return self.of(("step", agent, step), "step_", f"{agent}__{step}")
 
+    def guard(self, agent: str, step: str) -> str:
+        return self.of(("guard", agent, step), "guard_", f"{agent}__{step}")
+
+    def guards_at(self, agent: str) -> str:
+        return self.of(("guards_at", agent), "GUARDS_", agent)
+
     def enabled(self, agent: str) -> str:
         return self.of(("enabled", agent), "enabled_", agent)
 

@@ -35,6 +35,7 @@ class Path:
     collects: bool  # the function gathers successors in `out` (it has a Choose)
     step: ir.Step
     agent: ir.Agent
+    guard_only: bool = False  # emitting the guard function: only "is there a path?" matters
 
 
 @dataclass(slots=True)
@@ -56,12 +57,28 @@ def step_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list[
     return code.lines
 
 
+def guard_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list[str]:
+    """`guard(s, i) -> bool`: the step is enabled in s (what `enabled(...)` asks).
+
+    The same code as the step function, cut short: a path counts once it has passed
+    its last `Assume` (a failing `Check` after that aborts the step, and an aborting
+    step was enabled), so the state is copied only when a later guard reads a write.
+    """
+    path = Path(replace(sc, state="s", agent=agent), "s", False, 0, False, step, agent, guard_only=True)
+    code = Code([f"def {name}(s, i):"])
+    _seq(list(step.body), path, code, 1)
+    return code.lines
+
+
 # --------------------------------------------------------------------------- sequences
 
 
 def _seq(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
     """Emit a statement sequence; every path through it must end in a Goto."""
     for k, st in enumerate(stmts):
+        if path.guard_only and not _has(stmts[k:], (ir.Assume, ir.Choose)):
+            code.emit(depth, "return True")  # nothing left that can disable this path
+            return
         rule = _RULES.get(type(st))
         if rule is None:
             raise UnsupportedIR(f"no Python rule for IR statement {type(st).__name__}")
@@ -73,6 +90,9 @@ def _seq(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
 
 def _end(path: Path, code: Code, depth: int, successor: str | None) -> None:
     """Finish a path: yield `successor` (text of a (state, prop) pair) if any, then leave."""
+    if path.guard_only:
+        code.emit(depth, "return True" if successor else "continue" if path.loops else "return False")
+        return
     if not path.collects:
         code.emit(depth, f"return [{successor}]" if successor else "return []")
         return
@@ -134,7 +154,7 @@ def _choose(st: ir.Choose, rest: list[ir.Stmt], path: Path, code: Code, depth: i
     if code.lines[-1] == "    " * (depth + 1) + "continue":  # the loop does that anyway
         code.lines.pop()
     if not path.loops:
-        code.emit(depth, "return out")
+        code.emit(depth, "return False" if path.guard_only else "return out")
     return path, True
 
 
@@ -184,7 +204,7 @@ _RULES: dict[type, Callable[..., Result]] = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _has(stmts: Sequence[ir.Stmt], kind: type) -> bool:
+def _has(stmts: Sequence[ir.Stmt], kind: type | tuple[type, ...]) -> bool:
     for st in stmts:
         if isinstance(st, kind):
             return True
