@@ -72,6 +72,7 @@ class Both:
     explored: Any  # ExploreResult
     results: list[PropertyResult]
     bound: int  # the BMC depth
+    ts: TransitionSystem | None = None  # built on first use by the random-run test
 
 
 _CACHE: dict[str, Both] = {}
@@ -121,19 +122,29 @@ def test_explore_and_bmc_agree(case: str, source: Any) -> None:
 def test_random_run_satisfies_transition_relation(case: str, source: Any, seed: int) -> None:
     b = both(case, source)
     path, prop, _ = b.sim.random_run(seed, 40)
-    assert_accepted(b.model, b.params, b.sim, path, prop)
+    b.ts = b.ts or TransitionSystem(b.model, b.params)
+    assert_accepted(b.model, b.params, b.sim, path, prop, b.ts)
 
 
-def assert_accepted(model: ir.Model, params: dict[str, int], sim: Any, path: list[Any], prop: str | None) -> None:
+def value_like(x: z3.ExprRef, v: int) -> z3.ExprRef:
+    """v as a Z3 value of x's sort: the encoding may use Bools, Ints or bit-vectors."""
+    if z3.is_bool(x):
+        return z3.BoolVal(bool(v))
+    if z3.is_bv(x):
+        return z3.BitVecVal(int(v), x.size())
+    return z3.IntVal(int(v))
+
+
+def assert_accepted(model: ir.Model, params: dict[str, int], sim: Any, path: list[Any], prop: str | None,
+                    ts: TransitionSystem | None = None) -> None:
     """Each (state, action, state) of a simulator run is a transition of the Z3 encoding,
     and the last one aborts exactly when the simulator says a check failed."""
-    ts = TransitionSystem(model, params)
+    ts = ts or TransitionSystem(model, params)
     slots = ts.layout.slots
     assert len(slots) == len(path[0][0]), "the two backends lay the state out differently"
 
     def pin(tag: str, state: tuple[int, ...]) -> list[z3.BoolRef]:
-        return [x == (z3.BoolVal(bool(v)) if sl.is_bool else z3.IntVal(int(v)))
-                for x, sl, v in zip(ts.state(tag), slots, state)]
+        return [x == value_like(x, v) for x, v in zip(ts.state(tag), state)]
 
     solver = z3.Solver()
     solver.add(ts.init("i"), *pin("i", path[0][0]))
