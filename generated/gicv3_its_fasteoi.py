@@ -258,31 +258,97 @@ def _build(P):
         t[PC_free_irq] = 4  # -> end
         return [(tuple(t), None)]
 
+    # ../specs/gicv3_its_fasteoi.irqspec:51: is nic.fire enabled?
+    def guard_nic__fire(s, i):
+        if not (s[O_desc_action]):  # when
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:64: is cpu.idle enabled?
+    def guard_cpu__idle(s, i):
+        if not (s[O_redist_pending + i] and s[O_lpi_enabled]):  # await
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:74: is cpu.handle_fasteoi_irq@74 enabled?
+    def guard_cpu__handle_fasteoi_irq_74(s, i):
+        if not (s[O_desc_lock] == -1):  # lock
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:108: is cpu.handle_irq_event@108 enabled?
+    def guard_cpu__handle_irq_event_108(s, i):
+        if not (s[O_desc_lock] == -1):  # lock
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:114: is cpu.handle_irq_event_percpu@114 enabled?
+    def guard_cpu__handle_irq_event_percpu_114(s, i):
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:139: is set_affinity.set_affinity@139 enabled?
+    def guard_set_affinity__set_affinity_139(s, i):
+        if not (s[O_desc_lock] == -1):  # lock
+            return False
+        t = list(s)
+        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_set_affinity_old] = t[O_its_target]
+        for c_t in R0:  # any t
+            if not (c_t != t[O_its_target]):  # where
+                continue
+            t1 = list(t)
+            t1[O_its_target] = c_t
+            for c_either1 in R1:  # any either1
+                return True
+        return False
+
+    # ../specs/gicv3_its_fasteoi.irqspec:158: is free_irq.free_irq@158 enabled?
+    def guard_free_irq__free_irq_158(s, i):
+        if not (s[O_desc_lock] == -1):  # lock
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:164: is free_irq.free_irq@164 enabled?
+    def guard_free_irq__free_irq_164(s, i):
+        if s[O_desc_inprogress]:  # await
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:165: is free_irq.free_irq@165 enabled?
+    def guard_free_irq__free_irq_165(s, i):
+        if not (s[O_desc_lock] == -1):  # lock
+            return False
+        return True
+
+    # ../specs/gicv3_its_fasteoi.irqspec:170: is free_irq.free_irq@170 enabled?
+    def guard_free_irq__free_irq_170(s, i):
+        return True
+
     def enabled_cpu(s, i):
         # Some step leaving the instance's location has a path through its guards.
-        for step in AT_cpu[s[PC_cpu + i]]:
-            if step(s, i):
+        for guard in GUARDS_cpu[s[PC_cpu + i]]:
+            if guard(s, i):
                 return True
         return False
 
     def enabled_nic(s, i):
         # Some step leaving the instance's location has a path through its guards.
-        for step in AT_nic[s[PC_nic]]:
-            if step(s, i):
+        for guard in GUARDS_nic[s[PC_nic]]:
+            if guard(s, i):
                 return True
         return False
 
     def enabled_set_affinity(s, i):
         # Some step leaving the instance's location has a path through its guards.
-        for step in AT_set_affinity[s[PC_set_affinity]]:
-            if step(s, i):
+        for guard in GUARDS_set_affinity[s[PC_set_affinity]]:
+            if guard(s, i):
                 return True
         return False
 
     def enabled_free_irq(s, i):
         # Some step leaving the instance's location has a path through its guards.
-        for step in AT_free_irq[s[PC_free_irq]]:
-            if step(s, i):
+        for guard in GUARDS_free_irq[s[PC_free_irq]]:
+            if guard(s, i):
                 return True
         return False
 
@@ -320,6 +386,11 @@ def _build(P):
     AT_cpu = _steps_at(STEPS, 1, 4)
     AT_set_affinity = _steps_at(STEPS, 2, 1)
     AT_free_irq = _steps_at(STEPS, 3, 5)
+    # the guards of the steps leaving each location, for the agents `enabled(...)` asks about
+    GUARDS_nic = ((guard_nic__fire,),)
+    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_fasteoi_irq_74,), (guard_cpu__handle_irq_event_108,), (guard_cpu__handle_irq_event_percpu_114,),)
+    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_139,),)
+    GUARDS_free_irq = ((guard_free_irq__free_irq_158,), (guard_free_irq__free_irq_164,), (guard_free_irq__free_irq_165,), (guard_free_irq__free_irq_170,), (),)
 
     def successors(s):
         out = []
@@ -338,7 +409,7 @@ def _build(P):
 
 # ------------------------------------------------------------------------------------------------
 # The runtime below is the same in every generated simulator; only `_build` above is spec-specific.
-# Traces follow irqc's compiler/trace.py and docs/trace-format.md (ITF JSON and the table).
+# Traces follow irqc's compiler/trace.py: the same ITF JSON and the same table.
 
 
 class _VarInfo:
@@ -350,11 +421,10 @@ class _VarInfo:
 
 
 class _AgentInfo:
-    __slots__ = ("name", "kind", "domain", "initial", "locations", "count", "lo", "pc")
+    __slots__ = ("name", "kind", "domain", "initial", "locations", "count", "pc")
 
     def __init__(self, name, kind, domain, initial, locations):
         self.name, self.kind, self.domain, self.initial, self.locations = name, kind, domain, initial, locations
-        self.lo = 0 if domain is None else domain[0]
         self.count = 1 if domain is None else max(0, domain[1] - domain[0] + 1)
 
 
@@ -405,7 +475,7 @@ class _Built:
 
 
 def _steps_at(steps, agent, n_locations):
-    """For one agent, the step functions leaving each location (what `enabled` tries)."""
+    """For one agent, the step functions leaving each location (what `successors` runs)."""
     return tuple(tuple(st.fn for st in steps if st.agent == agent and st.source == loc) for loc in range(n_locations))
 
 
@@ -452,7 +522,7 @@ class Simulator:
     # ------------------------------------------------------------------ library interface
 
     def initial_states(self):
-        """Every initial state, sorted: vars without an initial value range over their type."""
+        """Every initial state, in a fixed order: vars without an initial value range over their type."""
         base = [0] * self.layout.size
         free = []
         for v in self.layout.vars:
@@ -500,13 +570,15 @@ class Simulator:
         return [name for name, fn in self._invariants if not fn(s)]
 
     def action_id(self, instance, step):
-        gid = instance if isinstance(instance, int) else self._gid(instance)
+        gid = self._gid(instance)
         for aid, (g, st) in enumerate(self.actions):
             if g == gid and st.name == step:
                 return aid
         raise SimulatorError("instance %s has no step %r" % (self.instances[gid], step))
 
     def _gid(self, name):
+        if isinstance(name, int) and 0 <= name < len(self.instances):
+            return name
         if name not in self.instances:
             raise SimulatorError("no agent instance %r (instances: %s)" % (name, ", ".join(self.instances)))
         return self.instances.index(name)
@@ -644,9 +716,8 @@ class Simulator:
                     break
                 for t, prop in successors(s):
                     if prop is None:
-                        n = len(parent)
-                        parent.setdefault(t, s)  # one hash of t instead of two
-                        if len(parent) != n:
+                        if t not in parent:  # most successors were seen before: one hash, no insert
+                            parent[t] = s
                             nxt.append(t)
                             for _, inv in pending:
                                 if not inv(t):
