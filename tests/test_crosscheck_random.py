@@ -101,6 +101,8 @@ def step(draw: Draw, name: str, me: ir.Expr) -> ir.Step:
         body += [ir.Choose(c), ir.Assume(ir.Binary("ne", ir.ChoiceRef(c), ir.VarRef(COUNT)), "where")]
     for _ in range(draw(st.integers(1, 2))):
         body += assign(draw, env, me)
+    if draw(st.booleans()):  # a guard after writes: it reads them, and a failed Check before it wins
+        body.append(ir.Assume(bool_expr(draw, env, True), "await"))
     goto = lambda: ir.Goto(draw(st.integers(0, LOCS - 1)))  # noqa: E731
     if draw(st.booleans()):  # a branch that ends paths: both sides need their own Goto
         cond = bool_expr(draw, env, True)
