@@ -1,6 +1,6 @@
 # irqc-generated simulator: this file is written by `irqc build`
 # spec: ../specs/gicv3_its_fasteoi.irqspec
-# source_hash: 46219ee85fc181048eaf433229f4c2bbce1a1d888e72964f4718241686da79c9
+# source_hash: 1c4967d46fe600a40a306f83f6f592e18d22e53d66cba1deb5c70500d9338444
 # Do not edit: `irqc build` rewrites this file from the spec, and `irqc build --check` fails when it is stale.
 """Simulator of spec `gicv3_its_fasteoi`: GIC-v3 ITS LPI with handle_fasteoi_irq() as in v6.0-v6.4: the lost-LPI race.
 
@@ -27,14 +27,17 @@ import time
 
 SPEC = '../specs/gicv3_its_fasteoi.irqspec'
 SPEC_NAME = 'gicv3_its_fasteoi'
-SOURCE_HASH = '46219ee85fc181048eaf433229f4c2bbce1a1d888e72964f4718241686da79c9'
+SOURCE_HASH = '1c4967d46fe600a40a306f83f6f592e18d22e53d66cba1deb5c70500d9338444'
 # Parameters and their defaults; `--param NAME=VALUE` overrides them at run time.
-PARAMS = {'CPUS': 2}
+PARAMS = {'CPUS': 2, 'RERUN_BOUND': 2}
+# Enum members are stored as their index:
+#   watch_t: W_NONE=0, W_REDIST=1, W_ACKED=2, W_RECORDED=3
 
 
 def _build(P):
     """Lay the state out for the parameter values P and make the step functions."""
     p_CPUS = P['CPUS']
+    p_RERUN_BOUND = P['RERUN_BOUND']
     # name, kind, index dimensions (lo, hi, labels), element lo..hi, enum members, initial value (None: any)
     VARS = (
         _VarInfo('its.target', 'int', (), 0, (p_CPUS - 1), None, 0),
@@ -47,17 +50,19 @@ def _build(P):
         _VarInfo('desc.disabled', 'bool', (), 0, 1, None, 0),
         _VarInfo('desc.action', 'bool', (), 0, 1, None, 1),
         _VarInfo('freed', 'bool', (), 0, 1, None, 0),
+        _VarInfo('aff_w', 'enum', (), 0, 3, ('W_NONE', 'W_REDIST', 'W_ACKED', 'W_RECORDED'), 0),
         _VarInfo('nic.outstanding', 'bool', (), 0, 1, None, 0),
         _VarInfo('cpu.iar', 'bool', ((0, (p_CPUS - 1), None),), 0, 1, None, 0),
+        _VarInfo('cpu.runs', 'int', ((0, (p_CPUS - 1), None),), 0, (p_RERUN_BOUND + 1), None, 0),
         _VarInfo('set_affinity.old', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('free_irq.busy', 'bool', (), 0, 1, None, 0),
     )
     # name, kind, instance domain lo..hi (None: one instance), initial location, location names
     AGENTS = (
         _AgentInfo('nic', 'device', None, 0, ('ready',)),
-        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_fasteoi_irq@74', 'handle_irq_event@108', 'handle_irq_event_percpu@114')),
-        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@139',)),
-        _AgentInfo('free_irq', 'thread', None, 0, ('free_irq@158', 'free_irq@164', 'free_irq@165', 'free_irq@170', 'end')),
+        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_fasteoi_irq@98', 'handle_irq_event@133', 'handle_irq_event_percpu@139')),
+        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@209',)),
+        _AgentInfo('free_irq', 'thread', None, 0, ('free_irq@229', 'free_irq@235', 'free_irq@236', 'free_irq@241', 'end')),
     )
     L = _Layout(VARS, AGENTS)
     O_its_target = L.offset['its.target']
@@ -70,33 +75,53 @@ def _build(P):
     O_desc_disabled = L.offset['desc.disabled']
     O_desc_action = L.offset['desc.action']
     O_freed = L.offset['freed']
+    O_aff_w = L.offset['aff_w']
     O_nic_outstanding = L.offset['nic.outstanding']
     O_cpu_iar = L.offset['cpu.iar']
+    O_cpu_runs = L.offset['cpu.runs']
     O_set_affinity_old = L.offset['set_affinity.old']
     O_free_irq_busy = L.offset['free_irq.busy']
     PC_nic = L.pc_base['nic']
     PC_cpu = L.pc_base['cpu']
     PC_set_affinity = L.pc_base['set_affinity']
     PC_free_irq = L.pc_base['free_irq']
-    R0 = range(0, (p_CPUS - 1) + 1)
-    R1 = range(0, 1 + 1)
+    R0 = range(0, 1 + 1)
+    R1 = range(0, (p_CPUS - 1) + 1)
 
-    # ../specs/gicv3_its_fasteoi.irqspec:51: nic.fire  [ready]
+    # ../specs/gicv3_its_fasteoi.irqspec:68: nic.fire  [ready]
     # step fire when (desc->action) {
     def step_nic__fire(s, i):
+        out = []
         if not (s[O_desc_action]):  # when
-            return []
+            return out
         t = list(s)
         t[O_nic_outstanding] = True
         if t[O_lpi_enabled]:
             t[O_redist_pending + t[O_its_target]] = True
-            t[PC_nic] = 0  # -> ready
-            return [(tuple(t), None)]
+            if 0 == t[O_aff_w]:
+                for c_either1 in R0:  # any either1
+                    if c_either1 == 0:
+                        t1 = list(t)
+                        t1[O_aff_w] = 1
+                        t1[PC_nic] = 0  # -> ready
+                        out.append((tuple(t1), None))
+                        continue
+                    else:
+                        t1 = list(t)
+                        t1[PC_nic] = 0  # -> ready
+                        out.append((tuple(t1), None))
+                        continue
+                return out
+            else:
+                t[PC_nic] = 0  # -> ready
+                out.append((tuple(t), None))
+                return out
         else:
             t[PC_nic] = 0  # -> ready
-            return [(tuple(t), None)]
+            out.append((tuple(t), None))
+            return out
 
-    # ../specs/gicv3_its_fasteoi.irqspec:64: cpu.idle  [idle]
+    # ../specs/gicv3_its_fasteoi.irqspec:86: cpu.idle  [idle]
     # await (redist[c].pending && lpi_enabled);
     def step_cpu__idle(s, i):
         if not (s[O_redist_pending + i] and s[O_lpi_enabled]):  # await
@@ -106,12 +131,20 @@ def _build(P):
         t = list(s)
         t[O_redist_pending + i] = False
         t[O_cpu_iar + i] = True
-        t[PC_cpu + i] = 1  # -> handle_fasteoi_irq@74
-        return [(tuple(t), None)]
+        if not ((0 <= 0) and (0 <= (p_RERUN_BOUND + 1))):  # check in_range
+            return [(s, 'in_range')]
+        t[O_cpu_runs + i] = 0
+        if (1 == t[O_aff_w]) and (i == t[O_its_target]):
+            t[O_aff_w] = 2
+            t[PC_cpu + i] = 1  # -> handle_fasteoi_irq@98
+            return [(tuple(t), None)]
+        else:
+            t[PC_cpu + i] = 1  # -> handle_fasteoi_irq@98
+            return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:74: cpu.handle_fasteoi_irq@74  [handle_fasteoi_irq@74]
+    # ../specs/gicv3_its_fasteoi.irqspec:98: cpu.handle_fasteoi_irq@98  [handle_fasteoi_irq@98]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_fasteoi_irq_74(s, i):
+    def step_cpu__handle_fasteoi_irq_98(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -120,9 +153,15 @@ def _build(P):
             if not (t[O_cpu_iar + i]):  # check eoi_pairing
                 return [(s, 'eoi_pairing')]
             t[O_cpu_iar + i] = False
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 0  # -> idle
-            return [(tuple(t), None)]
+            if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+                t[O_aff_w] = 3 if t[O_desc_pending] else 0
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 0  # -> idle
+                return [(tuple(t), None)]
+            else:
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 0  # -> idle
+                return [(tuple(t), None)]
         else:
             t[O_desc_replay] = False
             if (not t[O_desc_action]) or t[O_desc_disabled]:
@@ -131,19 +170,43 @@ def _build(P):
                 if not (t[O_cpu_iar + i]):  # check eoi_pairing
                     return [(s, 'eoi_pairing')]
                 t[O_cpu_iar + i] = False
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 0  # -> idle
-                return [(tuple(t), None)]
+                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+                    t[O_aff_w] = 3 if t[O_desc_pending] else 0
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 0  # -> idle
+                    return [(tuple(t), None)]
+                else:
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 0  # -> idle
+                    return [(tuple(t), None)]
             else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@114
-                return [(tuple(t), None)]
+                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+                    t[O_aff_w] = 0
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@139
+                    return [(tuple(t), None)]
+                else:
+                    if (3 == t[O_aff_w]) and t[O_desc_pending]:
+                        if not (i == t[O_its_target]):  # check affinity_respected
+                            return [(s, 'affinity_respected')]
+                        t[O_aff_w] = 0
+                        t[O_desc_pending] = False
+                        t[O_desc_inprogress] = True
+                        t[O_desc_lock] = -1
+                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@139
+                        return [(tuple(t), None)]
+                    else:
+                        t[O_desc_pending] = False
+                        t[O_desc_inprogress] = True
+                        t[O_desc_lock] = -1
+                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@139
+                        return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:108: cpu.handle_irq_event@108  [handle_irq_event@108]
+    # ../specs/gicv3_its_fasteoi.irqspec:133: cpu.handle_irq_event@133  [handle_irq_event@133]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_irq_event_108(s, i):
+    def step_cpu__handle_irq_event_133(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -152,44 +215,56 @@ def _build(P):
         if not (t[O_cpu_iar + i]):  # check eoi_pairing
             return [(s, 'eoi_pairing')]
         t[O_cpu_iar + i] = False
-        t[O_desc_lock] = -1
-        t[PC_cpu + i] = 0  # -> idle
-        return [(tuple(t), None)]
+        if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+            t[O_aff_w] = 3 if t[O_desc_pending] else 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 0  # -> idle
+            return [(tuple(t), None)]
+        else:
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 0  # -> idle
+            return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:114: cpu.handle_irq_event_percpu@114  [handle_irq_event_percpu@114]
+    # ../specs/gicv3_its_fasteoi.irqspec:139: cpu.handle_irq_event_percpu@139  [handle_irq_event_percpu@139]
     # if (desc->action) {
-    def step_cpu__handle_irq_event_percpu_114(s, i):
+    def step_cpu__handle_irq_event_percpu_139(s, i):
         if s[O_desc_action]:
             if s[O_freed]:  # check no_handler_after_free
                 return [(s, 'no_handler_after_free')]
             t = list(s)
             t[O_nic_outstanding] = False
-            t[PC_cpu + i] = 2  # -> handle_irq_event@108
+            if not ((0 <= (t[O_cpu_runs + i] + 1)) and ((t[O_cpu_runs + i] + 1) <= (p_RERUN_BOUND + 1))):  # check in_range
+                return [(s, 'in_range')]
+            t[O_cpu_runs + i] = t[O_cpu_runs + i] + 1
+            if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
+                return [(s, 'bounded_rerun')]
+            t[PC_cpu + i] = 2  # -> handle_irq_event@133
             return [(tuple(t), None)]
         else:
             t = list(s)
-            t[PC_cpu + i] = 2  # -> handle_irq_event@108
+            t[PC_cpu + i] = 2  # -> handle_irq_event@133
             return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:139: set_affinity.set_affinity@139  [set_affinity@139]
+    # ../specs/gicv3_its_fasteoi.irqspec:209: set_affinity.set_affinity@209  [set_affinity@209]
     # raw_spin_lock(&desc->lock);
-    def step_set_affinity__set_affinity_139(s, i):
+    def step_set_affinity__set_affinity_209(s, i):
         out = []
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
         t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
-        for c_t in R0:  # any t
+        for c_t in R1:  # any t
             if not (c_t != t[O_its_target]):  # where
                 continue
             t1 = list(t)
             t1[O_its_target] = c_t
-            for c_either1 in R1:  # any either1
-                if c_either1 == 0:
+            for c_either1_2 in R0:  # any either1
+                if c_either1_2 == 0:
                     t2 = list(t1)
                     t2[O_desc_lock] = -1
-                    t2[PC_set_affinity] = 0  # -> set_affinity@139
+                    t2[PC_set_affinity] = 0  # -> set_affinity@209
                     out.append((tuple(t2), None))
                     continue
                 else:
@@ -198,20 +273,20 @@ def _build(P):
                         t2[O_redist_pending + t2[O_set_affinity_old]] = False
                         t2[O_redist_pending + t2[O_its_target]] = True
                         t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@139
+                        t2[PC_set_affinity] = 0  # -> set_affinity@209
                         out.append((tuple(t2), None))
                         continue
                     else:
                         t2 = list(t1)
                         t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@139
+                        t2[PC_set_affinity] = 0  # -> set_affinity@209
                         out.append((tuple(t2), None))
                         continue
         return out
 
-    # ../specs/gicv3_its_fasteoi.irqspec:158: free_irq.free_irq@158  [free_irq@158]
+    # ../specs/gicv3_its_fasteoi.irqspec:229: free_irq.free_irq@229  [free_irq@229]
     # raw_spin_lock(&desc->lock);
-    def step_free_irq__free_irq_158(s, i):
+    def step_free_irq__free_irq_229(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -220,21 +295,21 @@ def _build(P):
         t[O_desc_disabled] = True
         t[O_lpi_enabled] = False
         t[O_desc_lock] = -1
-        t[PC_free_irq] = 1  # -> free_irq@164
+        t[PC_free_irq] = 1  # -> free_irq@235
         return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:164: free_irq.free_irq@164  [free_irq@164]
+    # ../specs/gicv3_its_fasteoi.irqspec:235: free_irq.free_irq@235  [free_irq@235]
     # await (!desc->inprogress);
-    def step_free_irq__free_irq_164(s, i):
+    def step_free_irq__free_irq_235(s, i):
         if s[O_desc_inprogress]:  # await
             return []
         t = list(s)
-        t[PC_free_irq] = 2  # -> free_irq@165
+        t[PC_free_irq] = 2  # -> free_irq@236
         return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:165: free_irq.free_irq@165  [free_irq@165]
+    # ../specs/gicv3_its_fasteoi.irqspec:236: free_irq.free_irq@236  [free_irq@236]
     # raw_spin_lock(&desc->lock);
-    def step_free_irq__free_irq_165(s, i):
+    def step_free_irq__free_irq_236(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -242,86 +317,98 @@ def _build(P):
         t[O_free_irq_busy] = t[O_desc_inprogress]
         t[O_desc_lock] = -1
         if t[O_free_irq_busy]:
-            t[PC_free_irq] = 1  # -> free_irq@164
+            t[PC_free_irq] = 1  # -> free_irq@235
             return [(tuple(t), None)]
         else:
             if not ((not t[O_desc_inprogress]) and (not (t[O_desc_lock] != -1))):  # check no_handler_after_free
                 return [(s, 'no_handler_after_free')]
-            t[PC_free_irq] = 3  # -> free_irq@170
+            t[PC_free_irq] = 3  # -> free_irq@241
             return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:170: free_irq.free_irq@170  [free_irq@170]
+    # ../specs/gicv3_its_fasteoi.irqspec:241: free_irq.free_irq@241  [free_irq@241]
     # freed = true;
-    def step_free_irq__free_irq_170(s, i):
+    def step_free_irq__free_irq_241(s, i):
         t = list(s)
         t[O_freed] = True
         t[PC_free_irq] = 4  # -> end
         return [(tuple(t), None)]
 
-    # ../specs/gicv3_its_fasteoi.irqspec:51: is nic.fire enabled?
+    # ../specs/gicv3_its_fasteoi.irqspec:68: is nic.fire enabled?
     def guard_nic__fire(s, i):
         if not (s[O_desc_action]):  # when
             return False
-        return True
+        t = list(s)
+        t[O_nic_outstanding] = True
+        if t[O_lpi_enabled]:
+            t[O_redist_pending + t[O_its_target]] = True
+            if 0 == t[O_aff_w]:
+                for c_either1 in R0:  # any either1
+                    return True
+                return False
+            else:
+                return True
+        else:
+            return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:64: is cpu.idle enabled?
+    # ../specs/gicv3_its_fasteoi.irqspec:86: is cpu.idle enabled?
     def guard_cpu__idle(s, i):
         if not (s[O_redist_pending + i] and s[O_lpi_enabled]):  # await
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:74: is cpu.handle_fasteoi_irq@74 enabled?
-    def guard_cpu__handle_fasteoi_irq_74(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:98: is cpu.handle_fasteoi_irq@98 enabled?
+    def guard_cpu__handle_fasteoi_irq_98(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:108: is cpu.handle_irq_event@108 enabled?
-    def guard_cpu__handle_irq_event_108(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:133: is cpu.handle_irq_event@133 enabled?
+    def guard_cpu__handle_irq_event_133(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:114: is cpu.handle_irq_event_percpu@114 enabled?
-    def guard_cpu__handle_irq_event_percpu_114(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:139: is cpu.handle_irq_event_percpu@139 enabled?
+    def guard_cpu__handle_irq_event_percpu_139(s, i):
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:139: is set_affinity.set_affinity@139 enabled?
-    def guard_set_affinity__set_affinity_139(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:209: is set_affinity.set_affinity@209 enabled?
+    def guard_set_affinity__set_affinity_209(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
         t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
-        for c_t in R0:  # any t
+        for c_t in R1:  # any t
             if not (c_t != t[O_its_target]):  # where
                 continue
             t1 = list(t)
             t1[O_its_target] = c_t
-            for c_either1 in R1:  # any either1
+            for c_either1_2 in R0:  # any either1
                 return True
         return False
 
-    # ../specs/gicv3_its_fasteoi.irqspec:158: is free_irq.free_irq@158 enabled?
-    def guard_free_irq__free_irq_158(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:229: is free_irq.free_irq@229 enabled?
+    def guard_free_irq__free_irq_229(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:164: is free_irq.free_irq@164 enabled?
-    def guard_free_irq__free_irq_164(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:235: is free_irq.free_irq@235 enabled?
+    def guard_free_irq__free_irq_235(s, i):
         if s[O_desc_inprogress]:  # await
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:165: is free_irq.free_irq@165 enabled?
-    def guard_free_irq__free_irq_165(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:236: is free_irq.free_irq@236 enabled?
+    def guard_free_irq__free_irq_236(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/gicv3_its_fasteoi.irqspec:170: is free_irq.free_irq@170 enabled?
-    def guard_free_irq__free_irq_170(s, i):
+    # ../specs/gicv3_its_fasteoi.irqspec:241: is free_irq.free_irq@241 enabled?
+    def guard_free_irq__free_irq_241(s, i):
         return True
 
     def enabled_cpu(s, i):
@@ -352,34 +439,37 @@ def _build(P):
                 return True
         return False
 
-    # ../specs/gicv3_its_fasteoi.irqspec:175: invariant no_lost_interrupt
+    # ../specs/gicv3_its_fasteoi.irqspec:246: invariant no_lost_interrupt
     def prop_no_lost_interrupt(s):
-        return not (((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R0)) and s[O_desc_action]) or (not s[O_nic_outstanding])
+        return not (((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R1)) and s[O_desc_action]) or (not s[O_nic_outstanding])
 
     # ../specs/gicv3_its_fasteoi.irqspec:26: deadlock deadlock
     def prop_deadlock(s):
-        return (((enabled_nic(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R0)) or enabled_set_affinity(s, 0)) or enabled_free_irq(s, 0)) or ((all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R0) and (s[PC_set_affinity] in ())) and (s[PC_free_irq] == 4))
+        return (((enabled_nic(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R1)) or enabled_set_affinity(s, 0)) or enabled_free_irq(s, 0)) or ((all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R1) and (s[PC_set_affinity] in ())) and (s[PC_free_irq] == 4))
 
     def initially(s):
         return True
 
     STEPS = (
-        _StepInfo(0, 'fire', 0, 'step fire when (desc->action) {', '../specs/gicv3_its_fasteoi.irqspec:51:3', step_nic__fire),
-        _StepInfo(1, 'idle', 0, 'await (redist[c].pending && lpi_enabled);', '../specs/gicv3_its_fasteoi.irqspec:64:7', step_cpu__idle),
-        _StepInfo(1, 'handle_fasteoi_irq@74', 1, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:74:3', step_cpu__handle_fasteoi_irq_74),
-        _StepInfo(1, 'handle_irq_event@108', 2, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:108:3', step_cpu__handle_irq_event_108),
-        _StepInfo(1, 'handle_irq_event_percpu@114', 3, 'if (desc->action) {', '../specs/gicv3_its_fasteoi.irqspec:114:5', step_cpu__handle_irq_event_percpu_114),
-        _StepInfo(2, 'set_affinity@139', 0, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:139:5', step_set_affinity__set_affinity_139),
-        _StepInfo(3, 'free_irq@158', 0, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:158:3', step_free_irq__free_irq_158),
-        _StepInfo(3, 'free_irq@164', 1, 'await (!desc->inprogress);', '../specs/gicv3_its_fasteoi.irqspec:164:5', step_free_irq__free_irq_164),
-        _StepInfo(3, 'free_irq@165', 2, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:165:5', step_free_irq__free_irq_165),
-        _StepInfo(3, 'free_irq@170', 3, 'freed = true;', '../specs/gicv3_its_fasteoi.irqspec:170:3', step_free_irq__free_irq_170),
+        _StepInfo(0, 'fire', 0, 'step fire when (desc->action) {', '../specs/gicv3_its_fasteoi.irqspec:68:3', step_nic__fire),
+        _StepInfo(1, 'idle', 0, 'await (redist[c].pending && lpi_enabled);', '../specs/gicv3_its_fasteoi.irqspec:86:7', step_cpu__idle),
+        _StepInfo(1, 'handle_fasteoi_irq@98', 1, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:98:3', step_cpu__handle_fasteoi_irq_98),
+        _StepInfo(1, 'handle_irq_event@133', 2, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:133:3', step_cpu__handle_irq_event_133),
+        _StepInfo(1, 'handle_irq_event_percpu@139', 3, 'if (desc->action) {', '../specs/gicv3_its_fasteoi.irqspec:139:5', step_cpu__handle_irq_event_percpu_139),
+        _StepInfo(2, 'set_affinity@209', 0, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:209:5', step_set_affinity__set_affinity_209),
+        _StepInfo(3, 'free_irq@229', 0, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:229:3', step_free_irq__free_irq_229),
+        _StepInfo(3, 'free_irq@235', 1, 'await (!desc->inprogress);', '../specs/gicv3_its_fasteoi.irqspec:235:5', step_free_irq__free_irq_235),
+        _StepInfo(3, 'free_irq@236', 2, 'raw_spin_lock(&desc->lock);', '../specs/gicv3_its_fasteoi.irqspec:236:5', step_free_irq__free_irq_236),
+        _StepInfo(3, 'free_irq@241', 3, 'freed = true;', '../specs/gicv3_its_fasteoi.irqspec:241:3', step_free_irq__free_irq_241),
     )
     PROPERTIES = (
-        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/gicv3_its_fasteoi.irqspec:175:1'),
-        _PropInfo('eoi_pairing', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:126:3'),
-        _PropInfo('no_handler_after_free', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:115:7'),
+        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/gicv3_its_fasteoi.irqspec:246:1'),
+        _PropInfo('eoi_pairing', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:165:3'),
+        _PropInfo('bounded_rerun', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:143:7'),
+        _PropInfo('no_handler_after_free', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:140:7'),
+        _PropInfo('affinity_respected', 'check', None, 'holds', '../specs/gicv3_its_fasteoi.irqspec:155:5'),
         _PropInfo('deadlock', 'deadlock', prop_deadlock, None, '../specs/gicv3_its_fasteoi.irqspec:26:1'),
+        _PropInfo('in_range', 'check', None, None, '../specs/gicv3_its_fasteoi.irqspec:26:1'),
     )
     # the step functions leaving each location, per agent
     AT_nic = _steps_at(STEPS, 0, 1)
@@ -388,9 +478,9 @@ def _build(P):
     AT_free_irq = _steps_at(STEPS, 3, 5)
     # the guards of the steps leaving each location, for the agents `enabled(...)` asks about
     GUARDS_nic = ((guard_nic__fire,),)
-    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_fasteoi_irq_74,), (guard_cpu__handle_irq_event_108,), (guard_cpu__handle_irq_event_percpu_114,),)
-    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_139,),)
-    GUARDS_free_irq = ((guard_free_irq__free_irq_158,), (guard_free_irq__free_irq_164,), (guard_free_irq__free_irq_165,), (guard_free_irq__free_irq_170,), (),)
+    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_fasteoi_irq_98,), (guard_cpu__handle_irq_event_133,), (guard_cpu__handle_irq_event_percpu_139,),)
+    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_209,),)
+    GUARDS_free_irq = ((guard_free_irq__free_irq_229,), (guard_free_irq__free_irq_235,), (guard_free_irq__free_irq_236,), (guard_free_irq__free_irq_241,), (),)
 
     def successors(s):
         out = []
@@ -731,13 +821,16 @@ class Simulator:
                 depth += 1
             frontier = nxt
         seconds = time.perf_counter() - t0
+        # Every state of depth <= `depth` has been met and checked, and every step from a
+        # state of depth < `depth` has been tried: no other violation is that shallow.
+        bound = None if not frontier else depth
         violations = {}
         for prop, (d, s) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
             path = self._path_to(parent, s)
             if d == len(path):  # a check: the step from s aborted, so the last state repeats s
                 path.append((s, self._aborting_action(s, prop)))
             violations[prop] = (d, path)
-        return ExploreResult(len(parent), depth, not cut, violations, seconds, max_states)
+        return ExploreResult(len(parent), depth, bound, violations, seconds, max_states)
 
     def _note_invariants(self, s, depth, pending, found):
         still = []
@@ -848,10 +941,17 @@ class Simulator:
 
 
 class ExploreResult:
-    def __init__(self, states, depth, complete, violations, seconds, max_states):
-        self.states, self.depth, self.complete = states, depth, complete
+    def __init__(self, states, depth, bound, violations, seconds, max_states):
+        self.states, self.depth = states, depth  # states met; the deepest layer reached
+        # None when every reachable state was visited; else runs of up to `bound` steps
+        # were all covered (the search was cut, or stopped once every property was violated)
+        self.bound = bound
         self.violations = violations  # property -> (depth, [(state, action id or None), ...])
         self.seconds, self.max_states = seconds, max_states
+
+    @property
+    def complete(self):
+        return self.bound is None
 
     @property
     def rate(self):
@@ -1153,14 +1253,15 @@ def _cmd_explore(args):
         elif res.complete:
             print("%s (%s): holds%s" % (name, kind, note))
         else:
-            print("%s (%s): no violation among the states visited%s" % (name, kind, note))
+            print("%s (%s): no violation in runs of up to %d steps%s" % (name, kind, res.bound, note))
     if res.violations:
         return 1
     if res.complete:
         print("the search is complete: every property holds in every reachable state of this instance "
               "(%d states)" % res.states)
         return 0
-    print("the search stopped at --max-states %d before it was complete: this is not a proof" % res.max_states)
+    print("the search stopped at --max-states %d before it was complete: it covered every run of up to %d "
+          "steps, which is not a proof" % (res.max_states, res.bound))
     return 3
 
 
