@@ -1280,15 +1280,18 @@ def _cmd_explore(args):
             print("%s (%s): holds%s" % (name, kind, note))
         else:
             print("%s (%s): no violation in runs of up to %d steps%s" % (name, kind, res.bound, note))
-    if res.violations:
-        return 1
-    if res.complete:
+    if res.complete and not res.violations:
         print("the search is complete: every property holds in every reachable state of this instance "
               "(%d states)" % res.states)
-        return 0
-    print("the search stopped at --max-states %d before it was complete: it covered every run of up to %d "
-          "steps, which is not a proof" % (res.max_states, res.bound))
-    return 3
+    elif res.complete:
+        print("the search is complete (%d states): each property marked holds holds in every reachable "
+              "state of this instance" % res.states)
+    elif len(res.violations) < len(sim.properties):
+        print("the search stopped at --max-states %d before it was complete: it covered every run of up to %d "
+              "steps, which is not a proof" % (res.max_states, res.bound))
+    if res.violations:
+        return 1
+    return 0 if res.complete else 3
 
 
 def _write_json(path, doc):
