@@ -188,6 +188,8 @@ def _bound(e: ir.BoundRef, sc: Scope) -> str:
 
 
 def _unary(e: ir.Unary, sc: Scope) -> str:
+    if e.op == "not" and isinstance(e.arg, ir.Unary) and e.arg.op == "not":
+        return expr(e.arg.arg, sc)  # lowering's `!!x` (e.g. `!irq_may_run()` of a negation); same truth value
     if e.op == "not":
         return f"(not {expr(e.arg, sc)})"
     if e.op == "neg":
@@ -196,6 +198,9 @@ def _unary(e: ir.Unary, sc: Scope) -> str:
 
 
 def _binary(e: ir.Binary, sc: Scope) -> str:
+    unit = _unit_operand(e)
+    if unit is not None:
+        return expr(unit, sc)
     a, b = expr(e.left, sc), expr(e.right, sc)
     if e.op in ("and", "or"):
         return f"({a} {e.op} {b})"
@@ -206,6 +211,30 @@ def _binary(e: ir.Binary, sc: Scope) -> str:
     if e.op in _ARITH:
         return f"({a} {_ARITH[e.op]} {b})"
     raise UnsupportedIR(f"binary operator {e.op!r}")
+
+
+def _unit_operand(e: ir.Binary) -> ir.Expr | None:
+    """The other operand when one side is the operator's unit (`true && x`, `x - 0`):
+    lowering leaves these in, and the generated code reads better without them."""
+    units = {"and": True, "or": False, "add": 0, "sub": None, "mul": 1}
+    if e.op not in units:
+        return None
+    unit = units[e.op]
+
+    def is_unit(x: ir.Expr, value: object) -> bool:
+        if not isinstance(x, ir.Lit):
+            return False
+        if isinstance(value, bool):
+            return isinstance(x.type, ir.BoolType) and bool(x.value) == value
+        return not isinstance(x.type, ir.BoolType) and int(x.value) == value
+
+    if e.op == "sub":
+        return e.left if is_unit(e.right, 0) else None
+    if is_unit(e.left, unit):
+        return e.right
+    if is_unit(e.right, unit):
+        return e.left
+    return None
 
 
 def _ite(e: ir.Ite, sc: Scope) -> str:
