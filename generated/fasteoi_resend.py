@@ -151,7 +151,7 @@ def _build(P):
             return []
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             if t[O_resend_when_in_progress]:
                 t[O_desc_pending] = True
                 if not (t[O_cpu_iar + i]):  # check eoi_pairing
@@ -319,7 +319,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
         for c_t in R1:  # any t
@@ -357,7 +357,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
-        t[O_desc_lock] = (1 + (((p_CPUS - 1) - 0) + 1)) + 1
+        t[O_desc_lock] = (1 + ((p_CPUS - 1) + 1)) + 1
         t[O_desc_action] = False
         t[O_desc_disabled] = True
         t[O_lpi_enabled] = False
@@ -380,7 +380,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
-        t[O_desc_lock] = (1 + (((p_CPUS - 1) - 0) + 1)) + 1
+        t[O_desc_lock] = (1 + ((p_CPUS - 1) + 1)) + 1
         t[O_free_irq_busy] = t[O_desc_inprogress]
         t[O_desc_lock] = -1
         if t[O_free_irq_busy]:
@@ -444,7 +444,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
         for c_t in R1:  # any t

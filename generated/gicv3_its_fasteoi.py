@@ -149,7 +149,7 @@ def _build(P):
             return []
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             if not (t[O_cpu_iar + i]):  # check eoi_pairing
                 return [(s, 'eoi_pairing')]
             t[O_cpu_iar + i] = False
@@ -252,7 +252,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
         for c_t in R1:  # any t
@@ -290,7 +290,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
-        t[O_desc_lock] = (1 + (((p_CPUS - 1) - 0) + 1)) + 1
+        t[O_desc_lock] = (1 + ((p_CPUS - 1) + 1)) + 1
         t[O_desc_action] = False
         t[O_desc_disabled] = True
         t[O_lpi_enabled] = False
@@ -313,7 +313,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
-        t[O_desc_lock] = (1 + (((p_CPUS - 1) - 0) + 1)) + 1
+        t[O_desc_lock] = (1 + ((p_CPUS - 1) + 1)) + 1
         t[O_free_irq_busy] = t[O_desc_inprogress]
         t[O_desc_lock] = -1
         if t[O_free_irq_busy]:
@@ -377,7 +377,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         t[O_aff_w] = 0
         t[O_set_affinity_old] = t[O_its_target]
         for c_t in R1:  # any t

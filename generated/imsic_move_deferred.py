@@ -221,7 +221,7 @@ def _build(P):
             return out
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             t[O_desc_pending] = True
             if not t[O_desc_masked]:
                 t[O_imsic_eie + t[O_xvec_cpu] * S0_imsic_eie + t[O_xvec_id]] = False
@@ -2428,7 +2428,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t
@@ -2546,7 +2546,7 @@ def _build(P):
             return False
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             t[O_desc_pending] = True
             if not t[O_desc_masked]:
                 t[O_imsic_eie + t[O_xvec_cpu] * S0_imsic_eie + t[O_xvec_id]] = False
@@ -2712,7 +2712,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t

@@ -272,7 +272,7 @@ def _build(P):
             return out
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             t[O_desc_pending] = True
             if not t[O_desc_masked]:
                 t[O_imsic_eie + t[O_xvec_cpu] * S0_imsic_eie + t[O_xvec_id]] = False
@@ -2679,7 +2679,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t_2 in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t_2
@@ -2816,7 +2816,7 @@ def _build(P):
             return False
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             t[O_desc_pending] = True
             if not t[O_desc_masked]:
                 t[O_imsic_eie + t[O_xvec_cpu] * S0_imsic_eie + t[O_xvec_id]] = False
@@ -3032,7 +3032,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t_2 in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t_2

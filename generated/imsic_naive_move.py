@@ -218,7 +218,7 @@ def _build(P):
             return []
         t = list(s)
         t[O_desc_lock] = 1 + i
-        if not (not t[O_desc_inprogress]):
+        if t[O_desc_inprogress]:
             t[O_desc_lock] = -1
             t[PC_cpu + i] = 0  # -> idle
             return [(tuple(t), None)]
@@ -256,11 +256,11 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t
-            if True and (not t1[O_desc_move_pending]):
+            if not t1[O_desc_move_pending]:
                 t1[O_new_vec_cpu] = t1[O_set_affinity_req]
                 if t1[O_xvec_cpu] == t1[O_new_vec_cpu]:
                     t1[O_ret] = 0
@@ -389,11 +389,11 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + (((p_CPUS - 1) - 0) + 1)
+        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t
-            if True and (not t1[O_desc_move_pending]):
+            if not t1[O_desc_move_pending]:
                 t1[O_new_vec_cpu] = t1[O_set_affinity_req]
                 if t1[O_xvec_cpu] == t1[O_new_vec_cpu]:
                     return True
