@@ -62,6 +62,23 @@ def test_generated_module_imports_only_the_standard_library() -> None:
     assert imports <= {"__future__", "argparse", "gc", "itertools", "json", "os", "random", "sys", "time"}
 
 
+def test_names_that_mangle_alike_stay_apart_and_titles_stay_in_their_docstring() -> None:
+    m = fx.counter()
+    x = m.vars[0]
+    twin = ir.Var("x.y", x.type, fx.n(1))
+    other = ir.Var("x_y", x.type, fx.n(2))
+    inc = m.agents[0].steps[0]
+    bump = ir.Step("bump", 0, (ir.Assign(ir.VarRef(other), fx.n(0)), ir.Goto(0)), "x_y = 0")
+    agent = ir.Agent("t", "thread", None, m.agents[0].locations, 0, (inc, bump))
+    model = ir.Model(m.name, 'a """quoted""" \\ title', m.path, m.source_hash, m.params, m.enums,
+                     (x, twin, other), (agent,), m.initially, m.properties)
+    module = load_simulator(generate(model, model.path), "twins")
+    assert "quoted" in (module.__doc__ or "")
+    sim = module.Simulator()
+    [(s, _)] = sim.successors(sim.initial_states()[0], "t", "bump")
+    assert (sim.values(s)["x.y"], sim.values(s)["x_y"]) == (1, 0)
+
+
 def test_unhandled_expression_kind_is_a_loud_error() -> None:
     class Strange:  # not an IR node
         pass

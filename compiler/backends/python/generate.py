@@ -88,7 +88,13 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["pyrepr"] = repr
+    env.filters["docstring"] = _docstring_safe
     return env
+
+
+def _docstring_safe(text: str) -> str:
+    """Text that cannot end or escape out of the module's triple-quoted docstring."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 # --------------------------------------------------------------------------- declarations
