@@ -30,7 +30,11 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
   and ends in exactly one `Goto`, which sets pc[A][i].
 * `Check(cond, prop)`: if cond is false, the step *aborts*: the successor is
   the pre-state unchanged, property `prop` is violated at this step, and the
-  run ends there (no step is taken from an aborted state).
+  run ends there (no step is taken from an aborted state).  Statements run in
+  order, so a path that fails a Check never reaches the Assumes after it: such
+  a step is enabled (it aborts) even if a later guard would have been false.
+* `SelfIndex` is the instance's value in its agent's domain (lo + instance
+  number; the cpu domain starts at 0, so it is the CPU id).
 * Depth: state 0 is initial; the state after k steps has depth k.  An
   invariant is violated at depth k if it is false in a state of depth k; a
   check property is violated at depth k if the k-th step aborts on it.
@@ -84,7 +88,8 @@ class ArrayType:
     elem: Type
 
     def __str__(self) -> str:
-        dims, t = [], self  # `bool[cpu][vec]`: outer index first, as declared
+        dims: list[str] = []
+        t: Type = self  # `bool[cpu][vec]`: outer index first, as declared
         while isinstance(t, ArrayType):
             dims.append(f"[{t.index}]")
             t = t.elem
