@@ -44,7 +44,7 @@ def resolve_params(model: ir.Model, overrides: dict[str, int] | None = None) -> 
 
 def prove(model: ir.Model, params: dict[str, int] | None = None, *, depth: int = DEFAULT_DEPTH,
           properties: Sequence[str] | None = None, timeout: float | None = None, induction: bool = True,
-          max_k: int = DEFAULT_MAX_K, progress: Progress | None = None) -> list[PropertyResult]:
+          max_k: int = DEFAULT_MAX_K, progress: Progress | None = None, ints: str = "bv") -> list[PropertyResult]:
     """Check the selected properties (default: all) of `model`; results in the model's property order.
 
     `timeout` is per property, in seconds of wall time: the bounded run is shared
@@ -55,7 +55,7 @@ def prove(model: ir.Model, params: dict[str, int] | None = None, *, depth: int =
     params = resolve_params(model, params)
     props = _select(model, properties)
     clock = Clock(time.perf_counter(), timeout)
-    ts = TransitionSystem(model, params)
+    ts = TransitionSystem(model, params, ints)
     bmc = run_bmc(ts, props, depth, clock, progress)
     results = dict(bmc.results)
     results.update(_prove_open(ts, bmc, depth, timeout, max_k if induction else 0))
@@ -74,12 +74,17 @@ def _select(model: ir.Model, names: Sequence[str] | None) -> list[ir.Property]:
 
 def _prove_open(ts: TransitionSystem, bmc: BmcOutcome, depth: int, timeout: float | None,
                 max_k: int) -> dict[str, PropertyResult]:
+    out: dict[str, PropertyResult] = {}
+    for p in bmc.open:
+        if p.kind == "check" and p.name not in ts.check_props():
+            # No Check statement names it, so no step can ever violate it: no solver needed.
+            out[p.name] = PropertyResult(p.name, "proved", depth, "static (no check can fail it)", bmc.seconds,
+                                         expected=p.expect)
     budget = None if timeout is None else max(0.0, timeout - bmc.seconds)
-    goals = [Goal(p, budget) for p in bmc.open]
+    goals = [Goal(p, budget) for p in bmc.open if p.name not in out]
     limit = min(max_k, depth + 1)  # the bounded run is the base case for k <= depth+1
     if goals and limit >= 1:
         k_induction(ts, goals, limit)
-    out: dict[str, PropertyResult] = {}
     for g in goals:
         secs = bmc.seconds + g.spent
         if g.proved_k is not None:

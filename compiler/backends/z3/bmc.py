@@ -48,17 +48,24 @@ class BmcOutcome:
 
 def run_bmc(ts: TransitionSystem, props: list[ir.Property], depth: int, clock: Clock,
             progress: Progress | None = None) -> BmcOutcome:
-    solver = z3.Solver()
+    solver = ts.new_solver()
     solver.add(ts.init("0"))
     out = BmcOutcome()
     active = list(props)
     for k in range(depth + 1):
+        if all(_never_fails(ts, p) for p in active):
+            break  # the rest hold at every depth; unrolling further would prove nothing new
         step = _extend(ts, solver, k)
         viols = _violation_literals(ts, solver, active, k, step)
         _settle_depth(ts, solver, viols, k, clock, out)
         active = [p for p in active if p.name not in out.results]
         if step is not None:
             solver.add(mk_not(step.abort_any))
+        for p in active:
+            # Clean at depth k: every reachable state of depth k satisfies p, so asserting
+            # it removes no run and hands the solver a lemma for the deeper queries.
+            if p.kind != "check":
+                solver.add(ts.invariant(p, str(k)))
         if progress is not None:
             progress(k, clock.elapsed())
         if not active:
@@ -66,6 +73,11 @@ def run_bmc(ts: TransitionSystem, props: list[ir.Property], depth: int, clock: C
     out.open = active
     out.seconds = clock.elapsed()
     return out
+
+
+def _never_fails(ts: TransitionSystem, p: ir.Property) -> bool:
+    """A check property no Check statement names (e.g. lock_discipline in a spec without locks)."""
+    return p.kind == "check" and p.name not in ts.check_props()
 
 
 def _extend(ts: TransitionSystem, solver: z3.Solver, k: int) -> Unrolled | None:

@@ -8,6 +8,7 @@ import z3
 from compiler import ir
 from compiler.backends.z3.layout import Layout
 from compiler.backends.z3.system import TransitionSystem
+from compiler.backends.z3.terms import num
 from compiler.trace import Trace, TraceState, Value
 
 
@@ -18,7 +19,7 @@ def extract_trace(ts: TransitionSystem, m: z3.ModelRef, depth: int, prop: ir.Pro
         values = _state_values(layout, [m.eval(x, model_completion=True) for x in ts.state(str(k))])
         state = TraceState(index=k, values=values)
         if k > 0:
-            act = layout.actions[_int(m.eval(z3.Int(f"sel@{k - 1}"), model_completion=True))]
+            act = layout.actions[_int(m.eval(ts.ints.const(f"sel@{k - 1}"), model_completion=True))]
             sp = act.step.span
             state.instance, state.agent = act.inst.name, act.inst.agent.name
             state.step, state.text = act.step.name, act.step.text
@@ -72,7 +73,9 @@ def _scalar(t: z3.ExprRef, typ: ir.ScalarType) -> Value:
 
 
 def _int(t: Any) -> int:
-    return int(t.as_long())
+    v = num(t)
+    assert v is not None, f"not a numeral in a model: {t}"
+    return v
 
 
 def _nest(flat: list[Value], sizes: list[int]) -> Value:

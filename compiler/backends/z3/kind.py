@@ -42,11 +42,14 @@ class Goal:
 @dataclass(slots=True)
 class Induction:
     ts: TransitionSystem
-    solver: z3.Solver = field(default_factory=z3.Solver)
+    solver: z3.Solver = field(init=False)
     states: list[list[z3.ExprRef]] = field(default_factory=list)
     steps: list[Unrolled] = field(default_factory=list)
     holds: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # invariant literal per state
     proved: list[ir.Property] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.solver = self.ts.new_solver()
 
     def extend(self) -> None:
         """Add state s(k) and the step into it; return with len(states) == k+1."""

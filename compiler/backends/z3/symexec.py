@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import z3
 
 from compiler import ir
 from compiler.backends.z3.layout import Instance, Layout, VarShape
-from compiler.backends.z3.terms import (FALSE, TRUE, mk_and, mk_arith, mk_cmp, mk_eq, mk_implies, mk_in, mk_ite,
-                                        mk_not, mk_or, num)
+from compiler.backends.z3.terms import (FALSE, TRUE, Ints, is_false, is_true, mk_and, mk_arith, mk_cmp, mk_eq, mk_implies,
+                                        mk_in, mk_ite, mk_not, mk_or, num)
 
-Env = list[z3.ExprRef]
+Env = Sequence[z3.ExprRef]  # a list while a step runs; a tuple for a frozen state
 ChoiceFactory = Callable[[ir.Choice], z3.ExprRef]
 
 
@@ -63,10 +63,12 @@ _MAX_ENABLED_NESTING = 4  # enabled() inside a step body inside enabled() ...: a
 
 
 class Evaluator:
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, ints: Ints) -> None:
         self.layout = layout
+        self.ints = ints
         self.params = layout.params
         self._nesting = 0
+        self._enabled_cache: dict[tuple[int, int], tuple[Env, z3.BoolRef]] = {}
         self._exprs: dict[type, Callable[..., z3.ExprRef]] = {
             ir.Lit: self._lit, ir.ParamRef: self._param, ir.VarRef: self._varref, ir.Index: self._index,
             ir.SelfIndex: self._self, ir.ChoiceRef: self._choice, ir.BoundRef: self._bound, ir.Unary: self._unary,
@@ -93,10 +95,10 @@ class Evaluator:
         return t  # type: ignore[return-value]
 
     def _lit(self, e: ir.Lit, scope: Scope) -> z3.ExprRef:
-        return z3.BoolVal(bool(e.value)) if isinstance(e.type, ir.BoolType) else z3.IntVal(int(e.value))
+        return z3.BoolVal(bool(e.value)) if isinstance(e.type, ir.BoolType) else self.ints.val(int(e.value))
 
     def _param(self, e: ir.ParamRef, scope: Scope) -> z3.ExprRef:
-        return z3.IntVal(self.params[e.param.name])
+        return self.ints.val(self.params[e.param.name])
 
     def _varref(self, e: ir.VarRef, scope: Scope) -> z3.ExprRef:
         shape = self.layout.shapes[e.var]
@@ -117,7 +119,7 @@ class Evaluator:
     def _self(self, e: ir.SelfIndex, scope: Scope) -> z3.ExprRef:
         if scope.inst is None:
             raise EncodingError("z3 backend: `self` outside a step")
-        return z3.IntVal(scope.inst.value)
+        return self.ints.val(scope.inst.value)
 
     def _choice(self, e: ir.ChoiceRef, scope: Scope) -> z3.ExprRef:
         if e.choice not in scope.choices:
@@ -126,14 +128,14 @@ class Evaluator:
 
     def _bound(self, e: ir.BoundRef, scope: Scope) -> z3.ExprRef:
         v = scope.bounds[e.bound]
-        return z3.BoolVal(bool(v)) if isinstance(e.bound.type, ir.BoolType) else z3.IntVal(v)
+        return _value_term(self.ints, e.bound.type, v)
 
     def _unary(self, e: ir.Unary, scope: Scope) -> z3.ExprRef:
         a = self.expr(e.arg, scope)
         if e.op == "not":
             return mk_not(a)  # type: ignore[arg-type]
         if e.op == "neg":
-            return mk_arith("sub", z3.IntVal(0), a)
+            return mk_arith("sub", self.ints.val(0), a)
         raise EncodingError(f"z3 backend: unknown unary operator {e.op}")
 
     def _binary(self, e: ir.Binary, scope: Scope) -> z3.ExprRef:
@@ -180,7 +182,7 @@ class Evaluator:
         if index is None:
             return pred(insts[0])
         idx = self.expr(index, scope)
-        return mk_or(mk_and([mk_eq(idx, z3.IntVal(inst.value)), pred(inst)]) for inst in insts)
+        return mk_or(mk_and([mk_eq(idx, self.ints.val(inst.value)), pred(inst)]) for inst in insts)
 
     # ----------------------------------------------------------------- arrays
 
@@ -208,7 +210,7 @@ class Evaluator:
                 pos = k - dim.start if k in dim else len(dim) - 1
                 per_dim.append([(TRUE, pos)])
             else:
-                per_dim.append([(mk_eq(term, z3.IntVal(v)), p) for p, v in enumerate(dim)])
+                per_dim.append([(mk_eq(term, self.ints.val(v)), p) for p, v in enumerate(dim)])
         return [(mk_and(c for c, _ in combo), shape.offset(tuple(p for _, p in combo)))
                 for combo in itertools.product(*per_dim)]
 
@@ -220,6 +222,16 @@ class Evaluator:
         Choices are expanded over their finite domains rather than left as fresh
         constants, so that `!enabled(...)` (deadlock) needs no quantifier.
         """
+        cacheable = isinstance(env, tuple)  # a frozen state (properties): same env, same answer
+        key = (inst.gid, id(env))
+        if cacheable and key in self._enabled_cache and self._enabled_cache[key][0] is env:
+            return self._enabled_cache[key][1]
+        result = self._enabled_uncached(inst, env)
+        if cacheable:
+            self._enabled_cache[key] = (env, result)
+        return result
+
+    def _enabled_uncached(self, inst: Instance, env: Env) -> z3.BoolRef:
         if self._nesting >= _MAX_ENABLED_NESTING:
             raise EncodingError(f"z3 backend: enabled({inst.name}) refers to itself through step guards")
         self._nesting += 1
@@ -229,14 +241,14 @@ class Evaluator:
             self._nesting -= 1
 
     def _step_enabled(self, inst: Instance, step: ir.Step, env: Env) -> z3.BoolRef:
-        at = mk_eq(env[inst.pc], z3.IntVal(step.source))
-        if z3.is_false(at):
+        at = mk_eq(env[inst.pc], self.ints.val(step.source))
+        if is_false(at):
             return FALSE
         choices = collect_choices(step.body)
         domains = [ir.domain_values(c.type, self.params) for c in choices]
         ways = []
         for values in itertools.product(*domains):
-            bound = {c: _value_term(c.type, v) for c, v in zip(choices, values)}
+            bound = {c: _value_term(self.ints, c.type, v) for c, v in zip(choices, values)}
             effect = self.run_step(inst, step, env, lambda c: bound[c])
             ways.append(mk_and(effect.ok))
         return mk_and([at, mk_or(ways)])
@@ -245,7 +257,7 @@ class Evaluator:
 
     def run_step(self, inst: Instance, step: ir.Step, env: Env, fresh: ChoiceFactory) -> StepEffect:
         effect = StepEffect()
-        st = PathState(Scope(list(env), inst), TRUE, TRUE, effect, fresh)
+        st = PathState(Scope(list(env), inst), TRUE, TRUE, effect, fresh)  # a copy: the body writes into it
         self._block(step.body, st)
         effect.env = st.scope.env
         return effect
@@ -275,8 +287,8 @@ class Evaluator:
 
     def _if(self, s: ir.If, st: PathState) -> None:
         c = self.boolean(s.cond, st.scope)
-        if z3.is_true(c) or z3.is_false(c):  # decided statically: run one branch only
-            self._block(s.then if z3.is_true(c) else s.else_, st)
+        if is_true(c) or is_false(c):  # decided statically: run one branch only
+            self._block(s.then if is_true(c) else s.else_, st)
             return
         then = self._branch(s.then, st, mk_and([st.guard, c]))
         other = self._branch(s.else_, st, mk_and([st.guard, mk_not(c)]))
@@ -297,7 +309,7 @@ class Evaluator:
     def _check(self, s: ir.Check, st: PathState) -> None:
         c = self.boolean(s.cond, st.scope)
         fails = mk_and([st.guard, st.alive, mk_not(c)])
-        if not z3.is_false(fails):
+        if not is_false(fails):
             st.effect.aborts.setdefault(s.prop, []).append(fails)
         st.alive = mk_and([st.alive, c])
 
@@ -306,15 +318,15 @@ class Evaluator:
 
     def _goto(self, s: ir.Goto, st: PathState) -> None:
         assert st.scope.inst is not None
-        st.scope.env[st.scope.inst.pc] = z3.IntVal(s.target)
+        st.scope.env[st.scope.inst.pc] = self.ints.val(s.target)
 
 
 def _with_bound(scope: Scope, bound: ir.Bound, value: int) -> Scope:
     return Scope(scope.env, scope.inst, scope.choices, {**scope.bounds, bound: value})
 
 
-def _value_term(t: ir.ScalarType, v: int) -> z3.ExprRef:
-    return z3.BoolVal(bool(v)) if isinstance(t, ir.BoolType) else z3.IntVal(v)
+def _value_term(ints: Ints, t: ir.ScalarType, v: int) -> z3.ExprRef:
+    return z3.BoolVal(bool(v)) if isinstance(t, ir.BoolType) else ints.val(v)
 
 
 def collect_choices(stmts: tuple[ir.Stmt, ...]) -> list[ir.Choice]:
