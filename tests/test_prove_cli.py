@@ -166,7 +166,10 @@ def test_s1_lost_interrupt_matches_reference_scenario(tmp_path: Path, capsys: py
     assert len(per["cpu[1]"]) == 2 and per["cpu[1]"][0] == "idle"
     pos = {key: i for i, key in enumerate(steps)}
     second_fire = max(i for i, s in enumerate(steps) if s[0] == "nic")
-    assert pos[("set_affinity", per["set_affinity"][0])] < second_fire < pos[("cpu[1]", "idle")]
+    # The second event reaches CPU 1 because of the MOVI: either it fires after set_affinity
+    # (the reference's order) or it fires first and the MOVI carries the pending bit along
+    # (the spec allows both, reference §9 item 2).  Which one Z3 returns may vary.
+    assert max(pos[("set_affinity", per["set_affinity"][0])], second_fire) < pos[("cpu[1]", "idle")]
     assert pos[("cpu[1]", per["cpu[1]"][1])] < pos[("cpu[0]", per["cpu[0]"][3])]  # early out before CPU0's exit
     early_out = trace.states[pos[("cpu[1]", per["cpu[1]"][1])]]  # the state CPU1's entry ran in
     assert early_out.values["desc.inprogress"] is True
