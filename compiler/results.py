@@ -8,6 +8,7 @@ Verdict words are exact (docs/prove.md):
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ class PropertyResult:
     def __post_init__(self) -> None:
         assert self.verdict in VERDICTS, self.verdict
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin in this class body
     def matches_expectation(self) -> bool | None:
         """None when the spec states no expectation; `proved` satisfies `expect holds`."""
         if self.expected is None:

@@ -10,6 +10,7 @@ instances).  ITF encodes ints as `{"#bigint": "N"}`; everything else is JSON.
 """
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ class TraceState:
     text: str | None = None  # Step.text
     span: str | None = None  # "path:line:col"
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin in this class body
     def line(self) -> int | None:
         if not self.span:
             return None
@@ -61,7 +62,7 @@ class Trace:
     locks: list[str] = field(default_factory=list)  # vars holding lock owners
     indices: dict[str, list[list[str]]] = field(default_factory=dict)  # array var -> index labels per dimension
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin in this class body
     def depth(self) -> int:
         return len(self.states) - 1
 

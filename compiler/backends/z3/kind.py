@@ -72,7 +72,7 @@ class Induction:
 
     def _distinct(self, j: int) -> z3.BoolRef:
         sj = self.states[j]
-        return mk_and(mk_or(mk_not(a == b) for a, b in zip(sj, si)) for si in self.states[:j])  # type: ignore[misc]
+        return mk_and(mk_or(mk_not(a == b) for a, b in zip(sj, si)) for si in self.states[:j])
 
     def hypothesis(self, p: ir.Property, upto: int) -> list[z3.BoolRef]:
         """Literals asserting invariant p in s0..s(upto-1)."""

@@ -88,7 +88,7 @@ class Layout:
 
     def _add_agent(self, agent: ir.Agent) -> None:
         values = range(1) if agent.domain is None else ir.domain_values(agent.domain, self.params)
-        insts = []
+        insts: list[Instance] = []
         for i, v in enumerate(values):
             name = agent.name if agent.domain is None else f"{agent.name}[{i}]"
             self.slots.append(Slot(f"pc.{name}", False, 0, len(agent.locations) - 1, None, ()))

@@ -92,7 +92,7 @@ class Evaluator:
         t = self.expr(e, scope)
         if not z3.is_bool(t):
             raise EncodingError(f"z3 backend: expected a boolean, got {ir.show(e)}")
-        return t  # type: ignore[return-value]
+        return t
 
     def _lit(self, e: ir.Lit, scope: Scope) -> z3.ExprRef:
         return z3.BoolVal(bool(e.value)) if isinstance(e.type, ir.BoolType) else self.ints.val(int(e.value))
@@ -133,7 +133,7 @@ class Evaluator:
     def _unary(self, e: ir.Unary, scope: Scope) -> z3.ExprRef:
         a = self.expr(e.arg, scope)
         if e.op == "not":
-            return mk_not(a)  # type: ignore[arg-type]
+            return mk_not(a)
         if e.op == "neg":
             return mk_arith("sub", self.ints.val(0), a)
         raise EncodingError(f"z3 backend: unknown unary operator {e.op}")
@@ -142,11 +142,11 @@ class Evaluator:
         a, b = self.expr(e.left, scope), self.expr(e.right, scope)
         op = e.op
         if op == "and":
-            return mk_and([a, b])  # type: ignore[list-item]
+            return mk_and([a, b])
         if op == "or":
-            return mk_or([a, b])  # type: ignore[list-item]
+            return mk_or([a, b])
         if op == "implies":
-            return mk_implies(a, b)  # type: ignore[arg-type]
+            return mk_implies(a, b)
         if op == "eq":
             return mk_eq(a, b)
         if op == "ne":
@@ -271,7 +271,7 @@ class Evaluator:
 
     def _assign(self, s: ir.Assign, st: PathState) -> None:
         value = self.expr(s.value, st.scope)
-        env = st.scope.env
+        env = _writable(st.scope.env)
         if isinstance(s.target, ir.VarRef):
             env[self._scalar_slot(s.target.var)] = value
             return
@@ -294,7 +294,7 @@ class Evaluator:
         other = self._branch(s.else_, st, mk_and([st.guard, mk_not(c)]))
         st.scope.env = [mk_ite(c, a, b) for a, b in zip(then.scope.env, other.scope.env)]
         st.scope.choices = {**then.scope.choices, **other.scope.choices}
-        st.alive = mk_ite(c, then.alive, other.alive)  # type: ignore[assignment]
+        st.alive = mk_ite(c, then.alive, other.alive)
 
     def _branch(self, stmts: tuple[ir.Stmt, ...], st: PathState, guard: z3.BoolRef) -> PathState:
         scope = Scope(list(st.scope.env), st.scope.inst, dict(st.scope.choices), st.scope.bounds)
@@ -318,7 +318,12 @@ class Evaluator:
 
     def _goto(self, s: ir.Goto, st: PathState) -> None:
         assert st.scope.inst is not None
-        st.scope.env[st.scope.inst.pc] = self.ints.val(s.target)
+        _writable(st.scope.env)[st.scope.inst.pc] = self.ints.val(s.target)
+
+
+def _writable(env: Env) -> list[z3.ExprRef]:
+    assert isinstance(env, list), "a step body writes into its own copy of the state"
+    return env
 
 
 def _with_bound(scope: Scope, bound: ir.Bound, value: int) -> Scope:

@@ -82,7 +82,7 @@ class TransitionSystem:
         return mk_and(_in_range(x, s) for x, s in zip(state, self.layout.slots))
 
     def init(self, tag: str) -> z3.BoolRef:
-        return Renaming(list(zip(self.pre, self.state(tag))))(self._init)  # type: ignore[return-value]
+        return Renaming(list(zip(self.pre, self.state(tag))))(self._init)
 
     # ----------------------------------------------------------------- properties
 
@@ -92,7 +92,7 @@ class TransitionSystem:
             if prop.expr is None:
                 raise EncodingError(f"z3 backend: property {prop.name} ({prop.kind}) has no expression")
             self._props[prop.name] = self.ev.boolean(prop.expr, Scope(self._frozen_pre))
-        return self._renaming(tag)(self._props[prop.name])  # type: ignore[return-value]
+        return self._renaming(tag)(self._props[prop.name])
 
     def _renaming(self, tag: str) -> Renaming:
         if tag not in self._state_renamings:
@@ -140,7 +140,7 @@ class TransitionSystem:
         actions = self.layout.actions
         if not actions:
             return FALSE, {}
-        parts: list[z3.BoolRef] = [self.sel >= self.ints.val(0), self.sel < self.ints.val(len(actions))]  # type: ignore[list-item]
+        parts: list[z3.BoolRef] = [self.sel >= self.ints.val(0), self.sel < self.ints.val(len(actions))]
         writes: list[list[tuple[int, z3.ExprRef]]] = [[] for _ in self.layout.slots]
         abort_parts: dict[str, list[z3.BoolRef]] = {}
         for act in actions:
@@ -182,7 +182,7 @@ class TransitionSystem:
                 values = ir.domain_values(choice.type, self.params)
                 if not isinstance(choice.type, ir.BoolType):
                     low, high = self.ints.val(values.start), self.ints.val(values.stop - 1)
-                    parts.append(mk_and([made[choice] >= low, made[choice] <= high]))  # type: ignore[list-item, operator]
+                    parts.append(mk_and([made[choice] >= low, made[choice] <= high]))
             return made[choice]
 
         return fresh
@@ -194,7 +194,7 @@ class TransitionSystem:
 def _in_range(x: z3.ExprRef, slot: Slot) -> z3.BoolRef:
     if slot.is_bool:
         return mk_not(FALSE)
-    return mk_and([x >= val_like(x, slot.lo), x <= val_like(x, slot.hi)])  # type: ignore[list-item, operator]
+    return mk_and([x >= val_like(x, slot.lo), x <= val_like(x, slot.hi)])
 
 
 def _count(dims: tuple[range, ...]) -> int:

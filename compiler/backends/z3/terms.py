@@ -80,15 +80,15 @@ def num(e: z3.ExprRef) -> int | None:
     if hit is not None:
         return hit[1]
     if z3.is_int_value(e):
-        return e.as_long()  # type: ignore[attr-defined,no-any-return]
+        return int(e.as_long())
     if z3.is_bv_value(e):
-        return e.as_signed_long()  # type: ignore[attr-defined,no-any-return]
+        return int(e.as_signed_long())
     return None
 
 
 def val_like(x: z3.ExprRef, v: int) -> z3.ExprRef:
     """The numeral v in the sort of x."""
-    t = z3.BitVecVal(v, x.size()) if z3.is_bv(x) else z3.IntVal(v)  # type: ignore[attr-defined]
+    t = z3.BitVecVal(v, x.size()) if z3.is_bv(x) else z3.IntVal(v)
     return _numeral(t, v)
 
 
@@ -156,7 +156,7 @@ def mk_ite(c: z3.BoolRef, a: z3.ExprRef, b: z3.ExprRef) -> z3.ExprRef:
         return a
     if is_false(c):
         return b
-    return _to_expr_ref(z3.Z3_mk_ite(_CTX.ref(), c.ast, a.ast, b.ast), _CTX)  # type: ignore[no-any-return]
+    return _to_expr_ref(z3.Z3_mk_ite(_CTX.ref(), c.ast, a.ast, b.ast), _CTX)
 
 
 def mk_eq(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
@@ -167,9 +167,9 @@ def mk_eq(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
         return TRUE if x == y else FALSE
     pa, pb = a.ast.value, b.ast.value
     if pb == _T or pb == _F:  # then a is boolean too
-        return a if pb == _T else mk_not(a)  # type: ignore[return-value]
+        return a if pb == _T else mk_not(a)
     if pa == _T or pa == _F:
-        return b if pa == _T else mk_not(b)  # type: ignore[return-value]
+        return b if pa == _T else mk_not(b)
     return z3.BoolRef(z3.Z3_mk_eq(_CTX.ref(), a.ast, b.ast), _CTX)
 
 
@@ -181,14 +181,14 @@ def mk_arith(op: str, a: z3.ExprRef, b: z3.ExprRef) -> z3.ExprRef:
     x, y = num(a), num(b)
     if x is not None and y is not None:
         return val_like(a, _ARITH[op](x, y))
-    return _ARITH[op](a, b)  # type: ignore[no-any-return]
+    return _ARITH[op](a, b)
 
 
 def mk_cmp(op: str, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
     x, y = num(a), num(b)
     if x is not None and y is not None:
         return TRUE if _CMP[op](x, y) else FALSE
-    return _CMP[op](a, b)  # type: ignore[no-any-return]
+    return _CMP[op](a, b)
 
 
 def mk_in(x: z3.ExprRef, values: Iterable[int]) -> z3.BoolRef:
@@ -218,4 +218,4 @@ class Renaming:
         if self.n == 0:
             return t
         ast = z3.Z3_substitute(self.ctx.ref(), t.as_ast(), self.n, self._from, self._to)
-        return _to_expr_ref(ast, self.ctx)  # type: ignore[no-any-return]
+        return _to_expr_ref(ast, self.ctx)
