@@ -31,7 +31,9 @@ FIXTURES: dict[str, Callable[[], ir.Model]] = {
 def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder of empty `<fixture>.irqspec` files that load as the fixture models."""
     import compiler.pipeline as pipeline
+    from compiler.cli import build_parser
 
+    build_parser()  # import every subcommand now: one imported while the fake is in place would keep it
     for name in FIXTURES:
         (tmp_path / f"{name}.irqspec").write_text("// stands for a hand-built IR model\n")
 
