@@ -833,24 +833,25 @@ class Simulator:
 
     # ------------------------------------------------------------------ exploration
 
-    def explore(self, max_states=None):
+    def explore(self, max_states=None, max_seconds=None):
         """Breadth-first search of the reachable states.
 
         For every property, the first violation found is a shortest one: BFS meets
         every state first at its least depth, and a check that fails on a step
         from depth d is violated at depth d + 1.  The search stops early only when
-        every property is violated or `max_states` states have been seen.
+        every property is violated, `max_states` states have been seen, or
+        `max_seconds` have passed (looked at every 4096 expanded states).
         """
         # Millions of new tuples would trigger the cyclic collector over and over; states hold no cycles.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._explore(max_states)
+            return self._explore(max_states, max_seconds)
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _explore(self, max_states):
+    def _explore(self, max_states, max_seconds=None):
         t0 = time.perf_counter()
         parent = {}  # state -> the state it was first reached from (None: initial)
         found = {}  # property -> (depth, state): the violating state, or the pre-state of the aborted step
@@ -864,11 +865,17 @@ class Simulator:
         n_props = len(self.properties)
         successors = self._successors
         depth, cut = 0, False
+        deadline = None if max_seconds is None else t0 + max_seconds
+        expanded = 0
         # The loop below is the hot path: no attribute lookups, no allocation but the states.
         while frontier and len(found) < n_props:
             nxt = []
             for s in frontier:
                 if max_states is not None and len(parent) >= max_states:
+                    cut = True
+                    break
+                expanded += 1
+                if deadline is not None and not expanded & 4095 and time.perf_counter() > deadline:
                     cut = True
                     break
                 for t, prop in successors(s):

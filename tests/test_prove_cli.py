@@ -56,7 +56,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_violation_prints_verdict_table_and_exits_1(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, str(specs / "race.irqspec"))
+    code, out, err = run(capsys, str(specs / "race.irqspec"), "--engine", "bmc")
     assert code == 1 and err == ""
     assert "no_lost_update   violated at depth 4" in out
     assert "step | c[0]" in out and "L12: x = r + 1" in out
@@ -65,13 +65,19 @@ def test_violation_prints_verdict_table_and_exits_1(specs: Path, capsys: pytest.
 
 
 def test_all_hold_exits_0(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, str(specs / "race_locked.irqspec"), "--property", "no_lost_update")
+    code, out, _ = run(capsys, str(specs / "race_locked.irqspec"), "--property", "no_lost_update", "--engine", "bmc")
     assert code == 0
     assert "no_lost_update  proved (k-induction, k=6)" in out
 
 
+def test_default_engine_proves_by_exhaustive_search(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, str(specs / "race_locked.irqspec"), "--property", "no_lost_update")
+    assert code == 0
+    assert "no_lost_update  proved (exhaustive search, 17 states)" in out
+
+
 def test_bounded_only_with_max_k_0(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, str(specs / "follower.irqspec"), "--max-k", "0", "--depth", "7")
+    code, out, _ = run(capsys, str(specs / "follower.irqspec"), "--max-k", "0", "--depth", "7", "--engine", "bmc")
     assert code == 0 and "y_small          holds up to depth 7" in out
 
 

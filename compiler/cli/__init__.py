@@ -12,6 +12,7 @@ Exit status (the same for every subcommand):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from typing import NoReturn, Sequence
@@ -65,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("irqc: interrupted\n")
         return 130
+    except BrokenPipeError:  # `irqc prove ... | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception:  # noqa: BLE001 - the last line of defence: never a bare traceback
         sys.stderr.write("irqc: internal error: this is a bug in irqc, please report it with the command and the spec.\n")
         sys.stderr.write(traceback.format_exc())

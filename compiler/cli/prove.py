@@ -10,19 +10,24 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from compiler import ir
-from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove, resolve_params
+from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
+from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
 from compiler.trace import itf_filename, render_table, state_to_itf, write_itf
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
 EPILOG = f"""verdicts:
-  violated at depth N         a run of N steps violates it; the table shows the run
-  holds up to depth K         no run of at most K steps violates it
-  proved (k-induction, k=N)   no run of any length violates it
-  inconclusive (reason)       the solver gave up; nothing violated so far
+  violated at depth N               a run of N steps violates it (the shortest); the table shows it
+  holds up to depth K               no run of at most K steps violates it
+  proved (exhaustive search, N st.) every reachable state of this instance was examined
+  proved (k-induction, k=N)         no run of any length violates it
+  inconclusive (reason)             the solver gave up; nothing violated so far
 
-The default depth is {DEFAULT_DEPTH}; k-induction is tried for k <= {DEFAULT_MAX_K} after a clean run.
+How: the generated simulator first searches the instance exhaustively (up to --max-states,
+default {DEFAULT_MAX_STATES}); Z3 then finds each counterexample at the depth the search found it.
+When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
+k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone.
 
 exit status:
   0   every property holds or is proved
@@ -49,6 +54,12 @@ def add_parser(subparsers: Any) -> None:
                    help="give up on a property after this much time (inconclusive)")
     p.add_argument("--max-k", type=int, default=DEFAULT_MAX_K, metavar="N",
                    help=f"try k-induction up to k=N after a clean run; 0 turns it off (default {DEFAULT_MAX_K})")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto: exhaustive search, then Z3 for traces (or BMC and k-induction when the search "
+                        "cannot finish); bmc: Z3 alone (default auto)")
+    p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
+                   help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
+                        "about 1 GB per million)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
     p.set_defaults(run=run)
@@ -83,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if (msg := _unknown_names(models, overrides, args.property)) is not None:
         return _usage(msg)
-    runs = [_prove_one(path, model, overrides, args) for path, model in models]
+    try:
+        runs = [_prove_one(path, model, overrides, args) for path, model in models]
+    except BackendDisagreement as e:
+        sys.stderr.write(f"irqc: internal error: the two backends disagree: {e}\n"
+                         "This is a bug in irqc's compiler; please report it with the spec and the command.\n")
+        return EXIT_INTERNAL
     if args.json:
         _print_json(runs, sys.stdout)
     else:
@@ -111,6 +127,8 @@ def _bad_options(args: argparse.Namespace) -> str | None:
         return f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds"
     if args.max_k < 0:
         return f"--max-k {args.max_k}: must be 0 or more"
+    if args.max_states < 0:
+        return f"--max-states {args.max_states}: must be 0 or more (0 turns the exhaustive search off)"
     return None
 
 
@@ -142,8 +160,8 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
     if wanted:
         progress = _Progress(model.name, args.depth, sys.stderr)
         try:
-            results = prove(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
-                            max_k=args.max_k, progress=progress)
+            results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
+                            max_k=args.max_k, max_states=args.max_states, engine=args.engine, progress=progress)
         finally:
             progress.clear()
     traces: dict[str, str] = {}
