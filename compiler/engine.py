@@ -53,11 +53,22 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
                      max_k=max_k, progress=progress)
     # With a time limit, the search may use half of it: the rest is Z3's if the search cannot finish.
     search = explore(model, params, max_states, None if timeout is None else timeout / 2)
-    if not search.complete and not all(p.name in search.violations for p in wanted):
-        results = prove(model, params, depth=depth, properties=[p.name for p in wanted], timeout=timeout,
-                        max_k=max_k, progress=progress)
-        return [_note_search(r, search) for r in results]
-    return _settled(model, params, wanted, search, timeout, progress)
+    out = _traced(model, params, [p for p in wanted if p.name in search.violations], search, timeout, progress)
+    rest = [p for p in wanted if p.name not in search.violations]
+    if search.complete:
+        method = f"exhaustive search, {search.states} states"
+        out.update({p.name: PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect)
+                    for p in rest})
+    elif search.covered is not None and search.covered >= depth:
+        method = f"exhaustive search to depth {search.covered}"
+        note = f"the search stopped at {search.states} states (--max-states), so this is not a proof"
+        out.update({p.name: PropertyResult(p.name, "holds", search.covered, method, search.seconds, reason=note,
+                                           expected=p.expect) for p in rest})
+    elif rest:
+        for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
+                       max_k=max_k, progress=progress):
+            out[r.property] = _note_search(r, search)
+    return [out[p.name] for p in wanted]
 
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None) -> Search:
@@ -68,24 +79,19 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds)
 
 
-def _settled(model: ir.Model, params: dict[str, int], wanted: list[ir.Property], search: Search,
-             timeout: float | None, progress: Callable[[int, float], None] | None) -> list[PropertyResult]:
-    """Every reachable state was seen: proofs for what holds, Z3 traces for what does not."""
-    bad = [p.name for p in wanted if p.name in search.violations]
-    traced: dict[str, PropertyResult] = {}
-    if bad:
-        deepest = max(search.violations[name] for name in bad)
-        for r in prove(model, params, depth=deepest, properties=bad, timeout=timeout, induction=False,
-                       progress=progress):
-            traced[r.property] = replace(_confirmed(r, search.violations[r.property]),
-                                         seconds=r.seconds + search.seconds)
-    out: list[PropertyResult] = []
-    for p in wanted:
-        if p.name in traced:
-            out.append(traced[p.name])
-        else:
-            method = f"exhaustive search, {search.states} states"
-            out.append(PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect))
+def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], search: Search,
+            timeout: float | None, progress: Callable[[int, float], None] | None) -> dict[str, PropertyResult]:
+    """Z3's counterexample for each violation the search found, at the same (shortest) depth.
+
+    Breadth-first search meets every violation first at its least depth, even when it was
+    cut: every shallower state had been examined."""
+    if not bad:
+        return {}
+    deepest = max(search.violations[p.name] for p in bad)
+    out: dict[str, PropertyResult] = {}
+    for r in prove(model, params, depth=deepest, properties=[p.name for p in bad], timeout=timeout,
+                   induction=False, progress=progress):
+        out[r.property] = replace(_confirmed(r, search.violations[r.property]), seconds=r.seconds + search.seconds)
     return out
 
 

@@ -1,11 +1,13 @@
-"""End to end: every shipped spec, proved with the Z3 backend, gives the verdicts it `expect`s.
+"""End to end: every shipped spec, run through `irqc prove`'s engine (exhaustive search, Z3
+for counterexamples, BMC where the search cannot finish), gives the verdicts it `expect`s.
 
 Each spec is checked at two or more parameter settings (CPUS=2 and CPUS=3, and for S2 two
 values of the re-run bound), because the reference says no verdict depends on them.  The depth
 of each run is chosen to cover the spec's shortest counterexamples with margin while keeping the
-whole file near two minutes on two cores; `irqc prove specs/` at the default depth is the full
-check (docs/specs/README.md lists its timings).  k-induction is off here: it never changes a
-verdict's agreement with `expect` (`proved` and `holds` both satisfy `expect holds`).
+whole file near a minute on two cores.  At CPUS=2 every instance is small enough to search to the
+end, so every property that holds must come out *proved*; at CPUS=3 the IMSIC instances have
+millions of states, and the search is capped (`max_states`), which gives bounded verdicts.
+k-induction is off here: `proved` and `holds` both satisfy `expect holds`.
 
 Besides the verdicts, the test pins the length of each counterexample the reference predicts
 (§8.3-8.7) and runs non-vacuity probes: a probe spec extends a shipped spec with one invariant
@@ -78,8 +80,12 @@ PROBES = {
 }
 
 
+# Every CPUS=2 instance fits (the largest has 867,113 states, about 1 GB); CPUS=3 ones are cut.
+MAX_STATES = {2: 1_000_000, 3: 400_000}
+
+
 def _prove(path: str, params: dict[str, int], depth: int) -> list[tuple[str, str, int, str | None]]:
-    from compiler.backends.z3 import prove
+    from compiler.engine import check
     from compiler.pipeline import load_model
     from dsl.diagnostics import Diagnostics, render_all
 
@@ -87,7 +93,9 @@ def _prove(path: str, params: dict[str, int], depth: int) -> list[tuple[str, str
     model = load_model(path, params, diags)
     if model is None:
         raise AssertionError(render_all(diags))
-    return [(r.property, r.verdict, r.depth, r.expected) for r in prove(model, params, depth=depth, max_k=0)]
+    full = {p.name: p.default for p in model.params}
+    results = check(model, full, depth=depth, max_k=0, max_states=MAX_STATES[full.get("CPUS", 2)])
+    return [(r.property, r.verdict, r.depth, r.expected) for r in results]
 
 
 def _run(run: Run) -> list[tuple[str, str, int, str | None]]:
@@ -136,6 +144,13 @@ def test_verdicts_match_expect(run: Run, results: dict[str, list[tuple[str, str,
         assert exp is not None, f"{run.id}: property {prop} has no `expect`"
         ok = verdict in ("holds", "proved") if exp == "holds" else verdict == exp
         assert ok, f"{run.id}: {prop} is {verdict} (depth {depth}), the spec expects {exp}"
+
+
+@pytest.mark.parametrize("run", [r for r in RUNS if dict(r.params)["CPUS"] == 2],
+                         ids=[r.id for r in RUNS if dict(r.params)["CPUS"] == 2])
+def test_two_cpus_are_searched_to_the_end(run: Run, results: dict[str, list[tuple[str, str, int, str | None]]]) -> None:
+    for prop, verdict, depth, _ in results[run.id]:
+        assert verdict in ("proved", "violated"), f"{run.id}: {prop} is only {verdict} to depth {depth}"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[r.id for r in RUNS])
