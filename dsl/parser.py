@@ -171,30 +171,14 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def agent_decl(self, meta: Any, c: list[Any]) -> ast.AgentDecl:
         kind, name, *rest = c
-        vars_: list[ast.VarDecl] = []
-        body: list[ast.Stmt] = []
-        for r in rest:
-            if isinstance(r, list):
-                vars_.extend(r)
-            elif isinstance(r, ast.VarDecl):
-                vars_.append(r)
-            else:
-                body.append(r)
-        return ast.AgentDecl(kind, str(name), tuple(vars_), tuple(body), (), self.sp(meta))
+        vars_, body = _members(rest)
+        return ast.AgentDecl(kind, str(name), vars_, body, (), self.sp(meta))
 
     @v_args(meta=True)
     def device_decl(self, meta: Any, c: list[Any]) -> ast.AgentDecl:
         name, *rest = c
-        vars_: list[ast.VarDecl] = []
-        steps: list[ast.StepDecl] = []
-        for r in rest:
-            if isinstance(r, list):
-                vars_.extend(r)
-            elif isinstance(r, ast.VarDecl):
-                vars_.append(r)
-            else:
-                steps.append(r)
-        return ast.AgentDecl("device", str(name), tuple(vars_), (), tuple(steps), self.sp(meta))
+        vars_, steps = _members(rest)
+        return ast.AgentDecl("device", str(name), vars_, (), steps, self.sp(meta))
 
     @v_args(meta=True)
     def step_decl(self, meta: Any, c: list[Any]) -> ast.StepDecl:
@@ -419,6 +403,20 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def name(self, meta: Any, c: list[Any]) -> ast.Name:
         return ast.Name(str(c[0]), self.sp(meta))
+
+
+def _members(children: list[Any]) -> tuple[tuple[ast.VarDecl, ...], tuple[Any, ...]]:
+    """An agent's `var`s (a `flag` line gives a list of them) apart from its statements or steps."""
+    vars_: list[ast.VarDecl] = []
+    rest: list[Any] = []
+    for r in children:
+        if isinstance(r, list):
+            vars_.extend(r)
+        elif isinstance(r, ast.VarDecl):
+            vars_.append(r)
+        else:
+            rest.append(r)
+    return tuple(vars_), tuple(rest)
 
 
 class _AnyInit:
