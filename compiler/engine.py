@@ -45,8 +45,10 @@ class Search:
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
           properties: Sequence[str] | None = None, timeout: float | None = None, max_k: int = DEFAULT_MAX_K,
           max_states: int = DEFAULT_MAX_STATES, engine: str = "auto",
-          progress: Callable[[int, float], None] | None = None) -> list[PropertyResult]:
-    """Verdicts for the selected properties (default: all), in the model's property order."""
+          progress: Callable[[int, float], None] | None = None,
+          notice: Callable[[str], None] | None = None) -> list[PropertyResult]:
+    """Verdicts for the selected properties (default: all), in the model's property order.
+    `notice` receives a line worth telling the user before a long wait."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     if engine == "bmc" or max_states <= 0 or not wanted:
         return prove(model, params, depth=depth, properties=[p.name for p in wanted], timeout=timeout,
@@ -65,6 +67,11 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
         out.update({p.name: PropertyResult(p.name, "holds", search.covered, method, search.seconds, reason=note,
                                            expected=p.expect) for p in rest})
     elif rest:
+        if notice is not None:
+            notice(f"{model.name}: the exhaustive search stopped at {search.states} states (--max-states), "
+                   f"having covered every run of up to {search.covered} steps; Z3 now checks runs of up to "
+                   f"{depth} steps, which can take long on a large instance (--depth {search.covered} or a "
+                   f"larger --max-states avoids it; --timeout bounds it)")
         for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
                        max_k=max_k, progress=progress):
             out[r.property] = _note_search(r, search)

@@ -59,7 +59,7 @@ def add_parser(subparsers: Any) -> None:
                         "cannot finish); bmc: Z3 alone (default auto)")
     p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
-                        "about 1 GB per million)")
+                        "about 0.6 to 1 GB per million)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
     p.set_defaults(run=run)
@@ -161,7 +161,8 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         progress = _Progress(model.name, args.depth, sys.stderr)
         try:
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
-                            max_k=args.max_k, max_states=args.max_states, engine=args.engine, progress=progress)
+                            max_k=args.max_k, max_states=args.max_states, engine=args.engine, progress=progress,
+                            notice=lambda line: sys.stderr.write(f"irqc prove: note: {line}\n"))
         finally:
             progress.clear()
     traces: dict[str, str] = {}
