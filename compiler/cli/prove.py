@@ -162,7 +162,7 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         try:
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine, progress=progress,
-                            notice=lambda line: sys.stderr.write(f"irqc prove: note: {line}\n"))
+                            notice=_note)
         finally:
             progress.clear()
     traces: dict[str, str] = {}
@@ -172,6 +172,10 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
                 traces[r.property] = str(write_itf(r.trace, os.path.join(args.trace_out,
                                                                         itf_filename(model.name, r.property))))
     return SpecRun(path, model, params, results, traces)
+
+
+def _note(line: str) -> None:
+    sys.stderr.write(f"irqc prove: note: {line}\n")
 
 
 class _Progress:
