@@ -105,7 +105,7 @@ class CfgBuilder:
 
     def _check_gotos(self, frame: FnFrame) -> None:
         for n in frame.labels.values():
-            if not n.succ:  # never compiled: cannot happen, labels are compiled in sequence
+            if not n.succ:  # its statement failed to compile (already reported): keep the graph whole
                 n.succ = [frame.ret]
 
     def seq(self, stmts: tuple[ast.Stmt, ...] | list[ast.Stmt], nxt: Node, b: Build) -> Node:
@@ -571,14 +571,6 @@ def _walk(stmts: tuple[ast.Stmt, ...] | list[ast.Stmt]) -> Iterator[ast.Stmt]:
 # ====================================================================== from graph to steps
 
 
-@dataclass
-class Located:
-    """The boundary nodes of one graph, and the locations they become."""
-
-    order: list[Node]
-    names: dict[int, str]  # id(node) -> location name
-
-
 class StepMaker:
     def __init__(self, diags: Diagnostics, sources: dict[str, SourceFile], agent: AgentInfo) -> None:
         self.diags = diags
@@ -676,7 +668,7 @@ class StepMaker:
         return names
 
     # ------------------------------------------------------------------ steps
-    def emit(self, start: Node, marks: dict[int, int], terminal: int | None) -> tuple[ir.Stmt, ...]:
+    def emit(self, start: Node, marks: dict[int, int]) -> tuple[ir.Stmt, ...]:
         self.budget = MAX_STEP_NODES
         return tuple(self._emit(start, marks, True))
 

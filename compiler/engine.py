@@ -9,8 +9,10 @@
    found violated at depth d, BMC must find a violation at exactly depth d, and that
    is the trace irqc prints and writes.  Any other answer means the two backends give
    the spec different meanings: a compiler bug, raised as `BackendDisagreement`.
-3. When the search cannot finish within `max_states`, BMC to `depth` and then
-   k-induction decide, exactly as with `engine="bmc"`.
+3. When the search cannot finish within `max_states`, its violations are still
+   shortest (and traced as in 2).  For the rest: if it examined every run of up to
+   `depth` steps, that is the bounded verdict ("holds up to depth B"); otherwise BMC
+   to `depth` and then k-induction decide, exactly as with `engine="bmc"`.
 """
 from __future__ import annotations
 

@@ -34,13 +34,6 @@ class Ctx:
         return replace(self, locals={**self.locals, **extra})
 
 
-@dataclass(slots=True)
-class Quiescent:
-    """Filled in by lowering once the agents' locations are known."""
-
-    expr: ir.Expr | None = None
-
-
 class ExprLowering:
     def __init__(self, sym: Symbols, diags: Diagnostics, quiescent: Callable[[Span], ir.Expr]) -> None:
         self.sym = sym
@@ -75,7 +68,7 @@ class ExprLowering:
 
     def _Name(self, e: ast.Name, ctx: Ctx) -> ir.Expr:
         if e.id in ctx.locals:
-            return _respan(ctx.locals[e.id], e.span)
+            return ctx.locals[e.id]
         agent = ctx.agent
         if agent is not None:
             if agent.index_name == e.id:
@@ -287,10 +280,6 @@ def _comparable(a: ir.Type, b: ir.Type) -> bool:
     if isinstance(a, ir.IntType) and isinstance(b, ir.IntType):
         return True
     return a == b and not isinstance(a, ir.ArrayType)
-
-
-def _respan(e: ir.Expr, span: Span) -> ir.Expr:
-    return e
 
 
 def _fields_hint(sym: Symbols, name: str) -> str:

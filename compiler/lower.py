@@ -95,7 +95,7 @@ class Lowerer:
             idle = any(lb.startswith("idle") for lb in labels)
             locations.append(ir.Location(i, names[id(n)], n.span, idle, n.kind == "end"))
             if n.kind != "end":
-                steps.append(ir.Step(names[id(n)], i, sm.emit(n, marks, None), sm.text(n), n.span))
+                steps.append(ir.Step(names[id(n)], i, sm.emit(n, marks), sm.text(n), n.span))
         return ir.Agent(info.name, info.kind, info.domain, tuple(locations), 0, tuple(steps), info.decl.span)
 
     def _device(self, info: AgentInfo, cb: CfgBuilder, sm: StepMaker) -> ir.Agent | None:
@@ -125,7 +125,7 @@ class Lowerer:
             if not bounds:
                 continue
             marks = {id(n): 0 for n in bounds if n.kind == "end"}
-            steps.append(ir.Step(sd.name, 0, sm.emit(entry, marks, None), sm.text(entry), sd.span))
+            steps.append(ir.Step(sd.name, 0, sm.emit(entry, marks), sm.text(entry), sd.span))
         loc = ir.Location(0, "ready", info.decl.span, False, False)
         return ir.Agent(info.name, "device", None, (loc,), 0, tuple(steps), info.decl.span)
 
@@ -227,8 +227,6 @@ class Lowerer:
             else:
                 b = ir.Bound("i", a.domain)
                 en = ir.Quant("exists", b, ir.Enabled(a.name, ir.BoundRef(b)))
-                at = ir.Quant("forall", ir.Bound("i", a.domain),
-                              ir.AtLoc(a.name, ir.BoundRef(ir.Bound("i", a.domain)), rest_locs))
                 bb = ir.Bound("i", a.domain)
                 at = ir.Quant("forall", bb, ir.AtLoc(a.name, ir.BoundRef(bb), rest_locs))
             some = en if some == ir.Lit(False, ir.BOOL) else ir.Binary("or", some, en)

@@ -516,7 +516,7 @@ def read_source(path: str, diags: Diagnostics) -> str | None:
 _TOKEN_NAMES = {
     "SEMICOLON": "`;`", "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`",
     "RSQB": "`]`", "COLON": "`:`", "COMMA": "`,`", "EQUAL": "`=`", "NAME": "a name", "INT": "a number",
-    "STRING": "a string", "DOT": "`.`", "ASSIGN_OP": "`=`", "CMP_OP": "a comparison", "$END": "end of file",
+    "STRING": "a string", "DOT": "`.`", "$END": "end of file",
 }
 
 
@@ -529,7 +529,7 @@ def _terminal_text(name: str) -> str:
         return name.lower()
     if isinstance(pattern, lark.lexer.PatternStr):
         return f"`{pattern.value}`"
-    return {"ADD_OP": "`+`", "MUL_OP": "`*`", "SIGN": "`-`"}.get(name, "an operator")
+    return "`-`" if name == "SIGN" else "an operator"
 
 
 def _describe(expected: set[str]) -> str:
@@ -585,4 +585,4 @@ def _match_example(e: UnexpectedInput) -> str | None:
     return label if isinstance(label, str) else None
 
 
-__all__ = ["parse", "parse_file", "read_source", "lark"]
+__all__ = ["parse", "parse_file", "read_source"]
