@@ -460,11 +460,6 @@ class CfgBuilder:
         return out
 
     def _statically_in(self, v: ir.Expr, t: ir.IntType, span: Span) -> bool:
-        vt = ir.type_of(v)
-        if isinstance(v, ir.SelfIndex):
-            return self.agent.domain is not None and (self.agent.domain.lo, self.agent.domain.hi) == (t.lo, t.hi)
-        if isinstance(vt, ir.IntType) and vt is not ir.INT and (vt.lo, vt.hi) == (t.lo, t.hi):
-            return True
         if isinstance(v, ir.Lit):
             try:
                 val = ir.eval_const(v, self.sym.param_values)
@@ -476,8 +471,22 @@ class CfgBuilder:
                 self.diags.error("E302", f"{val} is out of range for `{t}` ({lo}..{hi})", span,
                                  f"at parameters {params}" if params else "")
                 return True
-            return isinstance(t.lo, ir.Lit) and isinstance(t.hi, ir.Lit)
-        return False
+        return fits(v, t, self.agent.domain)
+
+
+def fits(v: ir.Expr, t: ir.IntType, domain: ir.IntType | None) -> bool:
+    """Is every value `v` can take in `t`, at every parameter setting?  (`domain`: the
+    range of `self`.)  False means a check is needed, never that the value is wrong."""
+    if isinstance(v, ir.Ite):  # each arm on its own: the union of two ranges is no range
+        return fits(v.then, t, domain) and fits(v.else_, t, domain)
+    if isinstance(v, ir.SelfIndex):
+        return domain is not None and (domain.lo, domain.hi) == (t.lo, t.hi)
+    vt = ir.type_of(v)
+    if isinstance(vt, ir.IntType) and vt is not ir.INT and (vt.lo, vt.hi) == (t.lo, t.hi):
+        return True
+    if isinstance(v, ir.Lit) and isinstance(t.lo, ir.Lit) and isinstance(t.hi, ir.Lit):
+        return int(t.lo.value) <= int(v.value) <= int(t.hi.value)
+    return False
 
 
 def _in(v: ir.Expr, t: ir.IntType) -> ir.Expr:

@@ -487,7 +487,12 @@ def type_of(e: Expr) -> Type:
             return INT
         return BOOL
     if isinstance(e, Ite):
-        return type_of(e.then)
+        # A conditional's type covers both arms: int ranges that differ give INT, which
+        # no range check takes as fitting (typing by one arm let `c ? n : 2` skip its check).
+        a, b = type_of(e.then), type_of(e.else_)
+        if isinstance(a, IntType) and isinstance(b, IntType) and (a is INT or (a.lo, a.hi) != (b.lo, b.hi)):
+            return INT
+        return a
     if isinstance(e, SelfIndex):
         return INT
     raise TypeError(type(e).__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from compiler import ir
-from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig
+from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig, fits
 from compiler.compose import Composed
 from compiler.exprs import Ctx, ExprLowering, LowerError
 from compiler.resolve import AgentInfo, Resolver, Symbols, did_you_mean, lit_int
@@ -183,11 +183,8 @@ class Lowerer:
         except LowerError:
             return None
         for _guard, idx, t, _quantified in _indices(expr, None):
-            vt = ir.type_of(idx)
-            if isinstance(vt, ir.IntType) and vt is not ir.INT and (vt.lo, vt.hi) == (t.lo, t.hi):
-                continue
-            if isinstance(idx, ir.Lit):
-                continue  # checked against the parameters when it was lowered
+            if fits(idx, t, None) or isinstance(idx, ir.Lit):
+                continue  # a literal was checked against the parameters when it was lowered
             self.diags.error("E301", f"the index `{ir.show(idx)}` may be out of range of `{t}`", e.span,
                              f"{what} is a formula, not code, so it cannot check at run time; index with a "
                              f"variable of type `{t}`")
