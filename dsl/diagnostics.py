@@ -10,7 +10,6 @@ Codes are grouped by phase:
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -86,7 +85,8 @@ class Diagnostic:
             "message": self.message,
             "location": loc,
             "notes": list(self.notes),
-            "labels": [{"line": l.span.line, "col": l.span.col, "message": l.message} for l in self.labels],
+            "labels": [{"path": l.span.path, "line": l.span.line, "col": l.span.col, "message": l.message}
+                       for l in self.labels],
         }
 
 
@@ -114,26 +114,29 @@ class Diagnostics:
 
 
 def render(diag: Diagnostic, sources: dict[str, SourceFile]) -> str:
-    """`path:line:col: error[CODE]: message`, the line, a caret under the span, notes."""
-    if diag.span is None:
-        out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
-    else:
-        sp = diag.span
-        out = [f"{sp.path}:{sp.line}:{sp.col}: {diag.severity}[{diag.code}]: {diag.message}"]
-        src = sources.get(sp.path)
-        if src is not None and sp.line > 0:
-            out.extend(_excerpt(src, sp))
-        for lab in diag.labels:
-            out.append(f"  --> {lab.span.path}:{lab.span.line}:{lab.span.col}: {lab.message}")
-            lsrc = sources.get(lab.span.path)
-            if lsrc is not None:
-                out.extend(_excerpt(lsrc, lab.span))
+    """gcc/clang shape, so editors and CI problem matchers (VS Code's `$gcc`, Emacs, Vim) locate it:
+    `path:line:col: error: message [CODE]`, the line with a caret under the span, each label as a
+    `path:line:col: note: ...` of its own, then the hints."""
+    out = [f"{_where(diag.span)}: {diag.severity}: {diag.message} [{diag.code}]"]
+    if diag.span is not None:
+        out.extend(_excerpt(sources, diag.span))
+    for lab in diag.labels:
+        out.append(f"{_where(lab.span)}: note: {lab.message}")
+        out.extend(_excerpt(sources, lab.span))
     for note in diag.notes:
         out.append(f"  = hint: {note}")
     return "\n".join(out)
 
 
-def _excerpt(src: SourceFile, sp: Span) -> list[str]:
+def _where(sp: Span | None) -> str:
+    # A diagnostic with no place in a spec (a command-line error) is the tool's, as gcc's are.
+    return "irqc" if sp is None else f"{sp.path}:{sp.line}:{sp.col}"
+
+
+def _excerpt(sources: dict[str, SourceFile], sp: Span) -> list[str]:
+    src = sources.get(sp.path)
+    if src is None or sp.line < 1:
+        return []
     text = src.line_text(sp.line)
     # Control characters would garble a terminal (and a golden file); show them as `?`.
     shown = "".join(ch if ch.isprintable() else "?" for ch in text.expandtabs(1)[:200])
@@ -148,7 +151,3 @@ def _excerpt(src: SourceFile, sp: Span) -> list[str]:
 
 def render_all(diags: Diagnostics) -> str:
     return "\n".join(render(d, diags.sources) for d in diags.items)
-
-
-def to_json(diags: Diagnostics) -> str:
-    return json.dumps({"diagnostics": [d.to_json() for d in diags.items]}, indent=2, sort_keys=True)

@@ -134,7 +134,7 @@ def test_spec_with_errors_exits_2(project: Path, capsys: pytest.CaptureFixture[s
     (project / "specs" / "broken.irqspec").write_text("spec broken\nvar x: bool = ;\n")
     assert build("specs", "-o", "out") == 2
     err = capsys.readouterr().err
-    assert "broken.irqspec:" in err and "error[E" in err and "Traceback" not in err
+    assert "broken.irqspec:" in err and ": error: " in err and "Traceback" not in err
     assert not (project / "out").exists()
 
 

@@ -28,7 +28,7 @@ def test_error_exits_2_with_location(tmp_path: Path, capsys) -> None:  # type: i
     f.write_text("spec bad;\nparam CPUS = 2;\nvar x: bool = flase;\n")
     assert main(["check", str(f)]) == 2
     err = capsys.readouterr().err
-    assert f"{f}:3:15: error[E301]" in err
+    assert f"{f}:3:15: error: " in err and "[E301]" in err
     assert "var x: bool = flase;" in err and "^^^^^" in err
 
 
@@ -44,31 +44,31 @@ def test_json_output(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped
 
 def test_missing_file_is_E001(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["check", "no/such/spec.irqspec"]) == 2
-    assert "error[E001]" in capsys.readouterr().err
+    assert "[E001]" in capsys.readouterr().err
 
 
 def test_huge_file_is_E003(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "huge.irqspec"
     f.write_text("spec huge;\n" + "// padding\n" * 120_000)
     assert main(["check", str(f)]) == 2
-    assert "error[E003]" in capsys.readouterr().err
+    assert "[E003]" in capsys.readouterr().err
 
 
 def test_unknown_param_is_E211(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["check", "--param", "CPU=3", S1]) == 2
     err = capsys.readouterr().err
-    assert "error[E211]" in err and "did you mean `CPUS`?" in err
+    assert "[E211]" in err and "did you mean `CPUS`?" in err
 
 
 def test_param_override_is_checked(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["check", "--param", "CPUS=3", S1]) == 0
     assert main(["check", "--param", "CPUS=0", S1]) == 2
-    assert "error[E306]" in capsys.readouterr().err
+    assert "[E306]" in capsys.readouterr().err
 
 
 def test_bad_command_line_is_E501_exit_2() -> None:
     r = run("check", "--frobnicate", S1)
-    assert r.returncode == 2 and "error[E501]" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "irqc: error: " in r.stderr and "[E501]" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_console_script_runs_check() -> None:
