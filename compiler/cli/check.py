@@ -1,15 +1,17 @@
-"""`irqc check PATH...`: parse and check; print diagnostics; exit 0 when clean, 2 on any error."""
+"""`irqc check PATH...`: parse and check; print diagnostics; exit 0 when clean, 2 on any error.
+
+`--json` prints one document whatever the number of specs (docs/schemas/check.schema.json):
+`{"diagnostics": [...], "files": [{"path", "ok"}]}`.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from compiler.cli import EXIT_OK, EXIT_USAGE, emit_diagnostics_json
 from compiler.pipeline import load_model, parse_params, spec_files
 from dsl.diagnostics import Diagnostics, render_all
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_parser(sub: Any) -> None:
@@ -39,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
                 print(dump(model), end="")
     if args.json:
-        out = {"diagnostics": [d.to_json() for d in diags.items], "files": checked}
-        print(json.dumps(out, indent=2, sort_keys=True))
+        emit_diagnostics_json(diags, sys.stdout, files=checked)
     elif diags.items:
         print(render_all(diags), file=sys.stderr)
     elif not args.dump_ir:
