@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 from compiler import ir
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove
+from compiler.coverage import judge_covers
 from compiler.results import PropertyResult
 
 DEFAULT_MAX_STATES = 2_000_000  # about 2 GB of states; the shipped specs need under 900,000
@@ -53,8 +54,8 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
     `notice` receives a line worth telling the user before a long wait."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     if engine == "bmc" or max_states <= 0 or not wanted:
-        return prove(model, params, depth=depth, properties=[p.name for p in wanted], timeout=timeout,
-                     max_k=max_k, progress=progress)
+        return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
+                                         timeout=timeout, max_k=max_k, progress=progress))
     # With a time limit, the search may use half of it: the rest is Z3's if the search cannot finish.
     search = explore(model, params, max_states, None if timeout is None else timeout / 2)
     out = _traced(model, params, [p for p in wanted if p.name in search.violations], search, timeout, progress)
@@ -77,7 +78,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
         for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
                        max_k=max_k, progress=progress):
             out[r.property] = _note_search(r, search)
-    return [out[p.name] for p in wanted]
+    return judge_covers(model, [out[p.name] for p in wanted])
 
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None) -> Search:

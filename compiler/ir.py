@@ -38,6 +38,11 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
 * Depth: state 0 is initial; the state after k steps has depth k.  An
   invariant is violated at depth k if it is false in a state of depth k; a
   check property is violated at depth k if the k-th step aborts on it.
+* Cover `Property(kind="cover", expr=E)`: some reachable state satisfies E.  Both
+  backends judge it as the invariant `!E`, so its "violation" at depth k is the
+  shortest run to a state where E holds (a witness: "covered at depth k"), and a
+  proof of `!E` shows no reachable state satisfies E ("unreachable").  Its
+  `expect` is "covered" (lowering's default) or "unreachable".
 * Integers are mathematical in expressions.  Every write into a bounded int
   and every array index whose range the type checker could not guarantee is
   guarded by a `Check(..., "in_range")` that lowering inserted, so a backend
@@ -333,10 +338,16 @@ class Agent:
 @dataclass(frozen=True, eq=False, slots=True)
 class Property:
     name: str
-    kind: str  # "invariant" | "check" | "deadlock"
-    expr: Expr | None  # the state predicate, for "invariant" and "deadlock"
-    expect: str | None = None  # "violated" | "holds", from `expect` in the spec
+    kind: str  # "invariant" | "check" | "deadlock" | "cover"
+    expr: Expr | None  # the state predicate, for "invariant", "deadlock" and "cover"
+    expect: str | None = None  # "violated" | "holds"; for a cover "covered" | "unreachable"
     span: Span = field(default=NO_SPAN, compare=False)
+
+    def invariant_expr(self) -> Expr | None:
+        """What every reachable state must satisfy: `expr`, or `!expr` for a cover (see module doc)."""
+        if self.kind == "cover" and self.expr is not None:
+            return Unary("not", self.expr, self.expr.span)
+        return self.expr
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -13,6 +13,7 @@ from dsl.diagnostics import Diagnostics, Label
 from dsl.source import Span
 
 VERDICTS = ("violated", "holds")
+COVER_VERDICTS = ("covered", "unreachable")
 
 
 class Lowerer:
@@ -137,10 +138,14 @@ class Lowerer:
                 expr = self.state_pred(item.expr, "an invariant")
                 if expr is not None:
                     props[item.name] = ir.Property(item.name, "invariant", expr, None, item.span)
+            elif isinstance(item, ast.CoverDecl):
+                expr = self.state_pred(item.expr, "a cover")
+                if expr is not None:  # a cover says the state is reachable unless the spec says otherwise
+                    props[item.name] = ir.Property(item.name, "cover", expr, "covered", item.span)
         for name, span in self.asserts.items():
             if name in props:
-                self.diags.error("E202", f"`{name}` names both an invariant and an assert", span,
-                                 labels=[Label(props[name].span, "the invariant")])
+                self.diags.error("E202", f"`{name}` names both an {props[name].kind} and an assert", span,
+                                 labels=[Label(props[name].span, f"the {props[name].kind}")])
                 continue
             props[name] = ir.Property(name, "check", None, None, span)
         props["deadlock"] = ir.Property("deadlock", "deadlock", self.deadlock_free(), None, self.c.spec.span)
@@ -158,10 +163,13 @@ class Lowerer:
             self.diags.error("E201", f"`expect {item.name}`: no property `{item.name}`", item.span,
                              did_you_mean(item.name, props))
             return
-        if item.verdict not in VERDICTS:
-            self.diags.error("E301", f"expected verdict `violated` or `holds`, not `{item.verdict}`", item.span)
-            return
         p = props[item.name]
+        allowed = COVER_VERDICTS if p.kind == "cover" else VERDICTS
+        if item.verdict not in allowed:
+            self.diags.error("E301", f"expected verdict `{allowed[0]}` or `{allowed[1]}`, not `{item.verdict}`",
+                             item.span, "a cover is expected `covered` or `unreachable`; any other property "
+                                        "`violated` or `holds`")
+            return
         props[item.name] = ir.Property(p.name, p.kind, p.expr, item.verdict, p.span)
 
     def _all_checks(self) -> Iterator[ir.Check]:

@@ -5,6 +5,10 @@ Verdict words are exact (docs/prove.md):
   holds         no run of at most `depth` steps violates it (bounded)
   proved        no run of any length violates it; `method` says how
   inconclusive  the solver gave up (`reason`); nothing was violated up to `depth`
+A cover (a state some run must reach) has its own words, `compiler.coverage.judge_covers`:
+  covered       a run of `depth` steps reaches it (the shortest); `trace` is that witness
+  unreachable   no run of any length reaches it; `method` says how
+  not_covered   no run of at most `depth` steps reaches it (bounded)
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from compiler.trace import Trace
 
-VERDICTS = ("violated", "holds", "proved", "inconclusive")
+VERDICTS = ("violated", "holds", "proved", "inconclusive", "covered", "unreachable", "not_covered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +30,8 @@ class PropertyResult:
     method: str  # "bmc", "k-induction (k=3)"
     seconds: float
     reason: str | None = None  # inconclusive: why; holds: why no proof (if a proof was tried)
-    trace: Trace | None = None  # violated only
-    expected: str | None = None  # `expect` from the spec: "violated" | "holds" | None
+    trace: Trace | None = None  # violated (the counterexample) or covered (the witness) only
+    expected: str | None = None  # `expect` from the spec: "violated" | "holds" | "covered" | "unreachable" | None
 
     def __post_init__(self) -> None:
         assert self.verdict in VERDICTS, self.verdict
@@ -39,7 +43,21 @@ class PropertyResult:
             return None
         if self.expected == "holds":
             return self.verdict in ("holds", "proved")
+        if self.expected == "unreachable":
+            return self.verdict in ("unreachable", "not_covered")
         return self.verdict == self.expected
+
+    @builtins.property
+    def fails(self) -> bool:
+        """Violated, or a cover settled against its expectation (`irqc prove` exits 1)."""
+        if self.verdict in ("covered", "unreachable"):
+            return self.matches_expectation is False
+        return self.verdict == "violated"
+
+    @builtins.property
+    def unsettled(self) -> bool:
+        """Inconclusive, or a cover expected `covered` that no run searched reaches (exit 3)."""
+        return self.verdict == "inconclusive" or (self.verdict == "not_covered" and self.expected == "covered")
 
     def summary(self) -> str:
         """The verdict line: `violated at depth 9`, `proved (k-induction, k=2)`, ..."""
@@ -47,6 +65,15 @@ class PropertyResult:
             return f"violated at depth {self.depth}"
         if self.verdict == "holds":
             return f"holds up to depth {self.depth}"
+        if self.verdict == "covered":
+            return f"covered at depth {self.depth}"
+        if self.verdict == "not_covered":
+            return f"not covered up to depth {self.depth}"
+        if self.verdict == "unreachable":
+            return f"unreachable ({self._how()})"
         if self.verdict == "proved":
-            return f"proved ({self.method.replace(' (', ', ').rstrip(')')})"
+            return f"proved ({self._how()})"
         return f"inconclusive ({self.reason or 'unknown'})"
+
+    def _how(self) -> str:
+        return self.method.replace(" (", ", ").rstrip(")")

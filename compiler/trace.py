@@ -57,7 +57,7 @@ class Trace:
     vars: list[str]  # sorted; pcs are "pc.<agent>"
     generator: str = "irqc prove"
     # Optional, for readable tables; a reader copes without them.
-    property_kind: str | None = None  # "invariant" | "check" | "deadlock"
+    property_kind: str | None = None  # "invariant" | "check" | "deadlock" | "cover" (the trace is a witness)
     instances: list[str] = field(default_factory=list)  # instance names by global id (lock owners)
     locks: list[str] = field(default_factory=list)  # vars holding lock owners
     indices: dict[str, list[list[str]]] = field(default_factory=dict)  # array var -> index labels per dimension
@@ -272,6 +272,8 @@ def _verdict_line(trace: Trace) -> str:
     where = f"after step {trace.violated_at}" if trace.violated_at else "in the initial state"
     if trace.property_kind == "check":
         return f"=> {trace.property} violated at step {trace.violated_at}"
+    if trace.property_kind == "cover":
+        return f"=> {trace.property} covered {where}"
     return f"=> {trace.property} violated {where}"
 
 

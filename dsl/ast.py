@@ -351,6 +351,15 @@ class InvariantDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class CoverDecl:
+    """A state some run must reach (`cover NAME: EXPR;`); irqc finds the shortest such run."""
+
+    name: str
+    expr: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class InitiallyDecl:
     expr: Expr
     span: Span = _span()
@@ -364,7 +373,7 @@ class ExpectDecl:
 
 
 Item = Union[ParamDecl, EnumDecl, RangeDecl, VarDecl, LockDecl, DefDecl, FnDecl, AgentDecl, GroupDecl,
-             InvariantDecl, InitiallyDecl, ExpectDecl]
+             InvariantDecl, CoverDecl, InitiallyDecl, ExpectDecl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +402,7 @@ def decl_key(item: Item) -> tuple[str, str] | None:
         return None
     if isinstance(item, (EnumDecl, RangeDecl)):
         return ("type", item.name)
-    if isinstance(item, InvariantDecl):
+    if isinstance(item, (InvariantDecl, CoverDecl)):
         return ("property", item.name)
     if isinstance(item, ExpectDecl):
         return ("expect", item.name)
@@ -409,4 +418,5 @@ def decl_kind(item: Item) -> str:
     if isinstance(item, GroupDecl):
         return item.kind
     return {ParamDecl: "param", EnumDecl: "type", RangeDecl: "type", VarDecl: "var", LockDecl: "lock",
-            DefDecl: "def", FnDecl: "fn", InvariantDecl: "invariant", ExpectDecl: "expect"}.get(type(item), "declaration")
+            DefDecl: "def", FnDecl: "fn", InvariantDecl: "invariant", CoverDecl: "cover",
+            ExpectDecl: "expect"}.get(type(item), "declaration")

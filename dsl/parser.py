@@ -254,6 +254,10 @@ class _Build(Transformer[Token, Any]):
         return ast.InvariantDecl(str(c[0]), c[1], self.sp(meta))
 
     @v_args(meta=True)
+    def cover_decl(self, meta: Any, c: list[Any]) -> ast.CoverDecl:
+        return ast.CoverDecl(str(c[0]), c[1], self.sp(meta))
+
+    @v_args(meta=True)
     def initially_decl(self, meta: Any, c: list[Any]) -> ast.InitiallyDecl:
         return ast.InitiallyDecl(c[0], self.sp(meta))
 

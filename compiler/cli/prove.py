@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def exit_status(results: list[PropertyResult]) -> int:
-    if any(r.verdict == "violated" for r in results):
+    if any(r.fails for r in results):
         return EXIT_VIOLATED
-    if any(r.verdict == "inconclusive" for r in results):
+    if any(r.unsettled for r in results):
         return EXIT_INCONCLUSIVE
     return EXIT_OK
 
@@ -218,7 +218,8 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
             out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_expect_note(r)}\n")
         for r in sr.results:
             if r.trace is not None:
-                out.write(f"\n{r.property}: counterexample, {r.depth} steps\n")
+                what = "witness" if r.verdict == "covered" else "counterexample"
+                out.write(f"\n{r.property}: {what}, {r.depth} steps\n")
                 out.write(render_table(r.trace) + "\n")
                 if r.property in sr.trace_files:
                     out.write(f"trace written to {sr.trace_files[r.property]}\n")
@@ -244,7 +245,7 @@ def summary_table(rows: list[tuple[str, PropertyResult]]) -> str:
 
 
 def _depth_or_method(r: PropertyResult) -> str:
-    if r.verdict == "proved":
+    if r.verdict in ("proved", "unreachable"):
         return r.method
     if r.verdict == "inconclusive":
         return f"depth {r.depth} ({r.reason})" if r.reason else f"depth {r.depth}"

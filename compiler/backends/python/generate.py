@@ -184,8 +184,9 @@ def _guard_table(a: ir.Agent, sc: Scope) -> str:
 
 
 def _prop_view(p: ir.Property, sc: Scope, show_path: Callable[[str], str]) -> PropView:
-    assert p.expr is not None
-    lines = [f"def {sc.names.prop(p.name)}(s):", f"    return {exprs.cond(p.expr, sc)}"]
+    pred = p.invariant_expr()  # a cover's is its negation: a "violation" is its witness
+    assert pred is not None
+    lines = [f"def {sc.names.prop(p.name)}(s):", f"    return {exprs.cond(pred, sc)}"]
     return PropView(_where(p.span, show_path), p.kind, p.name, lines)
 
 

@@ -87,11 +87,12 @@ class TransitionSystem:
     # ----------------------------------------------------------------- properties
 
     def invariant(self, prop: ir.Property, tag: str) -> z3.BoolRef:
-        """The state predicate of an invariant or deadlock property, in state `tag`."""
+        """The state predicate of an invariant, deadlock or cover property, in state `tag`."""
         if prop.name not in self._props:
-            if prop.expr is None:
+            pred = prop.invariant_expr()  # a cover's is its negation: a "violation" is its witness
+            if pred is None:
                 raise EncodingError(f"z3 backend: property {prop.name} ({prop.kind}) has no expression")
-            self._props[prop.name] = self.ev.boolean(prop.expr, Scope(self._frozen_pre))
+            self._props[prop.name] = self.ev.boolean(pred, Scope(self._frozen_pre))
         return self._renaming(tag)(self._props[prop.name])
 
     def _renaming(self, tag: str) -> Renaming:
