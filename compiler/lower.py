@@ -144,8 +144,9 @@ class Lowerer:
                     props[item.name] = ir.Property(item.name, "cover", expr, "covered", item.span)
         for name, span in self.asserts.items():
             if name in props:
-                self.diags.error("E202", f"`{name}` names both an {props[name].kind} and an assert", span,
-                                 labels=[Label(props[name].span, f"the {props[name].kind}")])
+                kind = props[name].kind
+                self.diags.error("E202", f"`{name}` names both {'a' if kind == 'cover' else 'an'} {kind} and an assert",
+                                 span, labels=[Label(props[name].span, f"the {kind}")])
                 continue
             props[name] = ir.Property(name, "check", None, None, span)
         props["deadlock"] = ir.Property("deadlock", "deadlock", self.deadlock_free(), None, self.c.spec.span)
