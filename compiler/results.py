@@ -9,6 +9,8 @@ A cover (a state some run must reach) has its own words, `compiler.coverage.judg
   covered       a run of `depth` steps reaches it (the shortest); `trace` is that witness
   unreachable   no run of any length reaches it; `method` says how
   not_covered   no run of at most `depth` steps reaches it (bounded)
+`stopped_by` names the limit that stopped an engine short of a settled verdict, when one
+did: "max-states", "timeout", "memory", "SIGINT", "SIGTERM" (compiler.limits).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class PropertyResult:
     reason: str | None = None  # inconclusive: why; holds: why no proof (if a proof was tried)
     trace: Trace | None = None  # violated (the counterexample) or covered (the witness) only
     expected: str | None = None  # `expect` from the spec: "violated" | "holds" | "covered" | "unreachable" | None
+    stopped_by: str | None = None  # the limit that stopped an engine short of a settled verdict
 
     def __post_init__(self) -> None:
         assert self.verdict in VERDICTS, self.verdict
