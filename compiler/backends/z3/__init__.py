@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from compiler import ir
+import z3
+
+from compiler import ir, limits
 from compiler.backends.z3.bmc import BmcOutcome, Clock, Progress, run_bmc
 from compiler.backends.z3.kind import Goal, k_induction
 from compiler.backends.z3.symexec import EncodingError
@@ -29,7 +31,7 @@ DEFAULT_DEPTH = 40
 # small k or none at all; beyond this the simple-path constraints grow as k^2.
 DEFAULT_MAX_K = 12
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_K", "EncodingError", "TransitionSystem", "prove", "resolve_params"]
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_K", "EncodingError", "interrupt", "TransitionSystem", "prove", "resolve_params"]
 
 
 def resolve_params(model: ir.Model, overrides: dict[str, int] | None = None) -> dict[str, int]:
@@ -47,19 +49,35 @@ def prove(model: ir.Model, params: dict[str, int] | None = None, *, depth: int =
           max_k: int = DEFAULT_MAX_K, progress: Progress | None = None, ints: str = "bv") -> list[PropertyResult]:
     """Check the selected properties (default: all) of `model`; results in the model's property order.
 
-    `timeout` is per property, in seconds of wall time: the bounded run is shared
-    (its time counts for every property), k-induction time counts for the property
-    being proved.  A property whose bounded run times out is `inconclusive`; one whose
-    induction times out keeps `holds` (with the reason in `reason`).
+    `timeout` is the wall time of the whole call, every property together, unless a
+    budget is already in force (`compiler.limits`: the conductor's, with the spec's
+    deadline and the stop signal).  A property whose bounded run is stopped is
+    `inconclusive`; one whose induction is stopped keeps `holds`.  Either way
+    `stopped_by` names the limit.
     """
     params = resolve_params(model, params)
     props = _select(model, properties)
-    clock = Clock(time.perf_counter(), timeout)
-    ts = TransitionSystem(model, params, ints)
-    bmc = run_bmc(ts, props, depth, clock, progress)
-    results = dict(bmc.results)
-    results.update(_prove_open(ts, bmc, depth, timeout, max_k if induction else 0))
+    with limits.budget(timeout) as budget:
+        clock = Clock(time.perf_counter(), budget)
+        ts = TransitionSystem(model, params, ints)
+        bmc = run_bmc(ts, props, depth, clock, _reporting(budget, depth, progress))
+        results = dict(bmc.results)
+        results.update(_prove_open(ts, bmc, depth, clock, max_k if induction else 0))
     return [results[p.name] for p in props]
+
+
+def interrupt() -> None:
+    """Stop the query Z3 is solving now (safe from another thread: the watchdog's way in,
+    since a Python signal handler cannot run while the main thread is inside Z3)."""
+    z3.main_ctx().interrupt()
+
+
+def _reporting(budget: limits.Budget, depth: int, progress: Progress | None) -> Progress:
+    def report(k: int, elapsed: float) -> None:
+        budget.status = f"Z3 bounded run: depth {k}/{depth} checked"
+        if progress is not None:
+            progress(k, elapsed)
+    return report
 
 
 def _select(model: ir.Model, names: Sequence[str] | None) -> list[ir.Property]:
@@ -72,7 +90,7 @@ def _select(model: ir.Model, names: Sequence[str] | None) -> list[ir.Property]:
     return [p for p in model.properties if p.name in wanted]
 
 
-def _prove_open(ts: TransitionSystem, bmc: BmcOutcome, depth: int, timeout: float | None,
+def _prove_open(ts: TransitionSystem, bmc: BmcOutcome, depth: int, clock: Clock,
                 max_k: int) -> dict[str, PropertyResult]:
     out: dict[str, PropertyResult] = {}
     for p in bmc.open:
@@ -80,8 +98,7 @@ def _prove_open(ts: TransitionSystem, bmc: BmcOutcome, depth: int, timeout: floa
             # No Check statement names it, so no step can ever violate it: no solver needed.
             out[p.name] = PropertyResult(p.name, "proved", depth, "static (no check can fail it)", bmc.seconds,
                                          expected=p.expect)
-    budget = None if timeout is None else max(0.0, timeout - bmc.seconds)
-    goals = [Goal(p, budget) for p in bmc.open if p.name not in out]
+    goals = [Goal(p, clock) for p in bmc.open if p.name not in out]
     limit = min(max_k, depth + 1)  # the bounded run is the base case for k <= depth+1
     if goals and limit >= 1:
         k_induction(ts, goals, limit)
@@ -92,5 +109,5 @@ def _prove_open(ts: TransitionSystem, bmc: BmcOutcome, depth: int, timeout: floa
                                               expected=g.prop.expect)
         else:
             out[g.prop.name] = PropertyResult(g.prop.name, "holds", depth, "bmc", secs, reason=g.gave_up,
-                                              expected=g.prop.expect)
+                                              expected=g.prop.expect, stopped_by=g.stopped_by)
     return out

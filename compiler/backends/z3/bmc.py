@@ -20,23 +20,28 @@ from compiler import ir
 from compiler.backends.z3.extract import extract_trace
 from compiler.backends.z3.system import TransitionSystem, Unrolled
 from compiler.backends.z3.terms import FALSE, mk_and, mk_not
+from compiler.limits import Budget, describe
 from compiler.results import PropertyResult
 
 Progress = Callable[[int, float], None]
+NO_TIMEOUT = 4294967295  # Z3's "timeout" parameter meaning none (a solver keeps the last value set)
 
 
 @dataclass(slots=True)
 class Clock:
-    """Wall-clock budget shared by the properties of one bounded run."""
+    """The seconds of one Z3 run, and the budget (deadline, stop signal) it must stop within."""
 
     start: float
-    timeout: float | None  # seconds, None: unlimited
+    budget: Budget
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def remaining(self) -> float | None:
-        return None if self.timeout is None else self.timeout - self.elapsed()
+        return self.budget.remaining()
+
+    def stop_reason(self) -> str | None:
+        return self.budget.stop_reason()
 
 
 @dataclass(slots=True)
@@ -135,11 +140,10 @@ def _settle_depth(ts: TransitionSystem, solver: z3.Solver, lits: dict[str, z3.Bo
 
 
 def _check(solver: z3.Solver, assumptions: list[z3.BoolRef], clock: Clock) -> z3.CheckSatResult:
+    if clock.stop_reason() is not None:
+        return z3.unknown  # a signal or the deadline: no new query (a running one is interrupted)
     remaining = clock.remaining()
-    if remaining is not None:
-        if remaining <= 0:
-            return z3.unknown
-        solver.set("timeout", max(1, int(remaining * 1000)))
+    solver.set("timeout", NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)))
     return solver.check(*assumptions)
 
 
@@ -152,10 +156,20 @@ def _record_violation(ts: TransitionSystem, m: z3.ModelRef, name: str, k: int, c
 
 
 def _inconclusive(ts: TransitionSystem, name: str, k: int, clock: Clock, solver: z3.Solver) -> PropertyResult:
-    remaining = clock.remaining()
-    if remaining is not None and remaining <= 0.001:
-        why = f"timeout after {clock.timeout:g} s at depth {k}"
+    stopped = stopped_by(clock, solver)
+    if stopped == "timeout":
+        why = f"timeout after {clock.budget.timeout:g} s at depth {k}"
+    elif stopped is not None:
+        why = f"stopped by {describe(stopped)} at depth {k}"
     else:
         why = f"solver unknown at depth {k}: {solver.reason_unknown()}"
     return PropertyResult(name, "inconclusive", k - 1, "bmc", clock.elapsed(), reason=why,
-                          expected=ts.model.prop(name).expect)
+                          expected=ts.model.prop(name).expect, stopped_by=stopped)
+
+
+def stopped_by(clock: Clock, solver: z3.Solver) -> str | None:
+    """The limit behind an `unknown`: Z3's own timer may fire a hair before our clock runs out."""
+    reason = clock.stop_reason()
+    if reason is None and solver.reason_unknown() == "timeout" and clock.remaining() is not None:
+        reason = "timeout"
+    return reason

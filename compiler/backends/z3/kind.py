@@ -23,20 +23,20 @@ from dataclasses import dataclass, field
 import z3
 
 from compiler import ir
+from compiler.backends.z3.bmc import NO_TIMEOUT, Clock, stopped_by
 from compiler.backends.z3.system import TransitionSystem, Unrolled
 from compiler.backends.z3.terms import mk_and, mk_not, mk_or
+from compiler.limits import describe
 
 
 @dataclass(slots=True)
 class Goal:
     prop: ir.Property
-    budget: float | None  # seconds left for this property, None: unlimited
+    clock: Clock  # the spec's budget: every property's induction stops at its deadline
     spent: float = 0.0
     proved_k: int | None = None
     gave_up: str | None = None  # why no proof (the bounded verdict stands)
-
-    def remaining(self) -> float | None:
-        return None if self.budget is None else self.budget - self.spent
+    stopped_by: str | None = None  # the limit that ended the attempt, if one did
 
 
 @dataclass(slots=True)
@@ -131,11 +131,17 @@ def k_induction(ts: TransitionSystem, goals: list[Goal], max_k: int) -> None:
     ind.extend()
     pending = list(goals)
     for k in range(1, max_k + 1):
+        if goals[0].clock.stop_reason() is not None:
+            break
+        goals[0].clock.budget.status = f"Z3 k-induction: k={k}/{max_k}"
         ind.extend()
         pending = _round(ind, pending, k)
         if not pending:
             return
+    stopped = goals[0].clock.stop_reason()
     for g in pending:
+        if stopped is not None and g.gave_up is None:
+            g.stopped_by, g.gave_up = stopped, f"k-induction stopped by {describe(stopped)}"
         g.gave_up = g.gave_up or f"not k-inductive for k <= {max_k}"
 
 
@@ -160,9 +166,8 @@ def _round(ind: Induction, pending: list[Goal], k: int) -> list[Goal]:
 
 
 def _joint(ind: Induction, pending: list[Goal], k: int) -> None:
-    budget = min((g.remaining() for g in pending), key=lambda r: float("inf") if r is None else r)
     start = time.perf_counter()
-    answer = _solve(ind, ind.joint_violation([g.prop for g in pending]), budget)
+    answer = _solve(ind, ind.joint_violation([g.prop for g in pending]), pending[0].clock)
     share = (time.perf_counter() - start) / len(pending)
     for g in pending:
         g.spent += share
@@ -175,23 +180,21 @@ def _joint(ind: Induction, pending: list[Goal], k: int) -> None:
 
 def _check(ind: Induction, g: Goal, assumptions: list[z3.BoolRef]) -> z3.CheckSatResult:
     start = time.perf_counter()
-    answer = _solve(ind, assumptions, g.remaining())
+    answer = _solve(ind, assumptions, g.clock)
     g.spent += time.perf_counter() - start
     return answer
 
 
-def _solve(ind: Induction, assumptions: list[z3.BoolRef], remaining: float | None) -> z3.CheckSatResult:
-    if remaining is not None:
-        if remaining <= 0:
-            return z3.unknown
-        ind.solver.set("timeout", max(1, int(remaining * 1000)))
-    else:
-        ind.solver.set("timeout", 4294967295)
+def _solve(ind: Induction, assumptions: list[z3.BoolRef], clock: Clock) -> z3.CheckSatResult:
+    if clock.stop_reason() is not None:
+        return z3.unknown
+    remaining = clock.remaining()
+    ind.solver.set("timeout", NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)))
     return ind.solver.check(*assumptions)
 
 
 def _why(ind: Induction, g: Goal) -> str:
-    r = g.remaining()
-    if r is not None and r <= 0.001:
-        return "timeout"
+    g.stopped_by = stopped_by(g.clock, ind.solver)
+    if g.stopped_by is not None:
+        return f"stopped by {describe(g.stopped_by)}"
     return ind.solver.reason_unknown() or "solver unknown"
