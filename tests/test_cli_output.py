@@ -245,3 +245,77 @@ def test_an_unusable_cache_folder_costs_only_time(tmp_path: Path) -> None:
         r = irqc("check", S1, env=env)
         assert r.returncode == 0 and r.stderr == "", r.stderr
     assert (tmp_path / "not_a_folder").read_text() == ""
+
+
+# --------------------------------------------------------------------------- JSON Schemas (docs/schemas)
+
+SCHEMAS = ROOT / "docs" / "schemas"
+jsonschema = pytest.importorskip("jsonschema")
+
+
+def _validator(name: str) -> Any:
+    """A validator for one schema; the others are reachable by their file names, as `$ref`s
+    between files in one folder are for any tool that reads them from disk."""
+    from referencing import Registry, Resource
+
+    docs = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in SCHEMAS.glob("*.schema.json")}
+    registry: Any = Registry().with_resources((n, Resource.from_contents(d)) for n, d in docs.items())
+    return jsonschema.Draft202012Validator(docs[name], registry=registry)
+
+
+def _valid(name: str, doc: Any) -> None:
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator(name).iter_errors(doc)]
+    assert errors == [], errors
+
+
+def test_schemas_are_schemas() -> None:
+    for p in SCHEMAS.glob("*.schema.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads(p.read_text(encoding="utf-8")))
+
+
+def test_check_json_matches_its_schema(tmp_path: Path) -> None:
+    base = spec(tmp_path, "spec base;\nvar x: bool = false;\n")
+    patch = spec(tmp_path, "spec patch extends base;\nvar x: bool = true;\n")
+    runs = [irqc("check", "--json", "specs"), irqc("check", "--json", S1, str(spec(tmp_path, DUPLICATE))),
+            irqc("check", "--json", str(spec(tmp_path, UNDEFINED)), str(patch), str(base)),
+            irqc("check", "--json", "no/such.irqspec"), irqc("check", "--json", "--frobnicate")]
+    assert [r.returncode for r in runs] == [0, 2, 2, 2, 2]
+    for r in runs:
+        _valid("check.schema.json", _json(r))
+
+
+def test_schemas_reject_what_irqc_does_not_print() -> None:
+    good = {"code": "E201", "severity": "error", "message": "m", "location": None, "notes": [], "labels": []}
+    _valid("check.schema.json", {"diagnostics": [good], "files": []})
+    for bad in ({**good, "code": "201"}, {**good, "severity": "fatal"}, {**good, "labels": [{"line": 1, "col": 1}]},
+                {k: v for k, v in good.items() if k != "location"}):
+        assert not _validator("check.schema.json").is_valid({"diagnostics": [bad]}), bad
+    assert not _validator("prove.schema.json").is_valid({"spec": "s", "name": "s", "params": {}, "results": [
+        {"property": "p", "verdict": "maybe", "depth": 1, "method": "bmc", "seconds": 0, "expected": None,
+         "reason": None, "trace": None}]})
+
+
+def test_prove_json_and_its_itf_trace_match_their_schemas(tmp_path: Path) -> None:
+    r = irqc("prove", "--json", "--trace-out", str(tmp_path / "traces"), S1)
+    assert r.returncode == 1, r.stderr  # S1 models Gowans's race: no_lost_interrupt is violated
+    doc = _json(r)
+    _valid("prove.schema.json", doc)
+    files = [res["trace"] for res in doc["results"] if res["trace"] is not None]
+    assert files and all(isinstance(f, str) for f in files)
+    for f in files:
+        _valid("itf.schema.json", json.loads(Path(f).read_text(encoding="utf-8")))
+
+
+def test_prove_json_for_several_specs_with_inline_traces() -> None:
+    r = irqc("prove", "--json", "--property", "no_lost_interrupt", S1, S1)
+    assert r.returncode == 1, r.stderr
+    doc = _json(r)
+    assert isinstance(doc, list) and len(doc) == 2
+    assert isinstance(doc[0]["results"][0]["trace"], list)
+    _valid("prove.schema.json", doc)
+
+
+def test_prove_json_usage_error_matches_the_schema() -> None:
+    r = irqc("prove", "--json", "--frobnicate", S1)
+    assert r.returncode == 2
+    _valid("prove.schema.json", _json(r))
