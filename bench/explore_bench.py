@@ -46,7 +46,7 @@ def measure(sim: Any, max_states: int, repeat: int) -> tuple[Any, float, float]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("specs", nargs="*", help="spec files (default: specs/*.irqspec)")
     p.add_argument("--max-states", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=3)

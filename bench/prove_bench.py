@@ -77,7 +77,8 @@ def curve(spec: Path, upto: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--depth", type=int, default=None, help="depth for part 1 (default: irqc's default)")
     ap.add_argument("--engines", default="auto,bmc", help="comma-separated engines for part 1 (default: auto,bmc)")
     ap.add_argument("--bmc-timeout", type=float, default=20.0,
