@@ -13,17 +13,26 @@
    shortest (and traced as in 2).  For the rest: if it examined every run of up to
    `depth` steps, that is the bounded verdict ("holds up to depth B"); otherwise BMC
    to `depth` and then k-induction decide, exactly as with `engine="bmc"`.
+
+Limits (`compiler.limits`): `timeout` is one deadline for every engine of the call.
+The search may use half of it, so that Z3 keeps time for the counterexamples and for
+the bounded run after a cut search.  Whatever stops an engine (`--max-states`, the
+deadline, memory, a stop signal) is named in each result it leaves unsettled
+(`stopped_by`), and what the search established is kept: its violations (with its own
+trace when Z3 is stopped before confirming them) and the depth it covered.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from compiler import ir
+from compiler import ir, limits
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove
 from compiler.coverage import judge_covers
 from compiler.results import PropertyResult
+from compiler.trace import Trace, from_itf
 
 DEFAULT_MAX_STATES = 2_000_000  # about 2 GB of states; the shipped specs need under 900,000
 ENGINES = ("auto", "bmc")
@@ -43,6 +52,8 @@ class Search:
     covered: int | None  # every run of up to this many steps was examined
     violations: dict[str, int]  # property -> shortest violation depth
     seconds: float
+    stopped_by: str | None = None  # the limit that cut it (compiler.limits); None when complete
+    traces: dict[str, Any] = field(default_factory=dict)  # property -> the search's own trace (ITF)
 
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
@@ -51,42 +62,152 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None) -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
-    `notice` receives a line worth telling the user before a long wait."""
+    `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
-    if engine == "bmc" or max_states <= 0 or not wanted:
-        return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
-                                         timeout=timeout, max_k=max_k, progress=progress))
-    # With a time limit, the search may use half of it: the rest is Z3's if the search cannot finish.
-    search = explore(model, params, max_states, None if timeout is None else timeout / 2)
-    out = _traced(model, params, [p for p in wanted if p.name in search.violations], search, timeout, progress)
-    rest = [p for p in wanted if p.name not in search.violations]
+    with limits.budget(timeout, model.name) as budget:
+        if engine == "bmc" or max_states <= 0 or not wanted:
+            return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
+                                             timeout=timeout, max_k=max_k, progress=progress))
+        search = explore(model, params, max_states, _half(budget))
+        found = [p for p in wanted if p.name in search.violations]
+        # After a stop signal no new engine starts: report what the search established.
+        out = _traced(model, params, found, search, timeout, progress) if budget.stop_reason() is None else {}
+        out.update({p.name: _unconfirmed(p, search, out.get(p.name)) for p in found
+                    if p.name not in out or out[p.name].verdict == "inconclusive"})
+        rest = [p for p in wanted if p.name not in search.violations]
+        out.update(_settle_rest(model, params, rest, search, depth, max_k, timeout, progress, notice))
+    return judge_covers(model, [out[p.name] for p in wanted])
+
+
+def _half(budget: limits.Budget) -> float | None:
+    left = budget.remaining()
+    return None if left is None else max(0.0, left) / 2
+
+
+def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property], search: Search, depth: int,
+                 max_k: int, timeout: float | None, progress: Callable[[int, float], None] | None,
+                 notice: Callable[[str], None] | None) -> dict[str, PropertyResult]:
+    """The properties the search found no violation of, by how far it got."""
+    if not rest:
+        return {}
     if search.complete:
         method = f"exhaustive search, {search.states} states"
-        out.update({p.name: PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect)
-                    for p in rest})
-    elif search.covered is not None and search.covered >= depth:
-        method = f"exhaustive search to depth {search.covered}"
-        note = f"the search stopped at {search.states} states (--max-states), so this is not a proof"
-        out.update({p.name: PropertyResult(p.name, "holds", search.covered, method, search.seconds, reason=note,
-                                           expected=p.expect) for p in rest})
-    elif rest:
-        if notice is not None:
-            notice(f"{model.name}: the exhaustive search stopped at {search.states} states (--max-states), "
-                   f"having covered every run of up to {search.covered} steps; Z3 now checks runs of up to "
-                   f"{depth} steps, which can take long on a large instance (--depth {search.covered} or a "
-                   f"larger --max-states avoids it; --timeout bounds it)")
-        for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
-                       max_k=max_k, progress=progress):
-            out[r.property] = _note_search(r, search)
-    return judge_covers(model, [out[p.name] for p in wanted])
+        return {p.name: PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect)
+                for p in rest}
+    if (search.covered is not None and search.covered >= depth) or limits.stop_requested():
+        return {p.name: _bounded_by_search(p, search, depth) for p in rest}
+    if notice is not None:
+        notice(f"{model.name}: {_search_stop(search)}; Z3 now checks runs of up to {depth} steps, which can take "
+               f"long on a large instance (--depth {search.covered or 0} or a larger --max-states avoids it; "
+               f"--timeout bounds it)")
+    return {r.property: _note_search(r, search)
+            for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
+                           max_k=max_k, progress=progress)}
+
+
+def _bounded_by_search(p: ir.Property, search: Search, depth: int) -> PropertyResult:
+    """What a cut search alone says: holds up to the depth it covered, inconclusive short of `--depth`."""
+    covered = -1 if search.covered is None else search.covered
+    return PropertyResult(p.name, "holds" if covered >= depth else "inconclusive", covered,
+                          f"exhaustive search to depth {covered}", search.seconds,
+                          reason=f"{_search_stop(search)}, so this is not a proof", expected=p.expect,
+                          stopped_by=search.stopped_by)
+
+
+def _search_stop(search: Search) -> str:
+    what = f"the exhaustive search stopped at {search.states} states ({limits.describe(search.stopped_by or '?')})"
+    if search.covered is None:
+        return what + ", having covered no depth it can vouch for"
+    return what + f", having covered every run of up to {search.covered} steps"
+
+
+def _unconfirmed(p: ir.Property, search: Search, z3_result: PropertyResult | None) -> PropertyResult:
+    """A violation the search found that Z3 did not confirm (stopped, or never started after a
+    stop signal): the search's own trace.  The simulator ran that very path, so the violation
+    is established; only the cross-check is missing, and the result says so."""
+    stopped = z3_result.stopped_by if z3_result is not None else limits.stop_requested()
+    why = (z3_result.reason if z3_result is not None else None) or f"stopped by {limits.describe(stopped or '?')}"
+    return PropertyResult(p.name, "violated", search.violations[p.name], "exhaustive search", search.seconds,
+                          reason=f"not confirmed by Z3 ({why})", trace=_search_trace(search, p.name),
+                          expected=p.expect, stopped_by=stopped)
+
+
+def _search_trace(search: Search, prop: str) -> Trace | None:
+    doc = search.traces.get(prop)
+    return None if doc is None else from_itf(doc)
 
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None) -> Search:
     sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
-    result = sim.explore(max_states, max_seconds)
+    watch = _Watch(limits.active(), max_seconds)
+    sim.watch = watch  # the simulator's search calls it every few hundred states
+    try:
+        result = sim.explore(max_states, max_seconds)
+    except MemoryError:
+        # Its violations went with it: nothing it found can be vouched for.
+        return Search(False, watch.states, watch.depth, None, {}, watch.elapsed(), stopped_by="memory")
     violations = {prop: d for prop, (d, _path) in result.violations.items()}
+    traces = {prop: sim.trace(path, prop, d, generator="irqc prove (exhaustive search)")
+              for prop, (d, path) in result.violations.items()}
     covered = result.depth if result.complete else result.bound
-    return Search(result.complete, result.states, result.depth, covered, violations, result.seconds)
+    stopped = None if result.complete else watch.stopped or _limit_hit(result, max_states, max_seconds)
+    return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces)
+
+
+def _limit_hit(result: Any, max_states: int, max_seconds: float | None) -> str | None:
+    """Which limit cut a search the watch did not stop (None: it stopped once every property was violated)."""
+    if result.states >= max_states:
+        return "max-states"
+    if max_seconds is not None and result.seconds >= max_seconds:
+        return "timeout"
+    return None
+
+
+class _Watch:
+    """Called by the search every few hundred states: True stops it.  Also keeps the progress line."""
+
+    MEMORY_FLOOR = 0.05  # stop when less than this share of the machine's memory is left: before the OOM killer
+
+    def __init__(self, budget: limits.Budget | None, max_seconds: float | None) -> None:
+        self.budget = budget
+        self.start = time.perf_counter()
+        self.deadline = None if max_seconds is None else self.start + max_seconds
+        self.states = self.depth = 0
+        self.stopped: str | None = None
+        self.next_memory_look = self.start
+
+    def __call__(self, states: int, depth: int) -> bool:
+        self.states, self.depth = states, depth
+        now = time.perf_counter()
+        if self.budget is not None:
+            rate = states / max(now - self.start, 1e-9)
+            self.budget.status = f"exhaustive search: {states:,} states, depth {depth}, {rate:,.0f} states/s"
+        self.stopped = limits.stop_requested() or self._timeout(now) or self._memory(now)
+        return self.stopped is not None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def _timeout(self, now: float) -> str | None:
+        over = self.deadline is not None and now > self.deadline
+        return "timeout" if over or (self.budget is not None and self.budget.stop_reason() == "timeout") else None
+
+    def _memory(self, now: float) -> str | None:
+        if now < self.next_memory_look:
+            return None
+        self.next_memory_look = now + 1.0
+        mem = _meminfo()
+        return "memory" if mem is not None and mem[0] < self.MEMORY_FLOOR * mem[1] else None
+
+
+def _meminfo() -> tuple[int, int] | None:
+    """(available, total) bytes of the machine's memory, where Linux says (None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
+        return fields["MemAvailable"], fields["MemTotal"]
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
 
 
 def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], search: Search,
@@ -117,13 +238,14 @@ def _confirmed(r: PropertyResult, depth: int) -> PropertyResult:
 
 
 def _note_search(r: PropertyResult, search: Search) -> PropertyResult:
-    """The search was cut: say how far it got, where the bounded verdict is all there is."""
-    if r.verdict != "holds":
+    """Z3 after a cut search: say how far the search got and what stopped it, and keep the
+    depth it covered when Z3 was stopped shallower."""
+    if r.verdict not in ("holds", "inconclusive"):
         return r
-    note = (f"exhaustive search stopped at {search.states} states, having covered every run of up to "
-            f"{search.covered} steps") if search.covered is not None else None
-    reason = "; ".join(x for x in (r.reason, note) if x) or None
-    return replace(r, reason=reason)
+    reason = "; ".join(x for x in (r.reason, _search_stop(search)) if x)
+    covered = -1 if search.covered is None else search.covered
+    depth = max(r.depth, covered) if r.verdict == "inconclusive" else r.depth
+    return replace(r, reason=reason, depth=depth, stopped_by=r.stopped_by or search.stopped_by)
 
 
 __all__ = ["BackendDisagreement", "DEFAULT_MAX_STATES", "ENGINES", "Search", "check", "explore"]
