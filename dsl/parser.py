@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -59,6 +58,8 @@ def _cache_dir() -> Path | None:
 def _save_tables(parser: Lark, path: Path) -> None:
     """Write whole or not at all (os.replace), and never fail: a read-only home or a full disk
     only costs the time to rebuild."""
+    import tempfile  # with `random`, 5 ms of every start: only a cache miss needs it
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
