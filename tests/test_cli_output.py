@@ -113,6 +113,13 @@ def test_problem_matcher_reads_errors_with_no_place() -> None:
         {"severity": "error", "message": "no such file or folder: `no/such.irqspec`", "code": "E001"}]
 
 
+def test_problem_matcher_reads_irqc_test_mismatches() -> None:
+    line = "specs/s.irqspec:40:1: error: invariant p expected holds, got violated at depth 9 [T001]"
+    assert _match(line) == {"file": "specs/s.irqspec", "line": "40", "column": "1", "severity": "error",
+                            "message": "invariant p expected holds, got violated at depth 9", "code": "T001"}
+    assert VSCODE_GCC.match(line) is not None
+
+
 def test_problem_matcher_is_well_formed() -> None:
     for matcher in _matchers():
         assert matcher["owner"].startswith("irqc")
