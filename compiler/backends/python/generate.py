@@ -7,6 +7,7 @@ same spec always gives the same bytes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -88,13 +89,38 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["pyrepr"] = repr
-    env.filters["docstring"] = _docstring_safe
+    env.filters["comment"] = comment_safe
+    env.filters["docstring"] = docstring_safe
     return env
 
 
-def _docstring_safe(text: str) -> str:
-    """Text that cannot end or escape out of the module's triple-quoted docstring."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+# Outside text (paths, titles, step texts) reaches the generated file only through repr(),
+# comment_safe or docstring_safe: a newline in a folder name must not become a line of code.
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# PEP 263: Python reads `coding[:=]NAME` in a comment on line 1 or 2 (the spec path's line) as the
+# file's encoding, and some codecs turn printable text into newlines.
+_CODING = re.compile(r"(?<=coding)[:=]")
+
+
+def comment_safe(text: str) -> str:
+    """`text` as it may appear in a `#` comment: one line, printable, valid UTF-8.
+
+    Backslashes, control and format characters, line and paragraph separators and lone
+    surrogates (the undecodable bytes of a non-UTF-8 path) are written as Python escapes."""
+    out = "".join(_ESCAPES.get(c) or (c if c.isprintable() else _escape(c)) for c in text)
+    return _CODING.sub(lambda m: _escape(m.group()), out)
+
+
+def docstring_safe(text: str) -> str:
+    """`text` inside a triple-quoted docstring: the docstring's value reads as `comment_safe(text)`."""
+    return comment_safe(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _escape(c: str) -> str:
+    o = ord(c)
+    if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's stand-in for an undecodable byte: show the byte
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
 
 
 # --------------------------------------------------------------------------- declarations
