@@ -1,7 +1,9 @@
 """`irqc build PATH... [-o DIR] [--check]`: emit one standalone simulator per spec.
 
 Exit status: 0 written or up to date; 1 (`--check`) a file is stale, missing or
-orphaned; 2 bad input (a spec with errors, a file in DIR that irqc did not write).
+orphaned, or a killed build left a temp file; 2 bad input (a spec with errors, a file
+in DIR that irqc did not write or a symbolic link in the way, a DIR that cannot be a
+folder).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 from compiler import ir
 from compiler.backends.python.files import Output, OutputError, Problem, check_outputs, orphans, plan_outputs, \
     write_outputs
+from compiler.cli import usage_error
+from compiler.cli.paths import output_dir_problem
 from compiler.pipeline import load_model, spec_files
 from dsl.diagnostics import Diagnostics, render_all
 
@@ -43,7 +47,7 @@ class BuildCheck:
 
     @property
     def exit_code(self) -> int:
-        if self.diags.has_errors or self.error or any(p.kind == "foreign" for p in self.problems):
+        if self.diags.has_errors or self.error or any(p.kind in ("foreign", "link") for p in self.problems):
             return EXIT_USAGE
         return EXIT_STALE if self.problems else EXIT_OK
 
@@ -53,14 +57,16 @@ def check_generated(paths: list[str], outdir: str) -> BuildCheck:
     diags = Diagnostics()
     try:
         outputs = _plan(paths, outdir, diags)
+        if outputs is None:
+            return BuildCheck(diags)
+        return BuildCheck(diags, check_outputs(outputs, outdir))
     except OutputError as e:
         return BuildCheck(diags, error=str(e))
-    if outputs is None:
-        return BuildCheck(diags)
-    return BuildCheck(diags, check_outputs(outputs, outdir))
 
 
 def run(args: argparse.Namespace) -> int:
+    if (msg := output_dir_problem("-o", args.output_dir, writable=not args.check)) is not None:
+        return usage_error(msg, as_json=False)
     if args.check:
         return _report_check(check_generated(args.paths, args.output_dir))
     diags = Diagnostics()
