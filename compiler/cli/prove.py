@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -11,6 +12,8 @@ from typing import Any, TextIO
 
 from compiler import ir
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
+from compiler.cli import usage_error
+from compiler.cli.paths import output_dir_problem
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
 from compiler.trace import itf_filename, render_table, state_to_itf, write_itf
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from dsl.diagnostics import Diagnostics, render_all
 
     if (msg := _bad_options(args)) is not None:
-        return _usage(msg)
+        return _usage(msg, args.json)
     diags = Diagnostics()
     files = spec_files(args.paths, diags)
     overrides = parse_params(args.param, diags)
@@ -115,20 +118,21 @@ def exit_status(results: list[PropertyResult]) -> int:
     return EXIT_OK
 
 
-def _usage(message: str) -> int:
-    sys.stderr.write(f"irqc prove: error[E501]: {message}\n")
-    return EXIT_USAGE
+def _usage(message: str, as_json: bool = False) -> int:
+    return usage_error(message, as_json=as_json)
 
 
 def _bad_options(args: argparse.Namespace) -> str | None:
     if args.depth < 0:
         return f"--depth {args.depth}: the depth must be 0 or more"
-    if args.timeout is not None and not args.timeout > 0:
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         return f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds"
     if args.max_k < 0:
         return f"--max-k {args.max_k}: must be 0 or more"
     if args.max_states < 0:
         return f"--max-states {args.max_states}: must be 0 or more (0 turns the exhaustive search off)"
+    if args.trace_out is not None:
+        return output_dir_problem("--trace-out", args.trace_out)
     return None
 
 
