@@ -143,7 +143,8 @@ def _check(solver: z3.Solver, assumptions: list[z3.BoolRef], clock: Clock) -> z3
     if clock.stop_reason() is not None:
         return z3.unknown  # a signal or the deadline: no new query (a running one is interrupted)
     remaining = clock.remaining()
-    solver.set("timeout", NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)))
+    # ctrl_c off: Z3's own SIGINT handler would swallow Ctrl-C without stopping (the watchdog interrupts it).
+    solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
     return solver.check(*assumptions)
 
 

@@ -189,7 +189,7 @@ def _solve(ind: Induction, assumptions: list[z3.BoolRef], clock: Clock) -> z3.Ch
     if clock.stop_reason() is not None:
         return z3.unknown
     remaining = clock.remaining()
-    ind.solver.set("timeout", NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)))
+    ind.solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
     return ind.solver.check(*assumptions)
 
 
