@@ -89,7 +89,7 @@ def test_unexpected_verdict_is_noted(specs: Path, capsys: pytest.CaptureFixture[
 def test_timeout_is_inconclusive_exit_3(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(specs / "big.irqspec"), "--timeout", "0.001", "--property", "sum")
     assert code == 3
-    assert "sum  inconclusive (timeout after 0.001 s at depth 0)" in out
+    assert "sum  inconclusive (timeout after 0.001 s at depth 0" in out  # then how far the search got
 
 
 def test_folder_runs_every_spec_sorted_with_one_summary(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:

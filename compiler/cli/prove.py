@@ -6,12 +6,13 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from compiler import ir
+from compiler import ir, limits
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
+from compiler.backends.z3 import interrupt as z3_interrupt
+from compiler.cli.watchdog import EXIT_STATUS, Watchdog
 from compiler.cli import usage_error
 from compiler.cli.paths import output_dir_problem
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
@@ -54,7 +55,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--property", action="append", default=[], metavar="NAME",
                    help="check only this property (repeatable; default: all)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="give up on a property after this much time (inconclusive)")
+                   help="wall-clock budget of each spec, every engine together (the exhaustive search may use "
+                        "half); what is unsettled then is reported with the limit that stopped it")
     p.add_argument("--max-k", type=int, default=DEFAULT_MAX_K, metavar="N",
                    help=f"try k-induction up to k=N after a clean run; 0 turns it off (default {DEFAULT_MAX_K})")
     p.add_argument("--engine", choices=ENGINES, default="auto",
@@ -65,6 +67,8 @@ def add_parser(subparsers: Any) -> None:
                         "about 0.6 to 1 GB per million)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines and no notes on stderr (errors are still printed)")
     p.set_defaults(run=run)
 
 
@@ -97,8 +101,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if (msg := _unknown_names(models, overrides, args.property)) is not None:
         return _usage(msg)
+    runs: list[SpecRun] = []
     try:
-        runs = [_prove_one(path, model, overrides, args) for path, model in models]
+        with Watchdog(sys.stderr, quiet=args.quiet, interrupt=z3_interrupt):
+            for path, model in models:
+                if limits.stop_requested():
+                    break
+                runs.append(_prove_one(path, model, overrides, args))
+            stopped = limits.stop_requested()
     except BackendDisagreement as e:
         sys.stderr.write(f"irqc: internal error: the two backends disagree: {e}\n"
                          "This is a bug in irqc's compiler; please report it with the spec and the command.\n")
@@ -107,7 +117,17 @@ def run(args: argparse.Namespace) -> int:
         _print_json(runs, sys.stdout)
     else:
         _print_text(runs, args.depth, sys.stdout)
+    if stopped is not None:
+        return _stopped(stopped, [path for path, _ in models[len(runs):]])
     return exit_status([r for sr in runs for r in sr.results])
+
+
+def _stopped(signal_name: str, not_started: list[str]) -> int:
+    """A stop signal: what was established is printed above; say so, and which specs never ran."""
+    rest = f"; not started: {', '.join(not_started)}" if not_started else ""
+    sys.stderr.write(f"irqc prove: stopped by {limits.describe(signal_name)}: the results above are what was "
+                     f"established before it{rest}\n")
+    return EXIT_STATUS[signal_name]
 
 
 def exit_status(results: list[PropertyResult]) -> int:
@@ -162,13 +182,10 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
     wanted = [p.name for p in model.properties if not args.property or p.name in args.property]
     results: list[PropertyResult] = []
     if wanted:
-        progress = _Progress(model.name, args.depth, sys.stderr)
-        try:
+        with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
-                            max_k=args.max_k, max_states=args.max_states, engine=args.engine, progress=progress,
-                            notice=_note)
-        finally:
-            progress.clear()
+                            max_k=args.max_k, max_states=args.max_states, engine=args.engine,
+                            notice=None if args.quiet else _note)
     traces: dict[str, str] = {}
     if args.trace_out:
         for r in results:
@@ -180,30 +197,6 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
 
 def _note(line: str) -> None:
     sys.stderr.write(f"irqc prove: note: {line}\n")
-
-
-class _Progress:
-    """`spec: depth 17/40, 0.4 s` on a terminal's stderr, redrawn at most 10 times a second."""
-
-    def __init__(self, name: str, depth: int, stream: TextIO) -> None:
-        self.name, self.depth, self.stream = name, depth, stream
-        self.on = stream.isatty()
-        self.last = 0.0
-        self.drawn = False
-
-    def __call__(self, k: int, elapsed: float) -> None:
-        now = time.monotonic()
-        if not self.on or now - self.last < 0.1:
-            return
-        self.last = now
-        self.drawn = True
-        self.stream.write(f"\r{self.name}: depth {k}/{self.depth}, {elapsed:.1f} s\x1b[K")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
 
 
 # --------------------------------------------------------------------------- text output
@@ -219,7 +212,8 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
             out.write("  (none of the selected properties is in this spec)\n")
         width = max([len(r.property) for r in sr.results] + [0])
         for r in sr.results:
-            out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_expect_note(r)}\n")
+            out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_stop_note(r)}"
+                      f"{_expect_note(r)}\n")
         for r in sr.results:
             if r.trace is not None:
                 what = "witness" if r.verdict == "covered" else "counterexample"
@@ -230,6 +224,14 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
     rows = [(sr.model.name, r) for sr in runs for r in sr.results]
     if len(rows) > 1:
         out.write("\n" + summary_table(rows) + "\n")
+
+
+def _stop_note(r: PropertyResult) -> str:
+    """Which limit kept the verdict from being settled (an inconclusive one says it already)."""
+    if r.stopped_by is None or r.verdict == "inconclusive":
+        return ""
+    return f"  [stopped by {limits.describe(r.stopped_by)}: {r.reason}]" if r.reason else \
+        f"  [stopped by {limits.describe(r.stopped_by)}]"
 
 
 def _expect_note(r: PropertyResult) -> str:
@@ -275,7 +277,8 @@ def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
     if r.trace is not None:
         trace = trace_file if trace_file else [state_to_itf(s, r.trace.vars) for s in r.trace.states]
     return {"property": r.property, "verdict": r.verdict, "depth": r.depth, "method": r.method,
-            "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace}
+            "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace,
+            **({"stopped_by": r.stopped_by} if r.stopped_by is not None else {})}
 
 
 __all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json"]
