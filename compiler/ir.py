@@ -25,19 +25,32 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
   in `Model.initially` must hold.
 * A step of instance i of agent A is enabled in state s when pc[A][i] ==
   step.source and some path through `step.body` (with some values of its
-  choices) passes every `Assume`.  Executing it runs the body sequentially on a
-  copy of s (later statements see earlier assignments), with `SelfIndex` = i,
-  and ends in exactly one `Goto`, which sets pc[A][i].
-* `Check(cond, prop)`: if cond is false, the step *aborts*: the successor is
-  the pre-state unchanged, property `prop` is violated at this step, and the
-  run ends there (no step is taken from an aborted state).  Statements run in
-  order, so a path that fails a Check never reaches the Assumes after it: such
-  a step is enabled (it aborts) even if a later guard would have been false.
+  choices) passes every `Assume` (or fails an `in_range` check, see below).
+  Executing it runs the body sequentially on a copy of s (later statements see
+  earlier assignments), with `SelfIndex` = i, and ends in exactly one `Goto`,
+  which sets pc[A][i].
+* `Check(cond, prop)`: each property is judged as if it were the only one
+  (the semantics CBMC and Kani give `assert`).  If cond is false where the
+  path reaches the Check (every Assume before it held), property `prop` is
+  violated at this step, and for `prop` the run ends there; for every other
+  property the path goes on as if the check held, so the step still has its
+  successor (if the rest of the path passes its Assumes).  Checks never make a
+  step enabled or disabled, except:
+* `Check(cond, "in_range")` (a store or an index that may leave its type,
+  inserted by lowering): if cond is false, `in_range` is violated and the path
+  has *no successor*, for every property: a state outside its types has no
+  meaning.  Such a path counts as enabled (it does something: it violates
+  in_range), so a state whose only move leaves its types is not a deadlock.
+  Nothing after a failed in_range check on the same path is evaluated.
+* The reachable states are therefore the same for every property: a
+  property's verdict never depends on which other properties the spec has.
+  A trace of a check violation ends with the violating step and repeats its
+  pre-state (for `prop`, that step is where the run ends).
 * `SelfIndex` is the instance's value in its agent's domain (lo + instance
   number; the cpu domain starts at 0, so it is the CPU id).
 * Depth: state 0 is initial; the state after k steps has depth k.  An
   invariant is violated at depth k if it is false in a state of depth k; a
-  check property is violated at depth k if the k-th step aborts on it.
+  check property is violated at depth k if the k-th step of a run fails it.
 * Cover `Property(kind="cover", expr=E)`: some reachable state satisfies E.  Both
   backends judge it as the invariant `!E`, so its "violation" at depth k is the
   shortest run to a state where E holds (a witness: "covered at depth k"), and a
@@ -46,7 +59,7 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
 * Integers are mathematical in expressions.  Every write into a bounded int
   and every array index whose range the type checker could not guarantee is
   guarded by a `Check(..., "in_range")` that lowering inserted, so a backend
-  never stores an out-of-range value.  Division and modulo are not in the IR.
+  never stores an out-of-range value or reads outside an array.  Division and modulo are not in the IR.
 """
 from __future__ import annotations
 
@@ -247,6 +260,8 @@ class Enabled:
 
 Expr = Union[Lit, ParamRef, VarRef, Index, SelfIndex, ChoiceRef, BoundRef, Unary, Binary, Ite, Quant, AtLoc, Enabled]
 
+IN_RANGE = "in_range"  # the one check property whose failure leaves a path without successor
+
 # The type of arithmetic results: unbounded; only "it is an int" matters to the backends.
 INT = IntType(Lit(0, BOOL), Lit(0, BOOL), "int")
 
@@ -280,7 +295,7 @@ class Assume:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A failed check aborts the step and violates `prop` (see module doc)."""
+    """A failed check violates `prop`; only `in_range` also stops the path (see module doc)."""
 
     cond: Expr
     prop: str

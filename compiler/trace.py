@@ -260,7 +260,7 @@ def _cell(trace: Trace, k: int) -> list[str]:
     lines = [_clip(head + text)]
     lines += [_clip(f"  {name}={show_value(trace, name, v)}") for name, v in changes(trace, k)]
     if trace.property_kind == "check" and trace.violated_at == k:
-        lines.append(_clip(f"  !! check {trace.property} fails: step aborted"))
+        lines.append(_clip(f"  !! check {trace.property} fails at this step: its run ends here"))
     return lines
 
 

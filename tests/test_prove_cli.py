@@ -67,7 +67,7 @@ def test_violation_prints_verdict_table_and_exits_1(specs: Path, capsys: pytest.
 def test_all_hold_exits_0(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(specs / "race_locked.irqspec"), "--property", "no_lost_update", "--engine", "bmc")
     assert code == 0
-    assert "no_lost_update  proved (k-induction, k=6)" in out
+    assert "no_lost_update  proved (k-induction, k=8)" in out
 
 
 def test_default_engine_proves_by_exhaustive_search(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,13 +118,14 @@ def test_layout_follows_params(lost: ModuleType) -> None:
     assert three.instances == ["cpu[0]", "cpu[1]", "cpu[2]", "dev", "adm"]
 
 
-def test_a_failed_check_aborts_with_the_pre_state() -> None:
+def test_a_failed_range_check_leaves_no_successor() -> None:
     sim = sim_module(fx.counter(1)).Simulator()
     s0 = sim.initial_states()[0]
     [(s1, ok)] = sim.successors(s0, "t", "inc")
     assert ok is None and sim.values(s1)["x"] == 1
-    [(s2, prop)] = sim.successors(s1, "t", "inc")
-    assert prop == "in_range" and s2 == s1
+    [(s2, props)] = sim.successors(s1, "t", "inc")
+    assert props == ("in_range",) and s2 is None
+    assert sim.enabled(s1) == [("t", "inc")]  # it does something: it violates in_range
 
 
 def test_choose_with_where_yields_one_successor_per_allowed_value(lost: ModuleType) -> None:

@@ -2,15 +2,19 @@
 
 A generated step function has the signature `step(s, i)`: `s` is the pre-state
 (a tuple of ints), `i` the 0-based instance number.  It returns a list of
-`(successor, violated_property_or_None)`, empty when the step is not enabled.
+`(successor or None, tuple of violated properties or None)`, one per path that
+has a successor or violates something; empty when the step is not enabled.
 
-How the IR semantics map onto the code:
+How the IR semantics (compiler/ir.py) map onto the code:
 * guards (`Assume`) read `s` directly; the state is copied into a list `t` only
   at the first write on a path, so a disabled step costs no allocation;
 * `Choose` becomes a `for` loop over the choice's range; the rest of the body
   runs inside it, and a failed `Assume` moves on to the next value (`continue`);
-* a failed `Check` yields `(s, prop)`: the successor is the pre-state;
-* `Goto` writes the pc and yields `(tuple(t), None)`.
+* a failed `Check` adds its property to the path's tuple `f` and the path goes
+  on; a failed `Assume` after that still yields `(None, f)`: the violation
+  stands, there is no successor;
+* a failed `in_range` check yields `(None, f + ("in_range",))` and ends the path;
+* `Goto` writes the pc and yields `(tuple(t), f)` (`None` when no check failed).
 A step without `Choose` has exactly one path, so it returns a one-element list
 directly instead of gathering successors in `out`.
 """
@@ -33,9 +37,11 @@ class Path:
     copied: bool  # has this path made its own working list yet?
     loops: int  # enclosing Choose loops: a finished path then says `continue`
     collects: bool  # the function gathers successors in `out` (it has a Choose)
+    tracks: bool  # the step has a Check that does not end the path: failures gather in `f`
     step: ir.Step
     agent: ir.Agent
     guard_only: bool = False  # emitting the guard function: only "is there a path?" matters
+    dirty: bool = False  # a check on this path may have failed already: `f` may be set
 
 
 @dataclass(slots=True)
@@ -49,10 +55,13 @@ class Code:
 def step_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list[str]:
     """The text of one step function, unindented."""
     collects = _has(step.body, ir.Choose)
-    path = Path(replace(sc, state="s", agent=agent), "s", False, 0, collects, step, agent)
+    tracks = _has_soft_check(step.body)
+    path = Path(replace(sc, state="s", agent=agent), "s", False, 0, collects, tracks, step, agent)
     code = Code([f"def {name}(s, i):"])
     if collects:
         code.emit(1, "out = []")
+    if tracks:
+        code.emit(1, "f = None")
     _seq(list(step.body), path, code, 1)
     return code.lines
 
@@ -61,10 +70,11 @@ def guard_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list
     """`guard(s, i) -> bool`: the step is enabled in s (what `enabled(...)` asks).
 
     The same code as the step function, cut short: a path counts once it has passed
-    its last `Assume` (a failing `Check` after that aborts the step, and an aborting
-    step was enabled), so the state is copied only when a later guard reads a write.
+    its last `Assume`, or when it fails an `in_range` check (ir.py: that is enabled);
+    other checks do not matter.  The state is copied only when a later guard reads
+    a write.
     """
-    path = Path(replace(sc, state="s", agent=agent), "s", False, 0, False, step, agent, guard_only=True)
+    path = Path(replace(sc, state="s", agent=agent), "s", False, 0, False, False, step, agent, guard_only=True)
     code = Code([f"def {name}(s, i):"])
     _seq(list(step.body), path, code, 1)
     return code.lines
@@ -89,16 +99,35 @@ def _seq(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
 
 
 def _end(path: Path, code: Code, depth: int, successor: str | None) -> None:
-    """Finish a path: yield `successor` (text of a (state, prop) pair) if any, then leave."""
+    """Finish a path: yield `successor` (text of a (state, props) pair) if any, then leave.
+
+    A path that ends without a successor still yields the checks it failed."""
     if path.guard_only:
         code.emit(depth, "return True" if successor else "continue" if path.loops else "return False")
         return
+    if successor is None and path.tracks and path.dirty:
+        f = _fname(path)
+        if not path.collects:
+            code.emit(depth, f"return [(None, {f})] if {f} else []")
+            return
+        code.emit(depth, f"if {f}:")
+        code.emit(depth + 1, f"out.append((None, {f}))")
     if not path.collects:
         code.emit(depth, f"return [{successor}]" if successor else "return []")
         return
     if successor:
         code.emit(depth, f"out.append({successor})")
     code.emit(depth, "continue" if path.loops else "return out")
+
+
+def _fname(path: Path) -> str:
+    """The variable gathering the path's failed checks: one per Choose loop, so that
+    each value of a choice starts from the failures before the loop."""
+    return "f" if not path.loops else f"f{path.loops}"
+
+
+def _failed(path: Path) -> str:
+    return _fname(path) if path.tracks and path.dirty else "None"
 
 
 def _ensure_copy(path: Path, code: Code, depth: int) -> Path:
@@ -129,9 +158,21 @@ def _assume(st: ir.Assume, rest: list[ir.Stmt], path: Path, code: Code, depth: i
 
 
 def _check(st: ir.Check, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> Result:
+    if st.prop == ir.IN_RANGE:
+        code.emit(depth, f"if {_negated(st.cond, path.scope)}:  # check {st.prop}: no successor")
+        if path.guard_only:
+            code.emit(depth + 1, "return True")
+        else:
+            failed = f"(({st.prop!r},) if {_fname(path)} is None else {_fname(path)} + ({st.prop!r},))" \
+                if path.tracks and path.dirty else f"({st.prop!r},)"
+            _end(replace(path, tracks=False), code, depth + 1, f"(None, {failed})")
+        return path, False
+    if path.guard_only:
+        return path, False  # other checks never enable or disable a step
+    f = _fname(path)
     code.emit(depth, f"if {_negated(st.cond, path.scope)}:  # check {st.prop}")
-    _end(path, code, depth + 1, f"(s, {st.prop!r})")
-    return path, False
+    code.emit(depth + 1, f"{f} = ({st.prop!r},) if {f} is None else {f} + ({st.prop!r},)")
+    return replace(path, dirty=True), False
 
 
 def _goto(st: ir.Goto, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> Result:
@@ -141,15 +182,17 @@ def _goto(st: ir.Goto, rest: list[ir.Stmt], path: Path, code: Code, depth: int) 
     pc = path.scope.names.pc_base(path.agent.name)
     where = pc if path.agent.domain is None else f"{pc} + i"
     code.emit(depth, f"{path.scope.state}[{where}] = {st.target}  # -> {_loc_name(path.agent, st.target)}")
-    _end(path, code, depth, f"(tuple({path.scope.state}), None)")
+    _end(path, code, depth, f"(tuple({path.scope.state}), {_failed(path)})")
     return path, True
 
 
 def _choose(st: ir.Choose, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> Result:
     name = path.scope.names.choice(st.choice)
     code.emit(depth, f"for {name} in {exprs.type_range(st.choice.type, path.scope)}:  # any {st.choice.name}")
-    # Each value starts from the state as it was before the loop.
+    # Each value starts from the state (and the failed checks) as they were before the loop.
     inner = replace(path, source=path.scope.state, copied=False, loops=path.loops + 1)
+    if path.tracks:
+        code.emit(depth + 1, f"{_fname(inner)} = {_fname(path)}")
     _seq(rest, inner, code, depth + 1)
     if code.lines[-1] == "    " * (depth + 1) + "continue":  # the loop does that anyway
         code.lines.pop()
@@ -170,6 +213,8 @@ def _if(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> R
     if st.else_:
         code.emit(depth, "else:")
         _branch(list(st.else_), path, code, depth + 1)
+    if path.tracks and any(_has_soft_check(b) for b in branches):
+        path = replace(path, dirty=True)
     return path, False
 
 
@@ -209,6 +254,16 @@ def _has(stmts: Sequence[ir.Stmt], kind: type | tuple[type, ...]) -> bool:
         if isinstance(st, kind):
             return True
         if isinstance(st, ir.If) and (_has(st.then, kind) or _has(st.else_, kind)):
+            return True
+    return False
+
+
+def _has_soft_check(stmts: Sequence[ir.Stmt]) -> bool:
+    """A Check other than in_range: its failure does not end the path."""
+    for st in stmts:
+        if isinstance(st, ir.Check) and st.prop != ir.IN_RANGE:
+            return True
+        if isinstance(st, ir.If) and (_has_soft_check(st.then) or _has_soft_check(st.else_)):
             return True
     return False
 

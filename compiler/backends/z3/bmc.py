@@ -5,8 +5,8 @@ At depth k every still-open property gets a violation literal `viol.P@k`
 "is any of them true?" settles the common case (nothing violated) in a single
 solver call; only when it is satisfiable are the properties examined one by one.
 The first depth at which a property's literal is satisfiable is the length of
-its shortest counterexample.  After depth k is checked, "step k did not abort"
-is asserted for good: a run ends at its first failed Check.
+its shortest counterexample.  A failed Check does not end a run (compiler/ir.py:
+each property is judged alone), so nothing is asserted about it after depth k.
 """
 from __future__ import annotations
 
@@ -64,8 +64,6 @@ def run_bmc(ts: TransitionSystem, props: list[ir.Property], depth: int, clock: C
         viols = _violation_literals(ts, solver, active, k, step)
         _settle_depth(ts, solver, viols, k, clock, out)
         active = [p for p in active if p.name not in out.results]
-        if step is not None:
-            solver.add(mk_not(step.abort_any))
         for p in active:
             # Clean at depth k: every reachable state of depth k satisfies p, so asserting
             # it removes no run and hands the solver a lemma for the deeper queries.
@@ -110,9 +108,7 @@ def violation(ts: TransitionSystem, p: ir.Property, tag: str, step: Unrolled | N
     """P is violated in state `tag`, reached by `step` (None: an initial state)."""
     if p.kind == "check":
         return FALSE if step is None else step.aborts.get(p.name, FALSE)
-    bad = mk_not(ts.invariant(p, tag))
-    # An aborted step leaves the state as it was, which was checked one depth earlier.
-    return bad if step is None else mk_and([mk_not(step.abort_any), bad])
+    return mk_not(ts.invariant(p, tag))
 
 
 def _settle_depth(ts: TransitionSystem, solver: z3.Solver, lits: dict[str, z3.BoolRef], k: int, clock: Clock,

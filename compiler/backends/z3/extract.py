@@ -16,7 +16,10 @@ def extract_trace(ts: TransitionSystem, m: z3.ModelRef, depth: int, prop: ir.Pro
     layout = ts.layout
     states: list[TraceState] = []
     for k in range(depth + 1):
-        values = _state_values(layout, [m.eval(x, model_completion=True) for x in ts.state(str(k))])
+        # A check violation's trace ends where the property's run ends: its last state
+        # repeats the pre-state of the failing step (compiler/ir.py).
+        shown = k - 1 if prop.kind == "check" and k == depth and k > 0 else k
+        values = _state_values(layout, [m.eval(x, model_completion=True) for x in ts.state(str(shown))])
         state = TraceState(index=k, values=values)
         if k > 0:
             act = layout.actions[_int(m.eval(ts.ints.const(f"sel@{k - 1}"), model_completion=True))]

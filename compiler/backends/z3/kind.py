@@ -2,10 +2,10 @@
 
 The induction step at k looks for a path s0 -> ... -> sk from an *arbitrary*
 state (every slot in its type's range) such that
-  * the property holds in s0..s(k-1) (for a check property: no step aborts
-    before the last; runs end at their first abort anyway),
+  * the property holds in s0..s(k-1) (for a check property: no step before
+    the last fails it; the other properties' checks do not matter, ir.py),
   * the states are pairwise distinct (a simple path; for an invariant s0..sk,
-    for a check property s0..s(k-1), since an aborted step repeats its state),
+    for a check property s0..s(k-1), since the failing step may stutter),
   * every property already proved holds on the whole path,
 and violates the property at the end.  UNSAT means: no run of any length
 violates it, given that the bounded run found none up to depth K >= k-1.
@@ -58,7 +58,6 @@ class Induction:
         self.solver.add(self.ts.domain(state))
         if k > 0:
             if k >= 2:
-                self.solver.add(mk_not(self.steps[-1].abort_any))  # only the last step may abort
                 self._distinct_from_earlier(k - 1)  # s(k-1) joins the simple path for good
             step = self.ts.unroll(f"i{k - 1}", f"i{k}")
             self.solver.add(step.relation)
@@ -75,23 +74,31 @@ class Induction:
         return mk_and(mk_or(mk_not(a == b) for a, b in zip(sj, si)) for si in self.states[:j])
 
     def hypothesis(self, p: ir.Property, upto: int) -> list[z3.BoolRef]:
-        """Literals asserting invariant p in s0..s(upto-1)."""
+        """Literals asserting p before the end: invariant p in s0..s(upto-1), or for a
+        check property, no step into s1..s(upto-1) fails it."""
         lits = self.holds.setdefault(p.name, [])
         while len(lits) < upto:
             i = len(lits)
             lit = z3.Bool(f"hyp.{p.name}@i{i}")
-            self.solver.add(lit == self.ts.invariant(p, f"i{i}"))
+            self.solver.add(lit == self._holds(p, i))
             lits.append(lit)
         return lits[:upto]
+
+    def _holds(self, p: ir.Property, i: int) -> z3.BoolRef:
+        if p.kind != "check":
+            return self.ts.invariant(p, f"i{i}")
+        return z3.BoolVal(True) if i == 0 else mk_not(self.steps[i - 1].aborts.get(p.name, z3.BoolVal(False)))
 
     def violation(self, p: ir.Property) -> list[z3.BoolRef]:
         """Assumptions: the hypotheses and the violation at the end of the current path."""
         k = len(self.states) - 1
         step = self.steps[-1]
+        return [*self.hypothesis(p, k), self._lit(f"bad.{p.name}@i{k}", self._bad(p, k, step))]
+
+    def _bad(self, p: ir.Property, k: int, step: Unrolled) -> z3.BoolRef:
         if p.kind == "check":
-            return [self._lit(f"bad.{p.name}@i{k}", step.aborts.get(p.name, z3.BoolVal(False)))]
-        bad = mk_and([mk_not(step.abort_any), self._distinct(k), mk_not(self.ts.invariant(p, f"i{k}"))])
-        return [*self.hypothesis(p, k), self._lit(f"bad.{p.name}@i{k}", bad)]
+            return step.aborts.get(p.name, z3.BoolVal(False))
+        return mk_and([self._distinct(k), mk_not(self.ts.invariant(p, f"i{k}"))])
 
     def joint_violation(self, props: list[ir.Property]) -> list[z3.BoolRef]:
         """All of `props` at once: their conjunction may be inductive when none is alone."""
@@ -100,11 +107,8 @@ class Induction:
         hyps: list[z3.BoolRef] = []
         bads: list[z3.BoolRef] = []
         for p in props:
-            if p.kind == "check":
-                bads.append(step.aborts.get(p.name, z3.BoolVal(False)))
-            else:
-                hyps += self.hypothesis(p, k)
-                bads.append(mk_and([mk_not(step.abort_any), self._distinct(k), mk_not(self.ts.invariant(p, f"i{k}"))]))
+            hyps += self.hypothesis(p, k)
+            bads.append(self._bad(p, k, step))
         return [*hyps, self._lit(f"bad.joint{len(props)}@i{k}", mk_or(bads))]
 
     def _lit(self, name: str, f: z3.BoolRef) -> z3.BoolRef:

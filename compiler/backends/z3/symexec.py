@@ -5,12 +5,14 @@ term per slot).  `Evaluator.run_step` symbolically executes a step body: both
 branches of every `If` run on copies of the environment and are merged with
 `ite`, so a body with n nested ifs costs O(n) terms instead of 2^n paths.
 
-What a run yields (`StepEffect`):
-* `ok`    the conjunction of every `Assume` *reached* (a path that aborts at a
-          failed `Check` never reaches the assumes after it: execution stopped);
-* `aborts` per property, the condition under which the step reaches a failing
-          `Check` of that property (mutually exclusive: the first failure wins);
-* `env`   the final value of every slot on paths that do not abort.
+What a run yields (`StepEffect`), following compiler/ir.py's semantics:
+* `ok`    the step has a successor: every `Assume` and every `in_range` check
+          on the path holds;
+* `aborts` per property, the condition under which the path reaches a failing
+          `Check` of that property (every Assume before it holding).  A failed
+          check of P does not stop the path for the other properties; a failed
+          `in_range` check does (there is no successor);
+* `env`   the final value of every slot on paths that have a successor.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ class StepEffect:
 class PathState:
     scope: Scope
     guard: z3.BoolRef  # the branch conditions leading here
-    alive: z3.BoolRef  # no Check has failed so far (relative to guard)
+    alive: z3.BoolRef  # every Assume and in_range check so far held (relative to guard)
     effect: StepEffect
     fresh: ChoiceFactory
 
@@ -109,8 +111,8 @@ class Evaluator:
     def _index(self, e: ir.Index, scope: Scope) -> z3.ExprRef:
         shape, idx = self._access(e, scope)
         cells = self._cells(shape, idx)
-        # An index out of range can only be read where a Check(in_range) already aborted
-        # the step, so the fallback value (the last candidate) is never observed.
+        # An index out of range can only be read after a failed Check(in_range), which
+        # leaves the path without a successor, so the fallback value is never observed.
         result = scope.env[cells[-1][1]]
         for cond, slot in reversed(cells[:-1]):
             result = mk_ite(cond, scope.env[slot], result)
@@ -250,7 +252,8 @@ class Evaluator:
         for values in itertools.product(*domains):
             bound = {c: _value_term(self.ints, c.type, v) for c, v in zip(choices, values)}
             effect = self.run_step(inst, step, env, lambda c: bound[c])
-            ways.append(mk_and(effect.ok))
+            # A path that fails a range check is enabled: it violates in_range (ir.py).
+            ways.append(mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])]))
         return mk_and([at, mk_or(ways)])
 
     # ----------------------------------------------------------------- statements
@@ -259,6 +262,7 @@ class Evaluator:
         effect = StepEffect()
         st = PathState(Scope(list(env), inst), TRUE, TRUE, effect, fresh)  # a copy: the body writes into it
         self._block(step.body, st)
+        effect.ok = [st.alive]
         effect.env = st.scope.env
         return effect
 
@@ -303,15 +307,15 @@ class Evaluator:
         return sub
 
     def _assume(self, s: ir.Assume, st: PathState) -> None:
-        c = self.boolean(s.cond, st.scope)
-        st.effect.ok.append(mk_implies(mk_and([st.guard, st.alive]), c))
+        st.alive = mk_and([st.alive, self.boolean(s.cond, st.scope)])
 
     def _check(self, s: ir.Check, st: PathState) -> None:
         c = self.boolean(s.cond, st.scope)
         fails = mk_and([st.guard, st.alive, mk_not(c)])
         if not is_false(fails):
             st.effect.aborts.setdefault(s.prop, []).append(fails)
-        st.alive = mk_and([st.alive, c])
+        if s.prop == ir.IN_RANGE:  # no successor: a state outside its types has no meaning
+            st.alive = mk_and([st.alive, c])
 
     def _choose(self, s: ir.Choose, st: PathState) -> None:
         st.scope.choices[s.choice] = st.fresh(s.choice)

@@ -14,7 +14,11 @@ Encoding (see docs/prove.md for the reasoning):
   `sel == a  ->  pc == source(a) && assumes(a)`;
 * per slot one equation `x@k+1 == ite(sel==a1, v1, ite(sel==a2, v2, ..., x@k))`
   over the actions that may write it: the frame condition is the final else;
-* an aborting action (a failed `Check`) writes the pre-state back.
+* a path with no successor that still violates a property (it fails a
+  `Check`, then an `Assume` or an `in_range` check) *stutters*: the post-state
+  is the pre-state.  A stutter reaches no new state, so it changes neither the
+  reachable states nor any shortest violation (compiler/ir.py's semantics), and
+  it lets the violating step be unrolled like any other.
 """
 from __future__ import annotations
 
@@ -34,8 +38,7 @@ class Unrolled:
     """One transition instantiated between two states."""
 
     relation: z3.BoolRef
-    aborts: dict[str, z3.BoolRef]  # per check property: this transition aborts on it
-    abort_any: z3.BoolRef
+    aborts: dict[str, z3.BoolRef]  # per check property: this transition's path fails it
     sel: z3.ArithRef
 
 
@@ -55,7 +58,6 @@ class TransitionSystem:
         self.sel = self.ints.const("sel@pre")
         self._choice_vars: list[tuple[str, z3.ExprRef, ir.ScalarType]] = []  # (name stem, placeholder, type)
         self._trans, self._aborts = self._build_transition()
-        self._abort_any = mk_or(self._aborts.values())
         self._init = self._build_init()
         self._props: dict[str, z3.BoolRef] = {}
         self._state_renamings: dict[str, Renaming] = {}
@@ -101,7 +103,7 @@ class TransitionSystem:
         return self._state_renamings[tag]
 
     def check_props(self) -> list[str]:
-        """Every property some Check can fail: an abort on any of them ends the run."""
+        """Every property some Check can fail."""
         return sorted(self._aborts)
 
     # ----------------------------------------------------------------- unrolling
@@ -116,7 +118,7 @@ class TransitionSystem:
         sub = Renaming(pairs)
 
         aborts = {p: sub(f) for p, f in self._aborts.items()}
-        return Unrolled(sub(self._trans), aborts, sub(self._abort_any), sel)
+        return Unrolled(sub(self._trans), aborts, sel)
 
     # ----------------------------------------------------------------- building
 
@@ -148,11 +150,12 @@ class TransitionSystem:
             effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, parts))
             chosen = mk_eq(self.sel, self.ints.val(act.index))
             at = mk_eq(self.pre[act.inst.pc], self.ints.val(act.step.source))
-            parts.append(mk_implies(chosen, mk_and([at, *effect.ok])))
-            aborted = self._record_aborts(act, effect, chosen, abort_parts)
+            ok = mk_and(effect.ok)
+            fails = self._record_aborts(act, effect, chosen, abort_parts)
+            parts.append(mk_implies(chosen, mk_and([at, mk_or([ok, fails])])))
             for i, (old, new) in enumerate(zip(self.pre, effect.env)):
                 if not same(old, new):
-                    writes[i].append((act.index, mk_ite(aborted, old, new)))
+                    writes[i].append((act.index, mk_ite(ok, new, old)))
         for i, slot_writes in enumerate(writes):
             parts.append(mk_eq(self.post[i], self._frame(i, slot_writes)))
         return mk_and(parts), {p: mk_or(fs) for p, fs in abort_parts.items()}
