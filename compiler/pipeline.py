@@ -8,7 +8,7 @@ from compiler import ir
 from compiler.compose import compose
 from compiler.exprs import LowerError
 from compiler.lower import lower
-from dsl.diagnostics import Diagnostics
+from dsl.diagnostics import Diagnostics, Label
 
 # Lowering recurses over statements and expressions; real specs are shallow and the
 # parser already refuses absurd nesting, so this only has to cover honest inputs.
@@ -34,9 +34,33 @@ def load_model(path: str, overrides: dict[str, int], diags: Diagnostics) -> ir.M
     except RecursionError:
         diags.error("E104", "the spec nests too deeply to lower", None)
         model = None
-    if diags.has_errors:
+    if diags.has_errors or model is None:
         return None
-    return model
+    _check_initial_states(model, overrides, diags)
+    return None if diags.has_errors else model
+
+
+def _check_initial_states(model: ir.Model, overrides: dict[str, int], diags: Diagnostics) -> None:
+    """E307: with no initial state every property would hold vacuously.  Only a spec with
+    `initially` clauses can lack one, so only it pays for loading Z3."""
+    if not model.initially:
+        return
+    from compiler.backends.z3.initial import conflicting_initially
+
+    clauses = conflicting_initially(model, {**ir.default_params(model), **overrides})
+    if clauses is None:
+        return
+    spans = [model.initially[i].span for i in clauses]
+    others = [Label(span, "this clause takes part in the conflict") for span in spans[1:]]
+    diags.error("E307", "no initial state: the `initially` clauses cannot all hold"
+                + (f" at {_params_text(model, overrides)}" if model.params else ""), spans[0],
+                "every property would hold vacuously; relax a clause, or change the initial values",
+                labels=others)
+
+
+def _params_text(model: ir.Model, overrides: dict[str, int]) -> str:
+    values = {**ir.default_params(model), **overrides}
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
 def spec_files(paths: list[str], diags: Diagnostics) -> list[str]:

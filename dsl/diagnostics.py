@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "E304": "not assignable",
     "E305": "empty range",
     "E306": "bad parameter value",
+    "E307": "no initial state",
     "E401": "unlock of a lock not held",
     "E402": "lock taken twice",
     "E403": "lock held on one path and not another",
