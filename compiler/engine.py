@@ -117,7 +117,7 @@ def _bounded_by_search(p: ir.Property, search: Search, depth: int) -> PropertyRe
 def _search_stop(search: Search) -> str:
     limit = "half of --timeout, the search's share" if search.stopped_by == "timeout" else \
         limits.describe(search.stopped_by or "?")
-    what = f"the exhaustive search stopped at {search.states} states ({limit})"
+    what = f"the exhaustive search stopped at {search.states} states, by {limit}"
     if search.covered is None:
         return what + ", having covered no depth it can vouch for"
     return what + f", having covered every run of up to {search.covered} steps"
