@@ -23,8 +23,11 @@ block calls the fn that uses `smp_processor_id()`.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Callable, Union
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Union
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 # Where code runs decides which names it may use.
 CPU, THREAD, DEVICE, FN, CPU_FN, DEF, FORMULA = "cpu", "thread", "device", "fn", "cpu_fn", "def", "formula"
@@ -295,12 +298,11 @@ class SpecGen:
         kind = self.r.choices(names, [kinds[k] for k in names])[0]
         return STMTS[kind](self, ctx)
 
-    def sub(self, ctx: Ctx, **changes: object) -> Ctx:
-        d = dict(ctx.__dict__)
-        d.update(changes)
-        d["depth"] = ctx.depth + 1
-        d["inner"] = 0 if changes.get("atomic") or changes.get("locked") else ctx.inner + 1
-        return Ctx(**d)  # type: ignore[arg-type]
+    def sub(self, ctx: Ctx, atomic: bool | None = None, locked: bool | None = None, loop: bool | None = None) -> Ctx:
+        """The context one block deeper; entering `atomic` or a critical section restarts `inner`."""
+        inner = 0 if atomic or locked else ctx.inner + 1
+        return replace(ctx, depth=ctx.depth + 1, inner=inner, atomic=ctx.atomic if atomic is None else atomic,
+                       locked=ctx.locked if locked is None else locked, loop=ctx.loop if loop is None else loop)
 
     def s_assign(self, ctx: Ctx) -> list[str]:
         target, t = self.lvalue(ctx)
@@ -506,7 +508,7 @@ def generate(seed: int, name: str = "fuzz") -> str:
     return SpecGen(seed, name).spec()
 
 
-def strategy(name: str = "fuzz"):  # type: ignore[no-untyped-def]
+def strategy(name: str = "fuzz") -> SearchStrategy[str]:
     """A hypothesis strategy of spec texts (shrinks towards seed 0)."""
     from hypothesis import strategies as st
 
