@@ -29,7 +29,8 @@ from typing import Any, Callable, Sequence
 
 from compiler import ir, limits
 from compiler.backends.python import generate, load_simulator
-from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove
+from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem, prove
+from compiler.backends.z3.confirm import confirm_trace
 from compiler.coverage import judge_covers
 from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
@@ -140,19 +141,20 @@ def _search_trace(search: Search, prop: str) -> Trace | None:
 
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None) -> Search:
+    watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
     sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
-    watch = _Watch(limits.active(), max_seconds)
     sim.watch = watch  # the simulator's search calls it every few hundred states
+    left = None if watch.deadline is None else max(0.0, watch.deadline - time.perf_counter())
     try:
-        result = sim.explore(max_states, max_seconds)
+        result = sim.explore(max_states, left)
     except MemoryError:
         # Its violations went with it: nothing it found can be vouched for.
         return Search(False, watch.states, watch.depth, None, {}, watch.elapsed(), stopped_by="memory")
     violations = {prop: d for prop, (d, _path) in result.violations.items()}
-    traces = {prop: sim.trace(path, prop, d, generator="irqc prove (exhaustive search)")
+    traces = {prop: sim.trace(path, prop, d, generator="irqc prove")
               for prop, (d, path) in result.violations.items()}
     covered = result.depth if result.complete else result.bound
-    stopped = None if result.complete else watch.stopped or _limit_hit(result, max_states, max_seconds)
+    stopped = None if result.complete else watch.stopped or _limit_hit(result, max_states, left)
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces)
 
 
@@ -214,7 +216,10 @@ def _meminfo() -> tuple[int, int] | None:
 
 def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], search: Search,
             timeout: float | None, progress: Callable[[int, float], None] | None) -> dict[str, PropertyResult]:
-    """Z3's counterexample for each violation the search found, at the same (shortest) depth.
+    """Each violation the search found, confirmed by Z3 twice: bounded model checking finds
+    none shallower (the depth is the shortest), and the search's own trace is a run of the
+    Z3 transition system that violates the property.  That trace is the one printed: it
+    depends only on the spec and the parameters (docs/prove.md, "Which counterexample").
 
     Breadth-first search meets every violation first at its least depth, even when it was
     cut: every shallower state had been examined."""
@@ -222,9 +227,21 @@ def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], sea
         return {}
     deepest = max(search.violations[p.name] for p in bad)
     out: dict[str, PropertyResult] = {}
+    ts: TransitionSystem | None = None
     for r in prove(model, params, depth=deepest, properties=[p.name for p in bad], timeout=timeout,
                    induction=False, progress=progress):
-        out[r.property] = replace(_confirmed(r, search.violations[r.property]), seconds=r.seconds + search.seconds)
+        r = _confirmed(r, search.violations[r.property])
+        mine = _search_trace(search, r.property)
+        if r.verdict == "violated" and mine is not None:
+            ts = ts or TransitionSystem(model, params)
+            why = confirm_trace(ts, mine, model.prop(r.property))
+            if why is not None and limits.stop_requested() is None:
+                raise BackendDisagreement(
+                    f"property `{r.property}`: Z3 rejects the exhaustive search's counterexample of depth "
+                    f"{len(mine.states) - 1}: {why}")
+            if why is None:
+                r = replace(r, trace=mine, method="exhaustive search, confirmed by Z3")
+        out[r.property] = replace(r, seconds=r.seconds + search.seconds)
     return out
 
 
