@@ -10,15 +10,27 @@ for counterexamples inside its own run) and a watchdog thread must see it too.
 """
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Iterator
 
 STOPPED_BY = ("max-states", "timeout", "memory", "SIGINT", "SIGTERM")
 
 _signal: str | None = None  # the stop signal received, for the whole process
 _active: Budget | None = None
+_interruptible = False  # inside `interruptible()`: a stop raises `Stopped` at once
+
+
+class Stopped(Exception):
+    """A limit was reached inside `interruptible()`, where no engine looks at a flag."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -75,10 +87,44 @@ def clear_stop() -> None:
     _signal = None
 
 
+@contextmanager
+def interruptible(budget: Budget) -> Iterator[None]:
+    """Pure-Python work that checks no flag (building Z3's encoding takes seconds on large
+    instances) and is worthless unfinished: the deadline or a stop signal raises `Stopped`
+    in it.  A SIGALRM timer looks every tenth of a second, in the main thread (elsewhere
+    nothing interrupts it); it keeps looking because Python drops an exception raised
+    while a destructor runs."""
+    global _interruptible
+    if (reason := budget.stop_reason()) is not None:
+        raise Stopped(reason)
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGALRM, _alarm)
+    start = time.perf_counter()
+    theirs = signal.setitimer(signal.ITIMER_REAL, LOOK_EVERY, LOOK_EVERY)  # a caller's own timer, if any
+    _interruptible = True
+    try:
+        yield
+    finally:
+        _interruptible = False
+        left = theirs[0] - (time.perf_counter() - start)
+        signal.setitimer(signal.ITIMER_REAL, max(left, 0.001) if theirs[0] > 0 else 0, theirs[1])
+        signal.signal(signal.SIGALRM, old)
+
+
+LOOK_EVERY = 0.1  # seconds
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    if _interruptible and _active is not None and (reason := _active.stop_reason()) is not None:
+        raise Stopped(reason)
+
+
 def describe(stopped_by: str) -> str:
     """The limit in the words of the command line."""
     return {"max-states": "--max-states", "timeout": "--timeout", "memory": "memory",
             "SIGINT": "Ctrl-C (SIGINT)", "SIGTERM": "SIGTERM"}.get(stopped_by, stopped_by)
 
 
-__all__ = ["Budget", "STOPPED_BY", "active", "budget", "clear_stop", "describe", "request_stop", "stop_requested"]
+__all__ = ["Budget", "STOPPED_BY", "Stopped", "active", "interruptible", "budget", "clear_stop", "describe", "request_stop", "stop_requested"]

@@ -59,11 +59,34 @@ def prove(model: ir.Model, params: dict[str, int] | None = None, *, depth: int =
     props = _select(model, properties)
     with limits.budget(timeout) as budget:
         clock = Clock(time.perf_counter(), budget)
-        ts = TransitionSystem(model, params, ints)
+        try:
+            ts = _encode(model, params, ints, props, budget)
+        except limits.Stopped as stop:
+            return [_not_started(p, stop.reason, budget, clock) for p in props]
         bmc = run_bmc(ts, props, depth, clock, _reporting(budget, depth, progress))
         results = dict(bmc.results)
         results.update(_prove_open(ts, bmc, depth, clock, max_k if induction else 0))
     return [results[p.name] for p in props]
+
+
+def _encode(model: ir.Model, params: dict[str, int], ints: str, props: list[ir.Property],
+            budget: limits.Budget) -> TransitionSystem:
+    """The transition system and every property's formula: seconds of Python on a large
+    instance, in which no query runs that a timeout could stop, so a limit interrupts it."""
+    budget.status = "Z3: building the encoding"
+    with limits.interruptible(budget):
+        ts = TransitionSystem(model, params, ints)
+        for p in props:
+            if p.kind != "check":
+                ts.invariant(p, "0")  # built once and cached: the bounded run only renames it
+    return ts
+
+
+def _not_started(p: ir.Property, reason: str, budget: limits.Budget, clock: Clock) -> PropertyResult:
+    why = f"timeout after {budget.timeout:g} s" if reason == "timeout" else f"stopped by {limits.describe(reason)}"
+    return PropertyResult(p.name, "inconclusive", -1, "bmc", clock.elapsed(),
+                          reason=f"{why} at depth 0, while building the encoding", expected=p.expect,
+                          stopped_by=reason)
 
 
 def interrupt() -> None:
