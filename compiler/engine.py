@@ -31,7 +31,7 @@ from compiler import ir, limits
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem, prove
 from compiler.backends.z3.confirm import confirm_trace
-from compiler.coverage import judge_covers
+from compiler.coverage import Scan, finish, judge_covers, scan
 from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
 
@@ -55,21 +55,26 @@ class Search:
     seconds: float
     stopped_by: str | None = None  # the limit that cut it (compiler.limits); None when complete
     traces: dict[str, Any] = field(default_factory=dict)  # property -> the search's own trace (ITF)
+    scan: Scan | None = None  # coverage and vacuity, from the states it reached (compiler.coverage)
 
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
           properties: Sequence[str] | None = None, timeout: float | None = None, max_k: int = DEFAULT_MAX_K,
           max_states: int = DEFAULT_MAX_STATES, engine: str = "auto",
           progress: Callable[[int, float], None] | None = None,
-          notice: Callable[[str], None] | None = None) -> list[PropertyResult]:
+          notice: Callable[[str], None] | None = None,
+          on_scan: Callable[[Scan], None] | None = None) -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
-    `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait."""
+    `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
+    `on_scan` the search's coverage and vacuity (not called when no search ran)."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     with limits.budget(timeout, model.name) as budget:
         if engine == "bmc" or max_states <= 0 or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
         search = explore(model, params, max_states, _half(budget))
+        if on_scan is not None and search.scan is not None:
+            on_scan(search.scan)
         found = [p for p in wanted if p.name in search.violations]
         # After a stop signal no new engine starts: report what the search established.
         out = _traced(model, params, found, search, timeout, progress) if budget.stop_reason() is None else {}
@@ -77,7 +82,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
                     if p.name not in out or out[p.name].verdict == "inconclusive"})
         rest = [p for p in wanted if p.name not in search.violations]
         out.update(_settle_rest(model, params, rest, search, depth, max_k, timeout, progress, notice))
-    return judge_covers(model, [out[p.name] for p in wanted])
+    return finish(model, [out[p.name] for p in wanted], search.scan)
 
 
 def _half(budget: limits.Budget) -> float | None:
@@ -155,7 +160,9 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
               for prop, (d, path) in result.violations.items()}
     covered = result.depth if result.complete else result.bound
     stopped = None if result.complete else watch.stopped or _limit_hit(result, max_states, left)
-    return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces)
+    found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
+    return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
+                  found)
 
 
 def _limit_hit(result: Any, max_states: int, max_seconds: float | None) -> str | None:

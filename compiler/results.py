@@ -35,6 +35,7 @@ class PropertyResult:
     trace: Trace | None = None  # violated (the counterexample) or covered (the witness) only
     expected: str | None = None  # `expect` from the spec: "violated" | "holds" | "covered" | "unreachable" | None
     stopped_by: str | None = None  # the limit that stopped an engine short of a settled verdict
+    vacuous: str | None = None  # holds or proved with no state that could violate it: why (compiler.coverage)
 
     def __post_init__(self) -> None:
         assert self.verdict in VERDICTS, self.verdict
@@ -66,6 +67,9 @@ class PropertyResult:
         """The verdict line: `violated at depth 9`, `proved (k-induction, k=2)`, ..."""
         if self.verdict == "violated":
             return f"violated at depth {self.depth}"
+        if self.vacuous is not None and self.verdict in ("holds", "proved"):
+            bound = f"up to depth {self.depth}" if self.verdict == "holds" else self._how()
+            return f"{self.verdict} (vacuously: {self.vacuous}; {bound})"
         if self.verdict == "holds":
             return f"holds up to depth {self.depth}"
         if self.verdict == "covered":

@@ -15,11 +15,12 @@ from compiler.backends.z3 import interrupt as z3_interrupt
 from compiler.cli.watchdog import EXIT_STATUS, Watchdog
 from compiler.cli import usage_error
 from compiler.cli.paths import output_dir_problem
+from compiler.coverage import Scan, step_warnings, suspicious
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
 from compiler.trace import itf_filename, render_table, state_to_itf, write_itf
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
 EPILOG = f"""verdicts:
   violated at depth N               a run of N steps violates it (the shortest); the table shows it
@@ -38,6 +39,7 @@ exit status:
   1   some property is violated
   2   bad input or bad command line
   3   inconclusive (and none violated)
+  4   --strict: nothing else to report, but a step is never taken or a property holds vacuously
   70  internal error in irqc: please report it
 """
 
@@ -67,6 +69,8 @@ def add_parser(subparsers: Any) -> None:
                         "about 0.6 to 1 GB per million)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 4 instead of 0 when a step is never taken or a property holds vacuously")
     p.add_argument("--quiet", action="store_true",
                    help="no progress lines and no notes on stderr (errors are still printed)")
     p.set_defaults(run=run)
@@ -79,6 +83,7 @@ class SpecRun:
     params: dict[str, int]
     results: list[PropertyResult]
     trace_files: dict[str, str]
+    scan: Scan | None = None  # coverage and vacuity from the exhaustive search, when one ran
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
         _print_text(runs, args.depth, sys.stdout)
     if stopped is not None:
         return _stopped(stopped, [path for path, _ in models[len(runs):]])
-    return exit_status([r for sr in runs for r in sr.results])
+    code = exit_status([r for sr in runs for r in sr.results])
+    if code == EXIT_OK and args.strict and any(suspicious(sr.scan, sr.results) for sr in runs):
+        return EXIT_STRICT
+    return code
 
 
 def _stopped(signal_name: str, not_started: list[str]) -> int:
@@ -181,18 +189,19 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
     params = resolve_params(model, overrides)
     wanted = [p.name for p in model.properties if not args.property or p.name in args.property]
     results: list[PropertyResult] = []
+    scans: list[Scan] = []
     if wanted:
         with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
-                            notice=None if args.quiet else _note)
+                            notice=None if args.quiet else _note, on_scan=scans.append)
     traces: dict[str, str] = {}
     if args.trace_out:
         for r in results:
             if r.trace is not None:
                 traces[r.property] = str(write_itf(r.trace, os.path.join(args.trace_out,
                                                                         itf_filename(model.name, r.property))))
-    return SpecRun(path, model, params, results, traces)
+    return SpecRun(path, model, params, results, traces, scans[0] if scans else None)
 
 
 def _note(line: str) -> None:
@@ -214,6 +223,8 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
         for r in sr.results:
             out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_stop_note(r)}"
                       f"{_expect_note(r)}\n")
+        for line in step_warnings(sr.scan) if sr.scan is not None else []:
+            out.write(line + "\n")
         for r in sr.results:
             if r.trace is not None:
                 what = "witness" if r.verdict == "covered" else "counterexample"
@@ -269,7 +280,8 @@ def _print_json(runs: list[SpecRun], out: TextIO) -> None:
 
 def spec_json(sr: SpecRun) -> dict[str, Any]:
     return {"spec": sr.path, "name": sr.model.name, "params": dict(sorted(sr.params.items())),
-            "results": [_result_json(r, sr.trace_files.get(r.property)) for r in sr.results]}
+            "results": [_result_json(r, sr.trace_files.get(r.property)) for r in sr.results],
+            **({"coverage": sr.scan.coverage.to_json()} if sr.scan is not None else {})}
 
 
 def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
@@ -278,7 +290,8 @@ def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
         trace = trace_file if trace_file else [state_to_itf(s, r.trace.vars) for s in r.trace.states]
     return {"property": r.property, "verdict": r.verdict, "depth": r.depth, "method": r.method,
             "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace,
-            **({"stopped_by": r.stopped_by} if r.stopped_by is not None else {})}
+            **({"stopped_by": r.stopped_by} if r.stopped_by is not None else {}),
+            **({"vacuous": True} if r.vacuous is not None else {})}
 
 
 __all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json"]
