@@ -1,0 +1,223 @@
+"""Limits and signals (issue 13 items 4 and 5, issue 8 item 4): every engine honours
+`--timeout`, stops on Ctrl-C/SIGTERM with what it established, reports progress off a
+terminal, and names the limit that stopped it; a spec with no initial state is an error.
+
+The subprocess tests send real signals to a real `irqc prove`.  Their time bounds are hang
+guards, generous for a loaded machine, not benchmarks."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler import engine, limits
+from compiler.pipeline import load_model
+from dsl.diagnostics import Diagnostics
+
+ROOT = Path(__file__).resolve().parent.parent
+S1 = ROOT / "specs" / "gicv3_its_fasteoi.irqspec"
+S4 = ROOT / "specs" / "imsic_naive_move.irqspec"
+S6 = ROOT / "specs" / "imsic_move_intermediate.irqspec"
+STOP_WITHIN = 5.0  # seconds from the signal to the exit: a hang guard
+
+
+def irqc(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "compiler.cli", "prove", *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def watchdog_up(p: subprocess.Popen[str]) -> None:
+    """Wait until the watchdog thread runs (its handlers are installed just before it starts)."""
+    tasks = Path(f"/proc/{p.pid}/task")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None:
+        if not tasks.exists():  # not Linux: time is all there is
+            time.sleep(3)
+            return
+        if len(list(tasks.iterdir())) >= 2:
+            return
+        time.sleep(0.05)
+
+
+def stop(p: subprocess.Popen[str], sig: int) -> tuple[int, str, str, float]:
+    assert p.poll() is None, "the run ended before the signal: pick a longer one"
+    sent = time.monotonic()
+    p.send_signal(sig)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("irqc prove did not stop within 60 s of the signal")
+    return p.returncode, out, err, time.monotonic() - sent
+
+
+# --------------------------------------------------------------------------- signals, for real
+
+
+def test_ctrl_c_during_z3_stops_at_once_after_a_progress_line() -> None:
+    p = irqc("--engine", "bmc", "--depth", "200", str(S6))
+    assert p.stderr is not None
+    first = p.stderr.readline()  # stderr is a pipe: one line every 5 s all the same
+    assert first.startswith("irqc prove: progress: imsic_move_intermediate: Z3 bounded run: depth "), first
+    code, out, err, took = stop(p, signal.SIGINT)
+    assert code == 130 and took < STOP_WITHIN, (code, took, err)
+    assert "no_lost_interrupt  inconclusive (stopped by Ctrl-C (SIGINT) at depth " in out
+    assert "tmp_slot_used      covered at depth 5" in out  # settled before the signal: still reported
+    assert "irqc prove: stopped by Ctrl-C (SIGINT): the results above are what was established" in err
+
+
+def test_sigterm_during_z3_with_json_and_quiet() -> None:
+    p = irqc("--engine", "bmc", "--depth", "200", "--json", "--quiet", str(S6))
+    watchdog_up(p)
+    time.sleep(2)
+    code, out, err, took = stop(p, signal.SIGTERM)
+    assert code == 143 and took < STOP_WITHIN, (code, took, err)
+    results = {r["property"]: r for r in json.loads(out)["results"]}
+    assert results["msi_lands_owned"]["verdict"] == "inconclusive"
+    assert results["msi_lands_owned"]["stopped_by"] == "SIGTERM"
+    assert "progress" not in err and "stopped by SIGTERM" in err
+
+
+def test_ctrl_c_during_the_search_keeps_what_it_covered() -> None:
+    p = irqc("--param", "CPUS=4", str(S6))
+    watchdog_up(p)
+    time.sleep(2)
+    code, out, err, took = stop(p, signal.SIGINT)
+    assert code == 130 and took < STOP_WITHIN, (code, took, err)
+    assert "the exhaustive search stopped at" in out and "by Ctrl-C (SIGINT), having covered every run" in out
+    assert "--max-states" not in out
+
+
+# --------------------------------------------------------------------------- --timeout, every engine
+
+
+@pytest.mark.parametrize("args", [("--engine", "bmc", "--depth", "200"), ("--param", "CPUS=4")],
+                         ids=["bmc", "auto"])
+def test_timeout_is_honoured_and_named(args: tuple[str, ...]) -> None:
+    start = time.monotonic()
+    p = irqc(*args, "--timeout", "3", "--json", str(S6))
+    out, err = p.communicate(timeout=120)
+    wall = time.monotonic() - start
+    assert wall < 3 + 6, wall  # start-up (imports, generating the simulator) included
+    assert p.returncode == 3, err
+    for r in json.loads(out)["results"]:
+        if r["verdict"] in ("inconclusive", "holds", "not_covered"):
+            assert r["stopped_by"] == "timeout", r
+            assert "--max-states" not in (r["reason"] or ""), r
+        assert r["seconds"] < 3 + 1.5, r
+
+
+# --------------------------------------------------------------------------- stop reasons, in process
+
+
+def model(path: Path, params: dict[str, int] | None = None) -> Any:
+    m = load_model(str(path), params or {}, Diagnostics())
+    assert m is not None
+    return m
+
+
+def test_a_max_states_cut_is_blamed_on_max_states() -> None:
+    [r] = engine.check(model(S1), {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3,
+                       max_states=50, max_k=0)
+    assert r.verdict == "holds" and r.stopped_by == "max-states"
+    assert r.reason is not None and "by --max-states" in r.reason and "timeout" not in r.reason
+
+
+def test_a_search_cut_by_time_keeps_its_violations_and_says_so() -> None:
+    m = model(S4, {"CPUS": 3})
+    search = engine.explore(m, {"CPUS": 3}, 10**9, 1.0)
+    assert not search.complete and search.stopped_by == "timeout" and search.covered is not None
+    assert search.violations == {"msi_lands_owned": 3, "no_lost_interrupt": 4}
+    results = {r.property: r for r in engine.check(m, {"CPUS": 3}, timeout=4)}
+    assert (results["msi_lands_owned"].verdict, results["msi_lands_owned"].depth) == ("violated", 3)
+    assert (results["no_lost_interrupt"].verdict, results["no_lost_interrupt"].depth) == ("violated", 4)
+
+
+def test_a_stop_signal_in_the_search_keeps_its_violations_with_its_own_trace() -> None:
+    m = model(S4, {"CPUS": 3})
+    timer = threading.Timer(1.5, limits.request_stop, ["SIGINT"])
+    timer.start()
+    try:
+        start = time.monotonic()
+        results = {r.property: r for r in engine.check(m, {"CPUS": 3})}
+        assert time.monotonic() - start < 1.5 + STOP_WITHIN
+    finally:
+        timer.cancel()
+        limits.clear_stop()
+    lost = results["no_lost_interrupt"]
+    assert (lost.verdict, lost.depth, lost.stopped_by) == ("violated", 4, "SIGINT")
+    assert lost.trace is not None and len(lost.trace.states) == 5  # the search's own run
+    assert lost.reason is not None and "not confirmed by Z3" in lost.reason
+    dead = results["deadlock"]
+    assert dead.verdict in ("holds", "inconclusive") and dead.stopped_by == "SIGINT"
+
+
+def test_low_memory_stops_the_search_and_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_meminfo", lambda: (1, 100))  # 1% of the machine's memory left
+    m = model(S1)
+    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9)
+    assert search.stopped_by == "memory" and not search.complete
+    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0)
+    assert r.stopped_by == "memory" and r.reason is not None and "by memory" in r.reason
+
+
+def test_memory_error_in_the_search_is_a_stop_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(self: Any, states: int, depth: int) -> bool:
+        raise MemoryError
+
+    monkeypatch.setattr(engine._Watch, "__call__", out_of_memory)
+    m = model(S1)
+    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9)
+    assert (search.stopped_by, search.covered, search.violations) == ("memory", None, {})
+    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0)
+    assert (r.verdict, r.depth, r.stopped_by) == ("holds", 3, "memory")  # Z3 decided the bound
+
+
+def test_json_names_the_limit_only_where_one_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli import main
+
+    def result(*args: str) -> dict[str, Any]:
+        main(["prove", str(S1), "--json", "--quiet", "--property", "eoi_pairing", *args])
+        doc: dict[str, Any] = json.loads(capsys.readouterr().out)["results"][0]
+        return doc
+
+    cut = result("--max-states", "50", "--depth", "3", "--max-k", "0")
+    assert (cut["verdict"], cut["stopped_by"]) == ("holds", "max-states")
+    assert "stopped_by" not in result()  # proved by the complete search: no limit stopped it
+
+
+# --------------------------------------------------------------------------- no initial state
+
+
+NO_INIT = """spec {name};
+param CPUS = 2;
+var owner: cpu = any;
+var count: 0..3 = 0;
+initially owner + 1 == 2;
+thread t {{ count = 1; }}
+invariant small: count <= 1;
+"""
+
+
+def test_no_initial_state_is_a_located_error_at_the_params_in_force(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli import main
+
+    spec = tmp_path / "init_at_two.irqspec"
+    spec.write_text(NO_INIT.format(name="init_at_two"))
+    assert main(["prove", str(spec), "--quiet"]) == 0  # owner = 1 exists with two CPUs
+    capsys.readouterr()
+    assert main(["prove", str(spec), "--param", "CPUS=1"]) == 2  # but not with one
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{spec}:5:11: error: no initial state: the `initially` clauses cannot all hold at CPUS=1 [E307]" \
+        in captured.err
