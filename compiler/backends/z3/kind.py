@@ -26,7 +26,7 @@ from compiler import ir
 from compiler.backends.z3.bmc import NO_TIMEOUT, Clock, stopped_by
 from compiler.backends.z3.system import TransitionSystem, Unrolled
 from compiler.backends.z3.terms import mk_and, mk_not, mk_or
-from compiler.limits import describe
+from compiler.limits import Stopped, describe, interruptible
 
 
 @dataclass(slots=True)
@@ -131,17 +131,20 @@ class Induction:
 
 def k_induction(ts: TransitionSystem, goals: list[Goal], max_k: int) -> None:
     """Try to prove each goal; sets `proved_k` or `gave_up` on every goal."""
+    budget = goals[0].clock.budget
     ind = Induction(ts)
-    ind.extend()
     pending = list(goals)
-    for k in range(1, max_k + 1):
-        if goals[0].clock.stop_reason() is not None:
-            break
-        goals[0].clock.budget.status = f"Z3 k-induction: k={k}/{max_k}"
-        ind.extend()
-        pending = _round(ind, pending, k)
-        if not pending:
-            return
+    try:
+        for k in range(1, max_k + 1):
+            budget.status = f"Z3 k-induction: k={k}/{max_k}"
+            with interruptible(budget):  # extending the path is Python work no query timeout bounds
+                while len(ind.states) <= k:
+                    ind.extend()
+            pending = _round(ind, pending, k)
+            if not pending:
+                return
+    except Stopped:
+        pass
     stopped = goals[0].clock.stop_reason()
     for g in pending:
         if stopped is not None and g.gave_up is None:
