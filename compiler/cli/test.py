@@ -15,7 +15,10 @@ from typing import Any, TextIO
 
 from compiler import ir
 from compiler.cli import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED, emit_diagnostics_json, usage_error
+from compiler.coverage import Scan, step_warnings, suspicious, vacuity_warnings
 from compiler.results import PropertyResult
+
+EXIT_STRICT = 4
 
 EPILOG = """expectations:
   expect P: violated      met by `violated at depth N`
@@ -28,6 +31,7 @@ exit status:
   0   every expectation is met
   1   some expectation is not met
   2   bad input or bad command line
+  4   --strict: every expectation is met, but a step is never taken or a property holds vacuously
   70  internal error in irqc: please report it
 """
 
@@ -45,6 +49,8 @@ def add_parser(subparsers: Any) -> None:
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES})")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a property after this much time (inconclusive: a mismatch)")
+    p.add_argument("--strict", action="store_true",
+                   help="also print steps never taken and vacuous properties, and exit 4 if there are any")
     p.add_argument("--json", action="store_true", help="print the results as JSON (schema in docs/prove.md)")
     p.set_defaults(run=run)
 
@@ -60,6 +66,18 @@ class Judged:
     @property
     def met(self) -> bool:
         return replace(self.result, expected=self.expected).matches_expectation is True
+
+
+@dataclass(frozen=True, slots=True)
+class SpecTest:
+    path: str
+    model: ir.Model
+    judged: list[Judged]
+    scan: Scan | None  # coverage and vacuity, when the exhaustive search ran
+
+    def warnings(self) -> list[str]:
+        steps = step_warnings(self.scan) if self.scan is not None else []
+        return steps + vacuity_warnings(self.model, [j.result for j in self.judged])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     t0 = time.monotonic()
     try:
-        specs = [(path, m, _judge(m, overrides, args)) for path, m in models if m is not None]
+        specs = [_judge(path, m, overrides, args) for path, m in models if m is not None]
     except _Disagreement as e:
         sys.stderr.write(f"irqc: internal error: the two backends disagree: {e}\n"
                          "This is a bug in irqc's compiler; please report it with the spec and the command.\n")
@@ -92,26 +110,32 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(specs, seconds, sys.stdout)
     else:
-        _print_text(specs, seconds, sys.stdout)
-    return EXIT_OK if all(j.met for _, _, js in specs for j in js) else EXIT_VIOLATED
+        _print_text(specs, seconds, args.strict, sys.stdout)
+    if not all(j.met for sp in specs for j in sp.judged):
+        return EXIT_VIOLATED
+    if args.strict and any(suspicious(sp.scan, [j.result for j in sp.judged]) for sp in specs):
+        return EXIT_STRICT
+    return EXIT_OK
 
 
 class _Disagreement(Exception):
     pass
 
 
-def _judge(model: ir.Model, overrides: dict[str, int], args: argparse.Namespace) -> list[Judged]:
+def _judge(path: str, model: ir.Model, overrides: dict[str, int], args: argparse.Namespace) -> SpecTest:
     from compiler.backends.z3 import resolve_params
     from compiler.engine import BackendDisagreement, check
 
     params = resolve_params(model, overrides)
+    scans: list[Scan] = []
     try:
-        results = check(model, params, timeout=args.timeout, max_states=args.max_states)
+        results = check(model, params, timeout=args.timeout, max_states=args.max_states, on_scan=scans.append)
     except BackendDisagreement as e:
         raise _Disagreement(str(e)) from e
     props = {p.name: p for p in model.properties}
-    return [Judged(props[r.property], r, r.expected or _default(props[r.property])) for r in results
-            if r.property in props]
+    judged = [Judged(props[r.property], r, r.expected or _default(props[r.property])) for r in results
+              if r.property in props]
+    return SpecTest(path, model, judged, scans[0] if scans else None)
 
 
 def _default(p: ir.Property) -> str:
@@ -131,20 +155,25 @@ def mismatch_line(path: str, model: ir.Model, j: Judged) -> str:
     return f"{where}: error: {what} {j.prop.name} expected {j.expected}, got {j.result.summary()}{tested} [T001]"
 
 
-def _print_text(specs: list[tuple[str, ir.Model, list[Judged]]], seconds: float, out: TextIO) -> None:
-    judged = [j for _, _, js in specs for j in js]
-    for path, model, js in specs:
-        for j in js:
+def _print_text(specs: list[SpecTest], seconds: float, strict: bool, out: TextIO) -> None:
+    judged = [j for sp in specs for j in sp.judged]
+    for sp in specs:
+        for j in sp.judged:
             if not j.met:
-                out.write(mismatch_line(path, model, j) + "\n")
+                out.write(mismatch_line(sp.path, sp.model, j) + "\n")
+    warnings = [w for sp in specs for w in sp.warnings()]
+    if strict:
+        out.writelines(w + "\n" for w in warnings)
     bad = sum(not j.met for j in judged)
     out.write(f"irqc test: {len(specs)} spec{'s' if len(specs) != 1 else ''}, {len(judged)} expectations, "
-              f"{len(judged) - bad} met, {bad} not met ({seconds:.1f} s)\n")
+              f"{len(judged) - bad} met, {bad} not met, {len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+              f"{'' if strict or not warnings else ' (--strict shows them)'} ({seconds:.1f} s)\n")
 
 
-def _print_json(specs: list[tuple[str, ir.Model, list[Judged]]], seconds: float, out: TextIO) -> None:
-    docs = [{"spec": path, "name": model.name, "results": [_judged_json(j) for j in js]} for path, model, js in specs]
-    judged = [j for _, _, js in specs for j in js]
+def _print_json(specs: list[SpecTest], seconds: float, out: TextIO) -> None:
+    docs = [{"spec": sp.path, "name": sp.model.name, "results": [_judged_json(j) for j in sp.judged],
+             **({"coverage": sp.scan.coverage.to_json()} if sp.scan is not None else {})} for sp in specs]
+    judged = [j for sp in specs for j in sp.judged]
     doc = {"specs": docs, "expectations": len(judged), "met": sum(j.met for j in judged),
            "ok": all(j.met for j in judged), "seconds": round(seconds, 3)}
     out.write(json.dumps(doc, indent=2) + "\n")
@@ -154,7 +183,8 @@ def _judged_json(j: Judged) -> dict[str, Any]:
     r = j.result
     return {"property": r.property, "kind": j.prop.kind, "expected": j.expected, "explicit": r.expected is not None,
             "verdict": r.verdict, "depth": r.depth, "method": r.method, "met": j.met,
-            "line": j.prop.span.line if j.prop.span.line > 0 else None, "seconds": round(r.seconds, 4)}
+            "line": j.prop.span.line if j.prop.span.line > 0 else None, "seconds": round(r.seconds, 4),
+            **({"vacuous": True} if r.vacuous is not None else {})}
 
 
 __all__ = ["add_parser", "run", "mismatch_line"]
