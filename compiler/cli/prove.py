@@ -27,12 +27,14 @@ EPILOG = f"""verdicts:
   holds up to depth K               no run of at most K steps violates it
   proved (exhaustive search, N st.) every reachable state of this instance was examined
   proved (k-induction, k=N)         no run of any length violates it
-  inconclusive (reason)             the solver gave up; nothing violated so far
+  inconclusive (reason)             a limit or the solver stopped it (the reason says which); nothing
+                                    violated up to the depth given
 
 How: the generated simulator first searches the instance exhaustively (up to --max-states,
 default {DEFAULT_MAX_STATES}); Z3 then finds each counterexample at the depth the search found it.
 When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
 k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone.
+--timeout S bounds each spec, every engine together; the search may use half of it.
 
 exit status:
   0   every property holds or is proved
@@ -41,6 +43,7 @@ exit status:
   3   inconclusive (and none violated)
   4   --strict: nothing else to report, but a step is never taken or a property holds vacuously
   70  internal error in irqc: please report it
+  130 stopped by Ctrl-C (143: SIGTERM); what was established is printed
 """
 
 
