@@ -12,7 +12,7 @@ guarded steps, a `cpu c { for (;;) { idle: ... } }` block, threads (one-shot and
 conditionals `c ? a : b` whose arms have different ranges (a store or an index through one needs
 its `in_range` check: issue 13 item 1), defs and fns with parameters and arguments (constant
 arguments are substituted, the others stored), several named asserts inside code, invariants
-(`A ==> B`, `quiescent ==> B`, quantified) and satisfiable `initially` clauses.
+(`A ==> B`, `quiescent ==> B`, quantified), covers and satisfiable `initially` clauses.
 
 Validity is by construction: a lock is taken and released in the same block, and nothing jumps
 out of a critical section; loops, labels and `yield` stay out of `atomic` and device steps;
@@ -224,6 +224,8 @@ class SpecGen:
 
     def declare_properties(self) -> list[str]:
         out = [f"invariant i{i}: {self.invariant()};" for i in range(self.r.randint(1, 3))]
+        ctx = Ctx(FORMULA)
+        out += [f"cover c{i}: ({self.literal(ctx)} && {self.literal(ctx)});" for i in range(self.r.randint(0, 1))]
         # Satisfiable by construction: each clause is met by a value of its own free variable.
         for v in self.any_vars:
             out.append(f"initially {v} == {self.value_of(self.globals[v])} || {self.bool_expr(Ctx(FORMULA), 1)};")

@@ -79,18 +79,23 @@ def _crosscheck(model: ir.Model, params: dict[str, int] | None) -> list[str]:
     return problems
 
 
+# A cover is judged as the invariant `!E`: covered is violated, unreachable is proved.
+AS_INVARIANT = {"covered": "violated", "unreachable": "proved", "not_covered": "holds"}
+
+
 def _judge(r: PropertyResult, shortest: int | None, found: dict[str, int], complete: bool) -> list[str]:
     said = f"says {r.summary()}"
+    verdict = AS_INVARIANT.get(r.verdict, r.verdict)
     if shortest is not None:
-        return [] if (r.verdict, r.depth) == ("violated", shortest) else \
-            [f"{said}, the search finds a shortest violation at depth {shortest}"]
-    if r.verdict == "violated":
+        return [] if (verdict, r.depth) == ("violated", shortest) else \
+            [f"{said}, the search finds a shortest violation (or witness) at depth {shortest}"]
+    if verdict == "violated":
         return [f"{said}, the search finds none that short"]
-    if r.verdict == "inconclusive":
+    if verdict == "inconclusive":
         return [f"{said} with no time limit"]
-    if r.verdict == "proved" and r.property in found:
-        return [f"{said}, the search finds a violation at depth {found[r.property]}"]
-    if complete and r.method.startswith("exhaustive") and r.verdict != "proved":
+    if verdict == "proved" and r.property in found:
+        return [f"{said}, the search finds a violation (or witness) at depth {found[r.property]}"]
+    if complete and r.method.startswith("exhaustive") and verdict != "proved":
         return [f"{said} after a complete search"]
     return []
 
@@ -150,7 +155,7 @@ GRAMMAR = {
     "def with params": r"def (fits|sel)\(", "int def": r"def pick\(", "fn": r"fn f\d\(v: ", "cpu fn": r"fn ack\(\)",
     "fn call": r"f\d\(.*\);", "named assert": r"assert a\d: ", "two assert names": r"assert a1: ",
     "invariant": r"invariant i\d: ", "implication invariant": r"invariant i\d: .* ==> ", "quiescent": r"quiescent",
-    "quantifier": r"forall i: cpu ::", "held": r"held\(", "initially": r"initially ", "any init": r"= any;",
+    "quantifier": r"forall i: cpu ::", "cover": r"cover c0: ", "held": r"held\(", "initially": r"initially ", "any init": r"= any;",
     "compound assignment": r"(\+=|-=|\|=|&=)", "critical section": r"raw_spin_lock\(&|spin_lock\(&|lock\(l0\)",
 }
 
