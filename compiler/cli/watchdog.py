@@ -57,6 +57,7 @@ class Watchdog:
             self.thread.join()
         self._uninstall()
         self._clear()
+        limits.clear_stop()  # the caller read it inside; a later run in this process starts afresh
 
     # ----------------------------------------------------------------- signals
 
