@@ -114,10 +114,12 @@ def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property
 def _bounded_by_search(p: ir.Property, search: Search, depth: int) -> PropertyResult:
     """What a cut search alone says: holds up to the depth it covered, inconclusive short of `--depth`."""
     covered = -1 if search.covered is None else search.covered
+    signal = limits.stop_requested()
+    after = "" if signal in (None, search.stopped_by) else f"; Z3 did not start, stopped by {limits.describe(signal)}"
     return PropertyResult(p.name, "holds" if covered >= depth else "inconclusive", covered,
                           f"exhaustive search to depth {covered}", search.seconds,
-                          reason=f"{_search_stop(search)}, so this is not a proof", expected=p.expect,
-                          stopped_by=search.stopped_by)
+                          reason=f"{_search_stop(search)}, so this is not a proof{after}", expected=p.expect,
+                          stopped_by=signal or search.stopped_by)
 
 
 def _search_stop(search: Search) -> str:

@@ -127,4 +127,5 @@ def describe(stopped_by: str) -> str:
             "SIGINT": "Ctrl-C (SIGINT)", "SIGTERM": "SIGTERM"}.get(stopped_by, stopped_by)
 
 
-__all__ = ["Budget", "STOPPED_BY", "Stopped", "active", "interruptible", "budget", "clear_stop", "describe", "request_stop", "stop_requested"]
+__all__ = ["Budget", "STOPPED_BY", "Stopped", "active", "budget", "clear_stop", "describe", "interruptible",
+           "request_stop", "stop_requested"]

@@ -31,7 +31,8 @@ DEFAULT_DEPTH = 40
 # small k or none at all; beyond this the simple-path constraints grow as k^2.
 DEFAULT_MAX_K = 12
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_K", "EncodingError", "interrupt", "TransitionSystem", "prove", "resolve_params"]
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_K", "EncodingError", "TransitionSystem", "interrupt", "prove",
+           "resolve_params"]
 
 
 def resolve_params(model: ir.Model, overrides: dict[str, int] | None = None) -> dict[str, int]:
