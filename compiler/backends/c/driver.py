@@ -1,0 +1,156 @@
+"""Compile a generated C search (cached by the hash of its source) and run it.
+
+The system C compiler (`$CC`, else `cc`, `gcc` or `clang`) builds the program at -O2 into
+the cache folder (`$IRQC_CACHE_DIR`, else `$XDG_CACHE_HOME/irqc/c-search`, else
+`~/.cache/irqc/c-search`), named by a hash of the source and the compile command, so the
+same spec at the same parameters compiles once.  An unwritable cache is never an error:
+the program is then built in a temporary folder and removed after the run.
+
+The program prints one JSON document on stdout and `progress STATES DEPTH` lines on stderr
+about four times a second; `run` hands those to `watch`, and when `watch` says stop it
+sends SIGTERM, on which the program stops cleanly and reports what it established.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+OPT = "-O2"
+
+
+class CompileError(Exception):
+    """The C compiler failed or is missing: the caller falls back to the Python search."""
+
+
+class RunError(Exception):
+    """The compiled search failed (a crash, or exit 70: a bug in irqc)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    exe: Path
+    seconds: float  # compile time; 0 when the cache had it
+    cached: bool
+
+
+def compiler() -> str | None:
+    """The C compiler to use, or None when the machine has none."""
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def cache_dir() -> Path:
+    if os.environ.get("IRQC_CACHE_DIR"):
+        return Path(os.environ["IRQC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "irqc" / "c-search"
+
+
+def _command(cc: str, opt: str, src: Path, exe: Path) -> list[str]:
+    return [cc, opt, "-std=gnu11", "-w", "-o", str(exe), str(src)]
+
+
+def key(source: str, opt: str = OPT) -> str:
+    cc = compiler() or "none"
+    text = "\0".join([source, *_command(cc, opt, Path("src.c"), Path("exe"))])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cached(source: str, opt: str = OPT) -> Path | None:
+    """The compiled program of `source`, when the cache has it."""
+    exe = cache_dir() / f"search-{key(source, opt)}"
+    return exe if exe.is_file() and os.access(exe, os.X_OK) else None
+
+
+@contextmanager
+def build(source: str, opt: str = OPT) -> Iterator[Built]:
+    """The compiled program of `source`: from the cache, compiled into it, or (cache unwritable)
+    compiled into a temporary folder that is removed on exit."""
+    hit = cached(source, opt)
+    if hit is not None:
+        yield Built(hit, 0.0, True)
+        return
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
+        probe.close()
+    except OSError:
+        with tempfile.TemporaryDirectory(prefix="irqc-c-") as tmp:
+            yield _compile(source, opt, Path(tmp), Path(tmp) / "search")
+        return
+    yield _compile(source, opt, folder, folder / f"search-{key(source, opt)}")
+
+
+def _compile(source: str, opt: str, folder: Path, exe: Path) -> Built:
+    cc = compiler()
+    if cc is None:
+        raise CompileError("no C compiler found (cc, gcc or clang; or set CC)")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
+        src, out = Path(tmp) / "search.c", Path(tmp) / "search"
+        src.write_text(source, encoding="ascii")
+        try:
+            done = subprocess.run(_command(cc, opt, src, out), capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise CompileError(f"{cc}: {e}") from e
+        if done.returncode != 0:
+            tail = " ".join((done.stderr or "").split())[-300:]
+            raise CompileError(f"{cc} {opt} exited with {done.returncode}: {tail}")
+        os.replace(out, exe)  # atomic: a concurrent irqc sees the whole program or none
+    return Built(exe, time.perf_counter() - t0, False)
+
+
+def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path | None,
+        watch: Callable[[int, int], bool] | None = None) -> dict[str, Any]:
+    """Run the compiled search; its JSON report.  `watch(states, depth)` True stops it."""
+    args = [str(exe), str(-1 if max_states is None else max_states),
+            "-1" if max_seconds is None else repr(max(0.0, max_seconds)), str(dump) if dump else "-"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+    reader.start()
+    errors: list[str] = []
+    try:
+        _follow(proc, watch, errors)
+        proc.wait()
+        reader.join()
+    finally:
+        if proc.poll() is None:  # an exception in `watch`: never leave the search running
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RunError(f"the compiled search exited with {proc.returncode}: {' '.join(errors)[-300:]}")
+    try:
+        doc: dict[str, Any] = json.loads(out[0])
+    except (IndexError, ValueError) as e:
+        raise RunError(f"the compiled search printed no report: {e}") from e
+    return doc
+
+
+def _follow(proc: subprocess.Popen[str], watch: Callable[[int, int], bool] | None, errors: list[str]) -> None:
+    """Read the progress lines until the program closes stderr; stop it when `watch` says so."""
+    assert proc.stderr is not None
+    stopping = False
+    for line in proc.stderr:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "progress":
+            if watch is not None and not stopping and watch(int(parts[1]), int(parts[2])):
+                proc.send_signal(signal.SIGTERM)
+                stopping = True
+        else:
+            errors.append(line.strip())

@@ -1,0 +1,177 @@
+"""IR model at fixed parameters -> the C source of its exhaustive search.
+
+Plain string building: the model-independent C is in `runtime`, and every line that
+depends on the model is built here (expressions in `cexprs`, step bodies in `csteps`).
+The text depends only on the model and the parameters, so its hash names the compiled
+program in the cache (`driver`).  Spec text reaches the file only in comments, through
+`csteps._safe`.
+
+Orders that make the C search meet states exactly as the Python simulator's `explore`
+does (docs/prove.md, "Which counterexample"): slots as in `layout`; free initial values
+odometer-style, the last free slot fastest; actions numbered instance-major (agents in
+model order, instances by index, then the agent's steps in spec order), and `successors`
+runs them in that order; choice values ascending.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler import ir
+from compiler.backends.c import cexprs, csteps, runtime
+from compiler.backends.c.cexprs import Names, Scope
+from compiler.backends.c.layout import Layout, UnsupportedC, build
+
+MAX_PROPS = 64  # failed checks travel as one 64-bit set
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    source: str
+    layout: Layout
+    properties: tuple[str, ...]  # property number -> name, as the program's JSON gives them
+    actions: int
+
+
+def all_properties(model: ir.Model) -> list[ir.Property]:
+    """The model's properties, then any check property a step fails without the list naming
+    it, sorted: the Python simulator's property list (its generator's `_all_properties`)."""
+    named = {p.name for p in model.properties}
+    extra: dict[str, ir.Property] = {}
+    for a in model.agents:
+        for st in a.steps:
+            for chk in _checks(st.body):
+                if chk.prop not in named and chk.prop not in extra:
+                    extra[chk.prop] = ir.Property(chk.prop, "check", None, None, chk.span)
+    return [*model.properties, *(extra[k] for k in sorted(extra))]
+
+
+def _checks(stmts: tuple[ir.Stmt, ...]) -> list[ir.Check]:
+    out: list[ir.Check] = []
+    for st in stmts:
+        if isinstance(st, ir.Check):
+            out.append(st)
+        elif isinstance(st, ir.If):
+            out += _checks(st.then) + _checks(st.else_)
+    return out
+
+
+def generate(model: ir.Model, params: dict[str, int]) -> Program:
+    layout = build(model, params)
+    props = all_properties(model)
+    if len(props) > MAX_PROPS:
+        raise UnsupportedC(f"{len(props)} properties (the C search handles up to {MAX_PROPS})")
+    bits = {p.name: k for k, p in enumerate(props)}
+    sc = Scope(model, layout, Names())
+    steps, n_actions = _steps(model, sc, bits)
+    preds = _predicates(props, sc)
+    init = _initially(model, sc)
+    succ = _successors(model, layout)
+    guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
+    parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), *guards, *steps,
+             *preds, *init, *succ, runtime.SEARCH]
+    return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions)
+
+
+def _header(model: ir.Model, params: dict[str, int]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return (f"/* irqc-generated exhaustive search of spec {csteps._safe(model.name)} ({csteps._safe(shown)}),\n"
+            f"   source hash {csteps._safe(model.source_hash)}.  Written by compiler/backends/c; do not edit. */")
+
+
+def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
+    ctype = "uint8_t" if layout.cell_bits == 8 else "uint16_t"
+    per_word = 64 // layout.cell_bits
+    width = -(-max(layout.size, 1) // per_word) * per_word  # cells, padded to whole 64-bit words
+    base = [0] * width
+    free: list[tuple[int, int]] = []
+    for v, vs in layout.vars.items():
+        for k in range(vs.base, vs.base + vs.size):
+            if v.init is None:
+                free.append((k, vs.hi - vs.lo + 1))
+            else:
+                base[k] = ir.eval_const(v.init, layout.params) - vs.lo
+    for a in model.agents:
+        for i in range(layout.count[a.name]):
+            base[layout.pc_base[a.name] + i] = a.initial
+    if any(not 0 <= x <= layout.hi[k] - layout.lo[k] for k, x in enumerate(base[:layout.size])):
+        raise UnsupportedC("an initial value outside its type")
+    lines = [
+        f"typedef {ctype} cell;",
+        f"#define NSLOTS {layout.size}",
+        f"#define W {width}",
+        f"#define WB (W * sizeof(cell))",
+        f"#define NPROPS {len(props)}",
+        f"#define NFREE {len(free)}",
+        f"static const int64_t SLOT_LO[NSLOTS + 1] = {{{', '.join(map(str, layout.lo))}{', ' if layout.lo else ''}0}};",
+        f"static const cell INIT_BASE[W] = {{{', '.join(map(str, base))}}};",
+        f"static const int FREE_SLOT[NFREE + 1] = {{{''.join(f'{k}, ' for k, _ in free)}0}};",
+        f"static const int64_t FREE_N[NFREE + 1] = {{{''.join(f'{n}, ' for _, n in free)}0}};",
+        f"static const int HAS_PRED[NPROPS + 1] = {{{''.join(f'{int(p.expr is not None)}, ' for p in props)}0}};",
+        "static void result(int aid, const cell *t, uint64_t failed);",
+        "static int holds(int k, const cell *s);",
+        "static int initially(const cell *s);",
+        "static void successors(const cell *s);",
+    ]
+    lines += [f"static int enabled_{k}(const cell *s, int64_t i);" for k in range(len(model.agents))]
+    return "\n".join(lines)
+
+
+def _steps(model: ir.Model, sc: Scope, bits: dict[str, int]) -> tuple[list[str], int]:
+    out: list[str] = []
+    n_actions = 0
+    for k, a in enumerate(model.agents):
+        for j, st in enumerate(a.steps):
+            out.append(f"/* {csteps._safe(a.name)}.{csteps._safe(st.name)}: {csteps._safe(' '.join(st.text.split()))} */")
+            out += csteps.step_function(f"step_{k}_{j}", a, st, sc, bits)
+        n_actions += len(a.steps) * sc.layout.count[a.name]
+    return out, n_actions
+
+
+def _guards(model: ir.Model, sc: Scope, bits: dict[str, int]) -> list[str]:
+    """Guard functions and `enabled_K` for every agent (unused ones cost the compiler little)."""
+    out: list[str] = []
+    for k, a in enumerate(model.agents):
+        for j, st in enumerate(a.steps):
+            out += csteps.guard_function(f"guard_{k}_{j}", a, st, sc, bits)
+        out.append(f"static int enabled_{k}(const cell *s, int64_t i) {{")
+        out.append("    (void)i;")
+        where = f"{sc.layout.pc_base[a.name]}" + ("" if a.domain is None else " + i")
+        out.append(f"    switch (s[{where}]) {{")
+        for loc in range(len(a.locations)):
+            fns = [f"guard_{k}_{j}(s, (int)i)" for j, st in enumerate(a.steps) if st.source == loc]
+            if fns:
+                out.append(f"    case {loc}: return {' || '.join(fns)};")
+        out += ["    default: return 0;", "    }", "}"]
+    return out
+
+
+def _predicates(props: list[ir.Property], sc: Scope) -> list[str]:
+    out = ["static int holds(int k, const cell *s) {", "    switch (k) {"]
+    for k, p in enumerate(props):
+        pred = p.invariant_expr()  # a cover's is its negation: a "violation" is its witness
+        if pred is not None:
+            out.append(f"    case {k}: return {cexprs.expr(pred, sc)};  /* {csteps._safe(p.name)} */")
+    out += ["    default: return 1;", "    }", "}"]
+    return out
+
+
+def _initially(model: ir.Model, sc: Scope) -> list[str]:
+    conds = [cexprs.expr(e, sc) for e in model.initially] or ["1"]
+    return ["static int initially(const cell *s) {", f"    return {' && '.join(conds)};", "}"]
+
+
+def _successors(model: ir.Model, layout: Layout) -> list[str]:
+    out = ["static void successors(const cell *s) {"]
+    aid = 0
+    for k, a in enumerate(model.agents):
+        n, base, count = len(a.steps), layout.pc_base[a.name], layout.count[a.name]
+        out.append(f"    for (int i = 0; i < {count}; i++) {{")
+        out.append(f"        switch (s[{base} + i]) {{")
+        for loc in range(len(a.locations)):
+            calls = [f"step_{k}_{j}(s, i, {aid} + i * {n} + {j});" for j, st in enumerate(a.steps) if st.source == loc]
+            if calls:
+                out.append(f"        case {loc}: {' '.join(calls)} break;")
+        out += ["        default: break;", "        }", "    }"]
+        aid += n * count
+    out.append("}")
+    return out

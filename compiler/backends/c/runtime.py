@@ -1,0 +1,258 @@
+"""The model-independent C of the generated search (a plain string: it has no holes).
+
+PRELUDE comes before the model's code (includes and macros), SEARCH
+after it (the hash set, the breadth-first loop, the JSON report and `main`).  The model's
+code defines: W, WB, NSLOTS, NPROPS, cell, SLOT_LO, INIT_BASE, NFREE, FREE_SLOT, FREE_N,
+initially(), holds(k, s) with HAS_PRED[k], successors(s).
+"""
+from __future__ import annotations
+
+PRELUDE = r"""
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BIT(k) (UINT64_C(1) << (k))
+
+/* A computed index outside its array, or a store outside its type: lowering's in_range
+   checks make both impossible, so reaching one is a bug in irqc (exit 70, like irqc). */
+static void bug(const char *what, int64_t v) {
+    fprintf(stderr, "irqc C search: %s (%" PRId64 ")\n", what, v);
+    exit(70);
+}
+
+#define IX(e, lo, n) __extension__ ({ int64_t x_ = (int64_t)(e) - (lo); \
+    if ((uint64_t)x_ >= (uint64_t)(n)) bug("index out of range", x_ + (lo)); x_; })
+#define ST(t, k, v, lo, hi) do { int64_t v_ = (v); \
+    if (v_ < (lo) || v_ > (hi)) { bug("store out of range", v_); } \
+    (t)[k] = (cell)(v_ - (lo)); } while (0)
+"""
+
+SEARCH = r"""
+/* ------------------------------------------------------------------ the search */
+
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static cell *arena;           /* state k is arena[k * W .. k * W + W) */
+static uint32_t *parent;      /* UINT32_MAX: an initial state */
+static int32_t *action;       /* the action that first reached it; -1: initial */
+static uint64_t n_states, cap;
+static uint64_t *table;       /* open addressing: (hash tag << 32) | (state + 1); 0 is empty */
+static uint64_t tmask;
+static int out_of_memory;
+
+static uint32_t cur;          /* the state being expanded */
+static int64_t cur_depth;
+static int found[NPROPS];
+static int64_t found_depth[NPROPS];
+static uint32_t found_state[NPROPS];
+static int32_t found_action[NPROPS];  /* the failing action of a check; -1 for a state predicate */
+static int nfound;
+
+static uint64_t hash_state(const cell *t) {
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15);
+    for (size_t k = 0; k < WB; k += 8) {
+        uint64_t w;
+        memcpy(&w, (const char *)t + k, 8);
+        h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 32;
+    }
+    h ^= h >> 33; h *= UINT64_C(0xc4ceb9fe1a85ec53); h ^= h >> 33;
+    return h;
+}
+
+static int grow_states(void) {
+    uint64_t n = cap ? cap * 2 : 1 << 16;
+    cell *a = realloc(arena, n * WB);
+    if (!a) return 0;
+    arena = a;
+    uint32_t *p = realloc(parent, n * sizeof *parent);
+    if (!p) return 0;
+    parent = p;
+    int32_t *q = realloc(action, n * sizeof *action);
+    if (!q) return 0;
+    action = q;
+    cap = n;
+    return 1;
+}
+
+static int grow_table(void) {
+    uint64_t n = tmask ? (tmask + 1) * 2 : 1 << 17;
+    uint64_t *t = calloc(n, sizeof *t);
+    if (!t) return 0;
+    for (uint64_t k = 0; tmask && k <= tmask; k++) {
+        uint64_t e = table[k];
+        if (!e) continue;
+        uint64_t b = (e >> 32) & (n - 1);
+        while (t[b]) b = (b + 1) & (n - 1);
+        t[b] = e;
+    }
+    free(table);
+    table = t;
+    tmask = n - 1;
+    return 1;
+}
+
+/* The new state's number, or -1 when it was seen before (or memory ran out). */
+static int64_t insert(const cell *t) {
+    uint64_t h = hash_state(t), tag = h >> 32;
+    uint64_t b = tag & tmask;
+    for (;;) {
+        uint64_t e = table[b];
+        if (!e) break;
+        if ((e >> 32) == tag && !memcmp(arena + ((e & 0xffffffffu) - 1) * W, t, WB)) return -1;
+        b = (b + 1) & tmask;
+    }
+    if (n_states >= UINT32_MAX - 1 || (n_states == cap && !grow_states())) { out_of_memory = 1; return -1; }
+    memcpy(arena + n_states * W, t, WB);
+    table[b] = (tag << 32) | (n_states + 1);
+    uint64_t k = n_states++;
+    if (2 * n_states > tmask && !grow_table()) out_of_memory = 1;
+    return (int64_t)k;
+}
+
+static void note_predicates(uint32_t k, int64_t depth) {
+    const cell *t = arena + (uint64_t)k * W;
+    for (int p = 0; p < NPROPS; p++) {
+        if (HAS_PRED[p] && !found[p] && !holds(p, t)) {
+            found[p] = 1; found_depth[p] = depth; found_state[p] = k; found_action[p] = -1; nfound++;
+        }
+    }
+}
+
+static void result(int aid, const cell *t, uint64_t failed) {
+    while (failed) {
+        int p = __builtin_ctzll(failed);
+        failed &= failed - 1;
+        if (!found[p]) {
+            found[p] = 1; found_depth[p] = cur_depth + 1; found_state[p] = cur; found_action[p] = aid; nfound++;
+        }
+    }
+    if (!t) return;
+    int64_t k = insert(t);
+    if (k < 0) return;
+    parent[k] = cur;
+    action[k] = aid;
+    note_predicates((uint32_t)k, cur_depth + 1);
+}
+
+static void initial_states(void) {
+    cell s[W];
+    int64_t at[NFREE + 1];
+    memcpy(s, INIT_BASE, WB);
+    for (int k = 0; k < NFREE; k++) at[k] = 0;
+    for (;;) {
+        for (int k = 0; k < NFREE; k++) s[FREE_SLOT[k]] = (cell)at[k];
+        if (initially(s)) {
+            int64_t k = insert(s);
+            if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, 0); }
+            if (out_of_memory) return;
+        }
+        int k = NFREE - 1;
+        while (k >= 0 && ++at[k] == FREE_N[k]) at[k--] = 0;
+        if (k < 0) return;
+    }
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void print_state(uint32_t k) {
+    const cell *t = arena + (uint64_t)k * W;
+    putchar('[');
+    for (int j = 0; j < NSLOTS; j++) printf("%s%" PRId64, j ? "," : "", (int64_t)t[j] + SLOT_LO[j]);
+    putchar(']');
+}
+
+static void print_path(int p) {
+    uint32_t chain_len = 0;
+    for (uint32_t k = found_state[p]; k != UINT32_MAX; k = parent[k]) chain_len++;
+    uint32_t *chain = malloc((chain_len ? chain_len : 1) * sizeof *chain);
+    if (!chain) bug("no memory for a path", chain_len);
+    uint32_t n = chain_len;
+    for (uint32_t k = found_state[p]; k != UINT32_MAX; k = parent[k]) chain[--n] = k;
+    putchar('[');
+    for (uint32_t j = 0; j < chain_len; j++) {
+        if (j) putchar(',');
+        if (action[chain[j]] < 0) printf("[null,"); else printf("[%" PRId32 ",", action[chain[j]]);
+        print_state(chain[j]);
+        putchar(']');
+    }
+    if (found_action[p] >= 0) {  /* a check: the step from the last state fails it; the trace repeats it */
+        printf(",[%" PRId32 ",", found_action[p]);
+        print_state(found_state[p]);
+        putchar(']');
+    }
+    putchar(']');
+    free(chain);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) { fprintf(stderr, "usage: %s MAX_STATES MAX_SECONDS DUMP_FILE|-\n", argv[0]); return 2; }
+    int64_t max_states = strtoll(argv[1], NULL, 10);
+    double max_seconds = strtod(argv[2], NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    double t0 = now(), next_report = t0 + 0.25;
+    if (!grow_states() || !grow_table()) bug("no memory to start", 0);
+    initial_states();
+    uint64_t lo = 0, hi = n_states, expanded = 0;
+    int64_t depth = 0;
+    const char *stopped = out_of_memory ? "memory" : NULL;
+    cell s[W];
+    while (!stopped && lo < hi && nfound < NPROPS) {
+        for (cur = (uint32_t)lo; cur < hi; cur++) {
+            if (max_states >= 0 && n_states >= (uint64_t)max_states) { stopped = "max-states"; break; }
+            if (!(++expanded & 255)) {
+                double t = now();
+                if (stop_signal) { stopped = stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; break; }
+                if (max_seconds >= 0 && t - t0 > max_seconds) { stopped = "timeout"; break; }
+                if (t >= next_report) {
+                    fprintf(stderr, "progress %" PRIu64 " %" PRId64 "\n", n_states, depth);
+                    fflush(stderr);
+                    next_report = t + 0.25;
+                }
+            }
+            cur_depth = depth;
+            memcpy(s, arena + (uint64_t)cur * W, WB);
+            successors(s);
+            if (out_of_memory) { stopped = "memory"; break; }
+        }
+        if (stopped) break;
+        if (n_states > hi) depth++;
+        lo = hi;
+        hi = n_states;
+    }
+    double seconds = now() - t0;
+    int complete = !(lo < hi);
+    if (argv[3][0] != '-' || argv[3][1]) {
+        FILE *f = fopen(argv[3], "wb");
+        if (!f || fwrite(arena, WB, n_states, f) != n_states || fclose(f)) bug("cannot write the states", 0);
+    }
+    uint64_t memory = cap * (WB + sizeof *parent + sizeof *action) + (tmask + 1) * sizeof *table;
+    printf("{\"complete\":%s,\"states\":%" PRIu64 ",\"depth\":%" PRId64 ",\"bound\":",
+           complete ? "true" : "false", n_states, depth);
+    if (complete) printf("null"); else printf("%" PRId64, depth);
+    printf(",\"seconds\":%.6f,\"expanded\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"stopped\":", seconds, expanded, memory);
+    if (stopped) printf("\"%s\"", stopped); else printf("null");
+    printf(",\"violations\":[");
+    int first = 1;
+    for (int p = 0; p < NPROPS; p++) {
+        if (!found[p]) continue;
+        printf("%s{\"prop\":%d,\"depth\":%" PRId64 ",\"path\":", first ? "" : ",", p, found_depth[p]);
+        print_path(p);
+        putchar('}');
+        first = 0;
+    }
+    printf("]}\n");
+    return fflush(stdout) ? 1 : 0;
+}
+"""

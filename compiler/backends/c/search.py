@@ -1,0 +1,168 @@
+"""The compiled search as `irqc prove` runs it: compile, run, and replay in the reference.
+
+`explore` answers what the Python simulator's `explore` answers (an object with the same
+fields: states, depth, bound, complete, violations, seconds, reached), or None when the
+Python search should run instead (asked for, no C compiler, a model the C search does not
+handle, a failed compile; `notice` says why when C was asked for or expected).
+
+Every violation path the program reports is replayed in the Python simulator `sim`, the
+reference: the first state must be initial, each step must be the first action (in the
+simulator's action order) that reaches the next state, and the last state or step must
+violate the property.  Anything else raises `Disagreement`, which the engine reports as
+a BackendDisagreement.  The paths become the same traces the Python search gives, because
+both searches meet states in the same order (docs/prove.md, "Which counterexample").
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from compiler import ir
+from compiler.backends.c import driver
+from compiler.backends.c.generate import Program, generate
+from compiler.backends.c.layout import Layout, UnsupportedC
+
+SEARCHES = ("auto", "python", "c")
+# `auto` without a cached program first runs the Python search up to this many states: below
+# it, the Python search finishes in well under the compile time of a large spec.
+PROBE_STATES = 50_000
+
+
+class Disagreement(Exception):
+    """The compiled search reports a path the Python simulator does not take: a bug in irqc."""
+
+
+@dataclass(slots=True)
+class CResult:
+    """What the Python simulator's ExploreResult holds, plus the C program's own figures."""
+
+    states: int
+    depth: int
+    bound: int | None
+    violations: dict[str, tuple[int, list[tuple[tuple[int, ...], int | None]]]]
+    seconds: float  # the search itself
+    max_states: int | None
+    compile_seconds: float
+    cached: bool
+    memory: int  # bytes the program held for states and the hash set
+    stopped: str | None
+    reached: Iterator[tuple[int, ...]] | list[tuple[int, ...]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.bound is None
+
+    @property
+    def rate(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else float("inf")
+
+
+def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
+            watch: Callable[[int, int], bool] | None = None, search: str = "auto",
+            notice: Callable[[str], None] | None = None, opt: str = driver.OPT) -> Any:
+    """The search result (C, or the Python probe under `auto`), or None: run the Python search."""
+    if search == "python":
+        return None
+    say = notice if search == "c" else None
+    if driver.compiler() is None:
+        _tell(say, "no C compiler found (cc, gcc or clang); using the Python search")
+        return None
+    t0 = time.perf_counter()
+    try:
+        program = generate(model, params)
+    except UnsupportedC as e:
+        _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
+        return None
+    if search == "auto" and driver.cached(program.source, opt) is None:
+        probe = _probe(sim, max_states, max_seconds)
+        if probe is not None:
+            return probe
+        say = notice
+    left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
+    try:
+        return run(program, sim, max_states, left, watch, opt)
+    except driver.CompileError as e:
+        _tell(say, f"the C search did not compile ({e}); using the Python search")
+        return None
+
+
+def _probe(sim: Any, max_states: int | None, max_seconds: float | None) -> Any:
+    """The Python search's result when it finishes within PROBE_STATES, else None."""
+    cap = PROBE_STATES if max_states is None else min(max_states, PROBE_STATES)
+    result = sim.explore(cap, max_seconds)
+    if result.complete or result.states < cap or cap == max_states:
+        return result
+    return None
+
+
+def _tell(notice: Callable[[str], None] | None, line: str) -> None:
+    if notice is not None:
+        notice(line)
+
+
+def run(program: Program, sim: Any, max_states: int | None, max_seconds: float | None,
+        watch: Callable[[int, int], bool] | None = None, opt: str = driver.OPT) -> CResult:
+    """Compile (cached) and run `program`, replay its paths in `sim`; raises driver errors."""
+    with driver.build(program.source, opt) as built, tempfile.TemporaryDirectory(prefix="irqc-states-") as tmp:
+        left = None if max_seconds is None else max_seconds - built.seconds
+        dump = Path(tmp) / "states"
+        doc = driver.run(built.exe, max_states, left, dump, watch)
+        packed = dump.read_bytes() if dump.exists() else b""
+    violations = {program.properties[v["prop"]]: _replayed(sim, program.properties[v["prop"]], v["depth"], v["path"])
+                  for v in doc["violations"]}
+    # The order the Python search reports them in: by depth, then name.
+    violations = dict(sorted(violations.items(), key=lambda kv: (kv[1][0], kv[0])))
+    return CResult(doc["states"], doc["depth"], doc["bound"], violations, doc["seconds"], max_states, built.seconds,
+                   built.cached, doc["memory"], doc["stopped"], _unpack(packed, program.layout))
+
+
+def _unpack(packed: bytes, layout: Layout) -> Iterator[tuple[int, ...]]:
+    """The states the program met, in the order it met them (the Python search's `reached`)."""
+    cell = layout.cell_bits // 8
+    per_word = 8 // cell
+    width = -(-max(layout.size, 1) // per_word) * per_word * cell
+    view = memoryview(packed) if cell == 1 else memoryview(packed).cast("H")
+    step = width // cell
+    lo = layout.lo
+    for k in range(0, len(view), step):
+        yield tuple(x + low for x, low in zip(view[k:k + layout.size], lo))
+
+
+# --------------------------------------------------------------------------- replay in the reference
+
+
+def _replayed(sim: Any, prop: str, depth: int, raw: list[list[Any]]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
+    path = [(tuple(values), aid) for aid, values in raw]
+    check = _is_check(sim, prop)
+    if len(path) != depth + 1:
+        raise Disagreement(f"`{prop}`: the compiled search reports depth {depth} with a path of {len(path) - 1} steps")
+    first, aid0 = path[0]
+    if aid0 is not None or not sim.is_initial(first):
+        raise Disagreement(f"`{prop}`: the compiled search's path starts in {first}, not an initial state")
+    steps = path[1:-1] if check else path[1:]
+    prev = first
+    for k, (state, aid) in enumerate(steps, 1):
+        want = next((a for a, t, _ in sim.step_all(prev) if t == state), None)
+        if want != aid:
+            raise Disagreement(f"`{prop}`: step {k} of the compiled search's path is action {aid}, but the "
+                               f"simulator's first action to that state is {want}")
+        prev = state
+    if check:
+        last, aid = path[-1]
+        want = next((a for a, _, props in sim.step_all(prev) if props and prop in props), None)
+        if last != prev or want != aid:
+            raise Disagreement(f"`{prop}`: the compiled search says action {aid} fails the check at step {depth}; "
+                               f"the simulator's first failing action there is {want}")
+    elif prop not in sim.violated(prev):
+        raise Disagreement(f"`{prop}`: the compiled search's path ends in a state where the simulator finds it holds")
+    return depth, path
+
+
+def _is_check(sim: Any, prop: str) -> bool:
+    for p in sim.properties:
+        if p.name == prop:
+            return p.fn is None
+    raise Disagreement(f"the compiled search reports `{prop}`, which the simulator does not know")
