@@ -7,6 +7,7 @@ Exit status (the same for every subcommand):
   1  a property is violated (prove), or generated files are stale (build --check)
   2  the input or the command line is wrong
   3  inconclusive: the solver gave up on some property and none was violated
+  4  --strict (prove, test): nothing else to report, but a step is never taken or a property is vacuous
   70 internal error: a bug in irqc (please report it)
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ EPILOG = """exit status:
   1   a property is violated (prove); generated files are stale (build --check)
   2   bad input or bad command line (a located diagnostic is printed)
   3   inconclusive: the solver gave up and nothing was violated
+  4   --strict (prove, test): otherwise 0, but a step is never taken or a property holds vacuously
   70  internal error in irqc: please report it with the command and the spec
 """
 
