@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from compiler import ir, limits
+from compiler.backends.c import search as c_search
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem, prove
 from compiler.backends.z3.confirm import confirm_trace
@@ -60,19 +61,20 @@ class Search:
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
           properties: Sequence[str] | None = None, timeout: float | None = None, max_k: int = DEFAULT_MAX_K,
-          max_states: int = DEFAULT_MAX_STATES, engine: str = "auto",
+          max_states: int = DEFAULT_MAX_STATES, engine: str = "auto", search_with: str = "auto",
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None,
           on_scan: Callable[[Scan], None] | None = None) -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
     `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
-    `on_scan` the search's coverage and vacuity (not called when no search ran)."""
+    `on_scan` the search's coverage and vacuity (not called when no search ran); `search_with` is
+    "python", "c" (the compiled search) or "auto" (compiler/backends/c/search.py says which)."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     with limits.budget(timeout, model.name) as budget:
         if engine == "bmc" or max_states <= 0 or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
-        search = explore(model, params, max_states, _half(budget))
+        search = explore(model, params, max_states, _half(budget), search_with, notice)
         if on_scan is not None and search.scan is not None:
             on_scan(search.scan)
         found = [p for p in wanted if p.name in search.violations]
@@ -147,13 +149,19 @@ def _search_trace(search: Search, prop: str) -> Trace | None:
     return None if doc is None else from_itf(doc)
 
 
-def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None) -> Search:
+def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None,
+            search_with: str = "auto", notice: Callable[[str], None] | None = None) -> Search:
     watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
     sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
     sim.watch = watch  # the simulator's search calls it every few hundred states
     left = None if watch.deadline is None else max(0.0, watch.deadline - time.perf_counter())
     try:
-        result = sim.explore(max_states, left)
+        # The compiled search, when it runs, answers exactly as sim.explore would (same order).
+        result = c_search.explore(model, params, sim, max_states, left, watch, search_with, notice)
+        if result is None:
+            result = sim.explore(max_states, left)
+    except (c_search.Disagreement, c_search.RunError) as e:
+        raise BackendDisagreement(f"the compiled search and the Python simulator disagree: {e}") from e
     except MemoryError:
         # Its violations went with it: nothing it found can be vouched for.
         return Search(False, watch.states, watch.depth, None, {}, watch.elapsed(), stopped_by="memory")
@@ -161,7 +169,8 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
     traces = {prop: sim.trace(path, prop, d, generator="irqc prove")
               for prop, (d, path) in result.violations.items()}
     covered = result.depth if result.complete else result.bound
-    stopped = None if result.complete else watch.stopped or _limit_hit(result, max_states, left)
+    stopped = None if result.complete else \
+        watch.stopped or getattr(result, "stopped", None) or _limit_hit(result, max_states, left)
     found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
                   found)

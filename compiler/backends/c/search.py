@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from compiler import ir
+from compiler import ir, limits
 from compiler.backends.c import driver
+from compiler.backends.c.driver import CompileError, RunError
 from compiler.backends.c.generate import Program, generate
 from compiler.backends.c.layout import Layout, UnsupportedC
 
@@ -29,6 +30,9 @@ SEARCHES = ("auto", "python", "c")
 # `auto` without a cached program first runs the Python search up to this many states: below
 # it, the Python search finishes in well under the compile time of a large spec.
 PROBE_STATES = 50_000
+
+
+__all__ = ["SEARCHES", "CResult", "CompileError", "Disagreement", "RunError", "explore", "run"]
 
 
 class Disagreement(Exception):
@@ -43,7 +47,8 @@ class CResult:
     depth: int
     bound: int | None
     violations: dict[str, tuple[int, list[tuple[tuple[int, ...], int | None]]]]
-    seconds: float  # the search itself
+    seconds: float  # everything the C path cost: generating, compiling, searching, replaying
+    search_seconds: float  # the compiled search alone
     max_states: int | None
     compile_seconds: float
     cached: bool
@@ -84,7 +89,7 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
     left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
     try:
         return run(program, sim, max_states, left, watch, opt)
-    except driver.CompileError as e:
+    except CompileError as e:
         _tell(say, f"the C search did not compile ({e}); using the Python search")
         return None
 
@@ -106,6 +111,10 @@ def _tell(notice: Callable[[str], None] | None, line: str) -> None:
 def run(program: Program, sim: Any, max_states: int | None, max_seconds: float | None,
         watch: Callable[[int, int], bool] | None = None, opt: str = driver.OPT) -> CResult:
     """Compile (cached) and run `program`, replay its paths in `sim`; raises driver errors."""
+    t0 = time.perf_counter()
+    budget = limits.active()
+    if budget is not None and driver.cached(program.source, opt) is None:
+        budget.status = f"compiling the exhaustive search ({driver.OPT})"
     with driver.build(program.source, opt) as built, tempfile.TemporaryDirectory(prefix="irqc-states-") as tmp:
         left = None if max_seconds is None else max_seconds - built.seconds
         dump = Path(tmp) / "states"
@@ -115,8 +124,9 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
                   for v in doc["violations"]}
     # The order the Python search reports them in: by depth, then name.
     violations = dict(sorted(violations.items(), key=lambda kv: (kv[1][0], kv[0])))
-    return CResult(doc["states"], doc["depth"], doc["bound"], violations, doc["seconds"], max_states, built.seconds,
-                   built.cached, doc["memory"], doc["stopped"], _unpack(packed, program.layout))
+    return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
+                   max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
+                   _unpack(packed, program.layout))
 
 
 def _unpack(packed: bytes, layout: Layout) -> Iterator[tuple[int, ...]]:
