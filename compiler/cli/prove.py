@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from compiler import ir, limits
+from compiler.backends.c.search import SEARCHES
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
 from compiler.backends.z3 import interrupt as z3_interrupt
 from compiler.cli.watchdog import EXIT_STATUS, Watchdog
@@ -67,6 +68,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto: exhaustive search, then Z3 for traces (or BMC and k-induction when the search "
                         "cannot finish); bmc: Z3 alone (default auto)")
+    p.add_argument("--search", choices=SEARCHES, default="auto",
+                   help="how the exhaustive search runs: c, compiled with the system C compiler and cross-checked "
+                        "against the Python simulator; python, the simulator alone; auto, c when the spec is "
+                        "large or its program is already compiled (default auto)")
     p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
                         "about 0.6 to 1 GB per million)")
@@ -197,6 +202,7 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
+                            search_with=args.search,
                             notice=None if args.quiet else _note, on_scan=scans.append)
     traces: dict[str, str] = {}
     if args.trace_out:
