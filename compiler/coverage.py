@@ -231,11 +231,12 @@ def finish(model: ir.Model, results: list[PropertyResult], found: Scan | None) -
 # --------------------------------------------------------------------------- what the command line prints
 
 
-def step_warnings(found: Scan) -> list[str]:
+def step_warnings(model: ir.Model, found: Scan) -> list[str]:
     """One `path:line:col: warning: step cpu.x is never taken [W001]` per step without evidence."""
     cov = found.coverage
     how = "is never taken" if cov.complete else f"is not taken in the {cov.states} states the cut search reached"
-    return [f"{s.path}:{s.line}:{s.col}: warning: step {s.agent}.{s.step} {how} [W001]" for s in cov.never_taken]
+    return [f"{s.path}:{s.line}:{s.col}: warning: step {s.agent}.{s.step} {how}{_in_spec(model, s.path)} [W001]"
+            for s in cov.never_taken]
 
 
 def vacuity_warnings(model: ir.Model, results: list[PropertyResult]) -> list[str]:
@@ -243,10 +244,15 @@ def vacuity_warnings(model: ir.Model, results: list[PropertyResult]) -> list[str
     out = []
     for r in results:
         if r.vacuous is not None:
-            p = model.prop(r.property)
-            out.append(f"{p.span.path}:{p.span.line}:{p.span.col}: warning: {p.kind} {p.name} holds vacuously: "
-                       f"{r.vacuous} [W002]")
+            sp = model.prop(r.property).span
+            out.append(f"{sp.path}:{sp.line}:{sp.col}: warning: {model.prop(r.property).kind} {r.property} holds "
+                       f"vacuously: {r.vacuous}{_in_spec(model, sp.path)} [W002]")
     return out
+
+
+def _in_spec(model: ir.Model, where: str) -> str:
+    """A line located in a base spec names the spec the run was about."""
+    return "" if where == model.path else f" (in spec {model.name}, {model.path})"
 
 
 def suspicious(found: Scan | None, results: list[PropertyResult]) -> bool:

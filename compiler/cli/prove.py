@@ -232,7 +232,7 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
         for r in sr.results:
             out.write(f"  {r.property.ljust(width)}  {r.summary()}  ({r.seconds:.2f} s){_stop_note(r)}"
                       f"{_expect_note(r)}\n")
-        for line in step_warnings(sr.scan) if sr.scan is not None else []:
+        for line in step_warnings(sr.model, sr.scan) if sr.scan is not None else []:
             out.write(line + "\n")
         for r in sr.results:
             if r.trace is not None:

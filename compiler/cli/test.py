@@ -76,7 +76,7 @@ class SpecTest:
     scan: Scan | None  # coverage and vacuity, when the exhaustive search ran
 
     def warnings(self) -> list[str]:
-        steps = step_warnings(self.scan) if self.scan is not None else []
+        steps = step_warnings(self.model, self.scan) if self.scan is not None else []
         return steps + vacuity_warnings(self.model, [j.result for j in self.judged])
 
 
