@@ -120,7 +120,7 @@ DOC_CASES: dict[str, tuple[Callable[[Doc], None], list[str]]] = {
     "pc_wrong_length": (_set(["states", 1, "pc.cpu"], ["idle"]), ["state 1: pc.cpu should list 2 locations"]),
     "pc_an_int": (_set(["states", 1, "pc.th"], 0), ["state 1: pc.th has no location 0"]),
     "pc_a_list_of_lists": (_set(["states", 1, "pc.cpu"], [["idle"], "idle"]), ["state 1: pc.cpu has no location"]),
-    "unknown_step": (_set(["states", 1, "#meta", "step"], "fly"), ["state 1: #meta: instance cpu[1] has no step"]),
+    "unknown_step": (_set(["states", 1, "#meta", "step"], "fly"), ["state 1: #meta: instance cpu[", "] has no step 'fly'"]),
     "unknown_instance": (_set(["states", 1, "#meta", "instance"], "cpu[7]"), ["state 1: #meta: no agent instance"]),
     "step_a_list": (_set(["states", 2, "#meta", "step"], ["idle"]), ['state 2: #meta: step is ["idle"], not a name']),
     "no_step_meta": (_delete(["states", 1, "#meta"]), ["state 1: #meta: instance is null, not a name"]),
