@@ -65,6 +65,13 @@ def test_prove_option_mistakes_exit_2_before_any_work(argv: list[str], message: 
     assert not (project / "afile").is_dir() and (project / "afile").read_text() == "not a folder\n"
 
 
+@pytest.mark.parametrize("timeout", ["inf", "nan"])
+def test_irqc_test_timeout_must_be_finite(timeout: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", "specs", "--timeout", timeout]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"--timeout {timeout}: the timeout must be a positive number" in err and "[E501]" in err
+
+
 def test_prove_option_mistake_with_json_is_a_json_diagnostic(project: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     import json

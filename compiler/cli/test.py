@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler.pipeline import load_model, parse_params, spec_files
     from dsl.diagnostics import Diagnostics, render_all
 
-    if args.timeout is not None and not args.timeout > 0:
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         return usage_error(f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds",
                            as_json=args.json)
     if args.max_states < 0:
