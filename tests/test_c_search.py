@@ -1,0 +1,222 @@
+"""The compiled search (compiler/backends/c) against the Python simulator's search, the reference.
+
+Both must meet the same states in the same order, so they agree exactly: completeness, the
+number of states, the depth and the bound, every violated property's depth and path (hence
+identical traces), and the sequence of states met (`reached`, which the coverage scan reads).
+Checked on every shipped spec at CPUS=2 and on S1-S3 at CPUS=3 (the larger instances on a
+search cut at the same number of states: cuts by --max-states are deterministic too), on 100
+random specs (tests/specgen.py), and through `engine.check` with traces confirmed by Z3.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler import engine, ir
+from compiler.backends.c import driver, generate, search
+from compiler.backends.python import generate as generate_simulator
+from compiler.backends.python import load_simulator
+from compiler.pipeline import load_model
+from compiler.trace import to_itf
+from dsl.diagnostics import Diagnostics
+from tests.specgen import generate as random_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.irqspec"))
+SMALL = ("gicv3_its_fasteoi", "fasteoi_rerun_loop", "fasteoi_resend")  # S1-S3, also at CPUS=3
+CASES = [(p, 2) for p in SPECS] + [(p, 3) for p in SPECS if p.stem in SMALL]
+MAX_STATES = 120_000  # S4-S6 at CPUS=2 and S2 at CPUS=3 are cut here, keeping the test short
+RANDOM = int(os.environ.get("IRQC_C_RANDOM_N", "100"))
+
+pytestmark = pytest.mark.skipif(driver.compiler() is None, reason="no C compiler (cc, gcc or clang) on this machine")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRQC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "c-search-cache"))
+
+
+def load(path: Path, cpus: int | None = None) -> tuple[ir.Model, dict[str, int]]:
+    overrides = {} if cpus is None else {"CPUS": cpus}
+    diags = Diagnostics()
+    model = load_model(str(path), overrides, diags)
+    assert model is not None and not diags.items, path
+    return model, {**ir.default_params(model), **overrides}
+
+
+def simulator(model: ir.Model, params: dict[str, int]) -> Any:
+    return load_simulator(generate_simulator(model, model.path), model.name).Simulator(params)
+
+
+def differences(model: ir.Model, params: dict[str, int], max_states: int, opt: str = driver.OPT) -> list[str]:
+    """Everything the two searches disagree on (empty: nothing)."""
+    sim = simulator(model, params)
+    py = sim.explore(max_states)
+    c = search.run(generate(model, params), sim, max_states, None, opt=opt)
+    out = [f"{what}: python {a}, C {b}" for what, a, b in (
+        ("complete", py.complete, c.complete), ("states", py.states, c.states), ("depth", py.depth, c.depth),
+        ("bound", py.bound, c.bound), ("violated", sorted(py.violations), sorted(c.violations))) if a != b]
+    for prop in sorted(set(py.violations) & set(c.violations)):
+        (d1, path1), (d2, path2) = py.violations[prop], c.violations[prop]
+        if d1 != d2:
+            out.append(f"{prop}: depth python {d1}, C {d2}")
+        elif sim.trace(path1, prop, d1) != sim.trace(path2, prop, d2):
+            out.append(f"{prop}: the traces differ")
+    if not out and list(py.reached) != list(c.reached):
+        out.append("the states were met in a different order")
+    return out
+
+
+@pytest.mark.parametrize("path,cpus", CASES, ids=[f"{p.stem}-CPUS={n}" for p, n in CASES])
+def test_shipped_specs_agree(path: Path, cpus: int) -> None:
+    model, params = load(path, cpus)
+    assert differences(model, params, MAX_STATES) == []
+
+
+def test_random_specs_agree(tmp_path: Path) -> None:
+    """Random valid specs, compiled at -O0 (the semantics are the C's, not the optimiser's), two
+    compiles at a time."""
+    def one(seed: int) -> list[str]:
+        folder = tmp_path / str(seed)
+        folder.mkdir()
+        spec = folder / "fuzz.irqspec"
+        spec.write_text(random_spec(seed))
+        model, params = load(spec)
+        try:
+            return [f"seed {seed}: {d}" for d in differences(model, params, 20_000, "-O0")]
+        except Exception as e:  # noqa: BLE001 - any failure is a finding, reported with its seed
+            return [f"seed {seed}: {type(e).__name__}: {e}"]
+
+    with ThreadPoolExecutor(2) as pool:
+        problems = [p for found in pool.map(one, range(RANDOM)) for p in found]
+    assert problems == []
+
+
+def test_engine_gives_the_same_results_and_traces() -> None:
+    """Through irqc prove's engine, with every counterexample confirmed by Z3: S2 has two violations."""
+    model, params = load(ROOT / "specs" / "fasteoi_rerun_loop.irqspec")
+    a = engine.check(model, params, search_with="python")
+    b = engine.check(model, params, search_with="c")
+    assert [(r.property, r.verdict, r.depth, r.method) for r in a] == [(r.property, r.verdict, r.depth, r.method)
+                                                                       for r in b]
+    assert [to_itf(r.trace) if r.trace else None for r in a] == [to_itf(r.trace) if r.trace else None for r in b]
+    assert any(r.verdict == "violated" for r in b)
+
+
+def test_a_path_the_simulator_does_not_take_is_a_disagreement() -> None:
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
+    sim = simulator(model, params)
+    c = search.run(generate(model, params), sim, None, None)
+    prop, (depth, path) = next(iter(c.violations.items()))
+    raw = [[aid, list(s)] for s, aid in path]
+    search._replayed(sim, prop, depth, raw)  # the real path replays
+    wrong_action = [raw[0]] + [[raw[1][0] + 1, raw[1][1]]] + raw[2:]
+    with pytest.raises(search.Disagreement, match="step 1"):
+        search._replayed(sim, prop, depth, wrong_action)
+    with pytest.raises(search.Disagreement, match="initial"):
+        search._replayed(sim, prop, depth, [[None, raw[1][1]]] + raw[1:])
+
+
+def test_the_program_is_cached_by_its_source() -> None:
+    model, params = load(ROOT / "specs" / "fasteoi_resend.irqspec")
+    program = generate(model, params)
+    with driver.build(program.source) as first:
+        pass
+    with driver.build(program.source) as second:
+        assert second.cached and second.exe == first.exe and second.seconds == 0
+    assert driver.cached(program.source) == first.exe
+
+
+def test_an_unwritable_cache_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("IRQC_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be made
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
+    program = generate(model, params)
+    with driver.build(program.source) as built:
+        assert not built.cached and built.exe.is_file()
+        exe = built.exe
+    assert not exe.exists()  # the temporary build is gone
+
+
+def test_read_only_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    monkeypatch.setenv("IRQC_CACHE_DIR", str(folder))
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
+    sim = simulator(model, params)
+    assert search.run(generate(model, params), sim, None, None).complete
+
+
+def test_stopped_by_watch_reports_what_it_established() -> None:
+    """`watch` saying stop (a signal, memory, the budget) ends the program with SIGTERM; it then
+    reports a cut search whose violations still replay."""
+    model, params = load(ROOT / "specs" / "imsic_move_deferred_hotplug.irqspec")
+    sim = simulator(model, params)
+    seen: list[tuple[int, int]] = []
+
+    def watch(states: int, depth: int) -> bool:
+        seen.append((states, depth))
+        return True
+
+    c = search.run(generate(model, params), sim, None, None, watch)
+    if not seen:
+        pytest.skip("the search finished before its first progress line")
+    assert not c.complete and c.stopped == "SIGTERM" and c.bound == c.depth
+    assert c.states >= seen[0][0]
+
+
+def test_time_limit() -> None:
+    model, params = load(ROOT / "specs" / "imsic_naive_move.irqspec")
+    sim = simulator(model, params)
+    c = search.run(generate(model, params), sim, None, 0.0)
+    assert not c.complete and c.stopped == "timeout"
+
+
+def test_engine_falls_back_when_asked_for_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_c(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the C search ran")
+
+    monkeypatch.setattr(search, "run", no_c)
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
+    assert engine.explore(model, params, 100_000, None, "python").complete
+
+
+def test_no_compiler_falls_back_with_a_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver, "compiler", lambda: None)
+    notes: list[str] = []
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
+    result = engine.explore(model, params, 100_000, None, "c", notes.append)
+    assert result.complete and result.states == 2729
+    assert notes and "no C compiler" in notes[0]
+
+
+def test_c_backend_imports_neither_other_backend() -> None:
+    for f in sorted((ROOT / "compiler" / "backends" / "c").rglob("*.py")):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not any(m.startswith(("compiler.backends.python", "compiler.backends.z3", "z3")) for m in mods), f
+
+
+def test_auto_uses_c_when_compiled_or_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRQC_CACHE_DIR", str(tmp_path))  # nothing compiled yet
+    model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")  # 2,729 states
+    sim = simulator(model, params)
+    small = search.explore(model, params, sim, 2_000_000, None, search="auto")
+    assert not isinstance(small, search.CResult) and small.complete  # the Python search finished first
+    monkeypatch.setattr(search, "PROBE_STATES", 1_000)
+    large = search.explore(model, params, sim, 2_000_000, None, search="auto")
+    assert isinstance(large, search.CResult) and large.states == small.states and not large.cached
+    monkeypatch.setattr(search, "PROBE_STATES", 1_000_000)
+    again = search.explore(model, params, sim, 2_000_000, None, search="auto")
+    assert isinstance(again, search.CResult) and again.cached  # compiled before: no probe
