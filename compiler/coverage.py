@@ -92,7 +92,9 @@ def scan(model: ir.Model, params: dict[str, int], sim: Any, states: Iterable[tup
     from compiler.backends.python import generate, load_simulator
 
     probe_model, premises = _probe_model(model)
-    probe: Any = load_simulator(generate(probe_model, model.path), model.name).Simulator(params)
+    probe: Any = sim  # with no assert and no premise to look for, the search's own simulator will do
+    if premises or _assert_props(model):
+        probe = load_simulator(generate(probe_model, model.path), model.name).Simulator(params)
     todo = _Todo(model, sim, probe, premises)
     looked = 0
     for s in states:
