@@ -171,6 +171,8 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
     covered = result.depth if result.complete else result.bound
     stopped = None if result.complete else \
         watch.stopped or getattr(result, "stopped", None) or _limit_hit(result, max_states, left)
+    if watch.budget is not None:
+        watch.budget.status = f"coverage and vacuity scan of {result.states:,} states"
     found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
                   found)
