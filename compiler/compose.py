@@ -2,7 +2,8 @@
 
 A patch spec names its base (`spec fix extends base;`); `replace` swaps a base
 declaration in place, anything else is added.  The base is looked up as
-`<base>.irqspec` in the directory of the spec that extends it.
+`<base>.irqspec` in the directory of the spec that extends it, or, when quoted
+(`extends "../specs/base.irqspec"`), by that path relative to that directory.
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def compose(path: str, diags: Diagnostics) -> Composed | None:
     return Composed(chain[-1], tuple(items), tuple(s.path for s in chain), digest)
 
 
-def _load_chain(path: str, diags: Diagnostics, chain: list[ast.Spec], texts: list[str], seen: list[str]) -> bool:
+def _load_chain(path: str, diags: Diagnostics, chain: list[ast.Spec], texts: list[str],
+                seen: list[tuple[str, str]]) -> bool:
+    """`seen`: (name, real path) of each spec that extends this one, the top spec first."""
     text = read_source(path, diags)
     if text is None:
         return False
@@ -49,24 +52,44 @@ def _load_chain(path: str, diags: Diagnostics, chain: list[ast.Spec], texts: lis
         diags.error("E212", f"spec `{spec.name}` is in a file named `{stem}.irqspec`", spec.name_span,
                     f"name the spec `{stem}`, or the file `{spec.name}.irqspec`: `extends` finds bases by file name")
         return False
-    if spec.name in seen:
-        diags.error("E204", f"`{spec.name}` extends itself through " + " -> ".join(seen + [spec.name]), spec.base_span)
+    # Files, not names, make a cycle: a patch spec by path may share its base's name.
+    here = (spec.name, os.path.realpath(path))
+    if here[1] in (p for _, p in seen):
+        diags.error("E204", f"`{spec.name}` extends itself through " + " -> ".join([n for n, _ in seen] + [spec.name]),
+                    spec.base_span)
         return False
     if spec.base is not None:
-        base_path = os.path.join(os.path.dirname(path), spec.base + ".irqspec")
-        if spec.base in seen + [spec.name]:
-            diags.error("E204", "cycle of extends: " + " -> ".join(seen + [spec.name, spec.base]), spec.base_span,
-                        "a patch spec extends its base; the base must not extend the patch")
+        base_path = _base_path(path, spec)
+        if base_path is None:
+            diags.error("E203", f"`extends \"{spec.base}\"`: a base spec's path ends in `.irqspec`", spec.base_span,
+                        "write the path of the file, relative to this one, or the bare name of a spec beside it")
+            return False
+        base_name = os.path.splitext(os.path.basename(base_path))[0]
+        if os.path.realpath(base_path) in (p for _, p in seen + [here]):
+            diags.error("E204", "cycle of extends: " + " -> ".join([n for n, _ in seen] + [spec.name, base_name]),
+                        spec.base_span, "a patch spec extends its base; the base must not extend the patch")
             return False
         if not os.path.isfile(base_path):
+            hint = "" if spec.base_is_path else _nearby_specs(os.path.dirname(path), spec.base)
             diags.error("E203", f"base spec `{spec.base}` not found (looked for `{base_path}`)", spec.base_span,
-                        _nearby_specs(os.path.dirname(path), spec.base))
+                        hint or ("a path is relative to the folder of the spec that extends it"
+                                 if spec.base_is_path else ""))
             return False
-        if not _load_chain(base_path, diags, chain, texts, seen + [spec.name]):
+        if not _load_chain(base_path, diags, chain, texts, seen + [here]):
             return False
     chain.append(spec)
     texts.append(text)
     return True
+
+
+def _base_path(path: str, spec: ast.Spec) -> str | None:
+    """Where `spec`'s base is: `NAME.irqspec` beside it, or the quoted path relative to its folder."""
+    assert spec.base is not None
+    if not spec.base_is_path:
+        return os.path.join(os.path.dirname(path), spec.base + ".irqspec")
+    if not spec.base.endswith(".irqspec"):
+        return None
+    return os.path.join(os.path.dirname(path), spec.base)
 
 
 def _nearby_specs(directory: str, wanted: str) -> str:

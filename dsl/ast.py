@@ -393,6 +393,7 @@ class Spec:
     span: Span = _span()
     name_span: Span = _span()
     base_span: Span = _span()
+    base_is_path: bool = False  # `extends "dir/base.irqspec"`: relative to this file, not a name
 
 
 def decl_key(item: Item) -> tuple[str, str] | None:

@@ -132,11 +132,14 @@ class _Build(Transformer[Token, Any]):
     def start(self, meta: Any, children: list[Any]) -> ast.Spec:
         header, *decls = children
         name_tok, title, base_tok = header
+        by_path = base_tok is not None and base_tok.type == "STRING"
+        base = None if base_tok is None else str(base_tok)[1:-1] if by_path else str(base_tok)
         return ast.Spec(
-            name=str(name_tok), title=title, base=None if base_tok is None else str(base_tok),
+            name=str(name_tok), title=title, base=base,
             decls=tuple(decls), path=self.src.path, span=self.sp(meta),
             name_span=_tok_span(self.src, name_tok),
             base_span=_tok_span(self.src, base_tok) if base_tok is not None else self.sp(meta),
+            base_is_path=by_path,
         )
 
     def header(self, children: list[Any]) -> tuple[Token, str, Token | None]:
@@ -144,11 +147,14 @@ class _Build(Transformer[Token, Any]):
         title = ""
         base = None
         for c in children[1:]:
-            if c.type == "STRING":
-                title = str(c)[1:-1]
+            if isinstance(c, _Base):
+                base = c.token
             else:
-                base = c
+                title = str(c)[1:-1]
         return name, title, base
+
+    def base_clause(self, children: list[Any]) -> _Base:
+        return _Base(children[0])
 
     @v_args(meta=True)
     def decl(self, meta: Any, children: list[Any]) -> ast.Decl:
@@ -478,6 +484,13 @@ class _AnyInit:
     pass
 
 
+class _Base:
+    """The token after `extends`: a quoted one is a path, and so must not be taken for the title."""
+
+    def __init__(self, token: Token) -> None:
+        self.token = token
+
+
 _ANY = _AnyInit()
 
 
@@ -496,7 +509,7 @@ def _flatten_decls(spec: ast.Spec) -> ast.Spec:
         else:
             decls.append(d)
     return ast.Spec(spec.name, spec.title, spec.base, tuple(decls), spec.path, spec.span, spec.name_span,
-                    spec.base_span)
+                    spec.base_span, spec.base_is_path)
 
 
 def _nesting_too_deep(text: str) -> int | None:
