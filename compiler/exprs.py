@@ -206,7 +206,7 @@ class ExprLowering:
     def _Cond(self, e: ast.Cond, ctx: Ctx) -> ir.Expr:
         c = self.bool_expr(e.cond, ctx)
         a, b = self.expr(e.then, ctx), self.expr(e.else_, ctx)
-        if not _comparable(ir.type_of(a), ir.type_of(b)):
+        if not _comparable(_kind(a), _kind(b)):
             raise self.err("E301", f"the two arms of `?:` differ: `{ir.type_of(a)}` and `{ir.type_of(b)}`", e.span)
         return ir.Ite(c, a, b, e.span)
 
@@ -280,6 +280,14 @@ def _comparable(a: ir.Type, b: ir.Type) -> bool:
     if isinstance(a, ir.IntType) and isinstance(b, ir.IntType):
         return True
     return a == b and not isinstance(a, ir.ArrayType)
+
+
+def _kind(e: ir.Expr) -> ir.Type:
+    """A type comparable exactly when `e`'s is: the first arm's, for a conditional (its arms
+    were checked alike), so a chain of `?:` is not typed once per link."""
+    while isinstance(e, ir.Ite):
+        e = e.then
+    return ir.type_of(e)
 
 
 def _fields_hint(sym: Symbols, name: str) -> str:

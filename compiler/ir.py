@@ -513,12 +513,20 @@ def type_of(e: Expr) -> Type:
             return INT
         return BOOL
     if isinstance(e, Ite):
-        # A conditional's type covers both arms: int ranges that differ give INT, which
-        # no range check takes as fitting (typing by one arm let `c ? n : 2` skip its check).
-        a, b = type_of(e.then), type_of(e.else_)
-        if isinstance(a, IntType) and isinstance(b, IntType) and (a is INT or (a.lo, a.hi) != (b.lo, b.hi)):
-            return INT
-        return a
+        # A conditional's type covers every arm: int ranges that differ give INT, which no
+        # range check takes as fitting (typing by one arm let `c ? n : 2` skip its check).
+        # Bool and enum arms are alike (lowering checked).  A loop, not recursion, walks
+        # `c ? a : d ? b : ...` chains.
+        t = type_of(e.then)
+        arm = e.else_
+        while isinstance(t, IntType) and t is not INT:
+            u = type_of(arm.then if isinstance(arm, Ite) else arm)
+            if not isinstance(u, IntType) or u is INT or (u.lo, u.hi) != (t.lo, t.hi):
+                return INT
+            if not isinstance(arm, Ite):
+                break
+            arm = arm.else_
+        return t
     if isinstance(e, SelfIndex):
         return INT
     raise TypeError(type(e).__name__)

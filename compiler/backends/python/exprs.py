@@ -63,7 +63,7 @@ def const(e: ir.Expr, sc: Scope) -> str:
     if isinstance(e, ir.Unary) and e.op == "neg":
         return f"(-{const(e.arg, sc)})"
     if isinstance(e, ir.Binary) and e.op in _ARITH:
-        return f"({const(e.left, sc)} {_ARITH[e.op]} {const(e.right, sc)})"
+        return _join(_ARITH[e.op], [const(x, sc) for x in _chain(e)])
     raise UnsupportedIR(f"not a constant expression: {ir.show(e)}")
 
 
@@ -188,8 +188,8 @@ def _bound(e: ir.BoundRef, sc: Scope) -> str:
 
 
 def _unary(e: ir.Unary, sc: Scope) -> str:
-    if e.op == "not" and isinstance(e.arg, ir.Unary) and e.arg.op == "not":
-        return expr(e.arg.arg, sc)  # lowering's `!!x` (e.g. `!irq_may_run()` of a negation); same truth value
+    if isinstance(e.arg, ir.Unary) and e.arg.op == e.op:
+        return expr(e.arg.arg, sc)  # lowering's `!!x` (e.g. `!irq_may_run()` of a negation), or `- -x`: the same value
     if e.op == "not":
         return f"(not {expr(e.arg, sc)})"
     if e.op == "neg":
@@ -198,47 +198,68 @@ def _unary(e: ir.Unary, sc: Scope) -> str:
 
 
 def _binary(e: ir.Binary, sc: Scope) -> str:
-    unit = _unit_operand(e)
-    if unit is not None:
-        return expr(unit, sc)
-    a, b = expr(e.left, sc), expr(e.right, sc)
-    if e.op in ("and", "or"):
-        return f"({a} {e.op} {b})"
+    if e.op in _CHAINS:
+        return _join(_CHAINS[e.op], [expr(x, sc) for x in _chain(e)])
     if e.op == "implies":
-        return f"(not {a} or {b})"
+        return _implies(e, sc)
+    a, b = expr(e.left, sc), expr(e.right, sc)
     if e.op in _CMP:
         return f"({a} {_CMP[e.op]} {b})"
-    if e.op in _ARITH:
-        return f"({a} {_ARITH[e.op]} {b})"
     raise UnsupportedIR(f"binary operator {e.op!r}")
 
 
-def _unit_operand(e: ir.Binary) -> ir.Expr | None:
-    """The other operand when one side is the operator's unit (`true && x`, `x - 0`):
-    lowering leaves these in, and the generated code reads better without them."""
-    units = {"and": True, "or": False, "add": 0, "sub": None, "mul": 1}
-    if e.op not in units:
-        return None
-    unit = units[e.op]
+def _implies(e: ir.Binary, sc: Scope) -> str:
+    # `a ==> b ==> c` nests to the right; `not a or not b or c` keeps it flat.
+    parts: list[str] = []
+    x: ir.Expr = e
+    while isinstance(x, ir.Binary) and x.op == "implies":
+        parts.append(f"not {expr(x.left, sc)}")
+        x = x.right
+    return _join("or", parts + [expr(x, sc)])
 
-    def is_unit(x: ir.Expr, value: object) -> bool:
-        if not isinstance(x, ir.Lit):
-            return False
-        if isinstance(value, bool):
-            return isinstance(x.type, ir.BoolType) and bool(x.value) == value
-        return not isinstance(x.type, ir.BoolType) and int(x.value) == value
 
-    if e.op == "sub":
-        return e.left if is_unit(e.right, 0) else None
-    if is_unit(e.left, unit):
-        return e.right
-    if is_unit(e.right, unit):
-        return e.left
-    return None
+_CHAINS = {"and": "and", "or": "or", **_ARITH}
+# An operand equal to the operator's unit (`true && x`, `x - 0`) is left out: lowering
+# leaves these in, and the generated code reads better without them.
+_UNITS: dict[str, bool | int] = {"and": True, "or": False, "add": 0, "sub": 0, "mul": 1}
+
+
+def _chain(e: ir.Binary) -> list[ir.Expr]:
+    """The operands of a run of one operator, in the order Python groups them without
+    parentheses (`a - b - c` is `(a - b) - c`, so only a left operand of `-` continues the
+    run): 250 `&&`s nested as 250 parentheses would not compile."""
+    out: list[ir.Expr] = []
+    work: list[ir.Expr] = [e.right, e.left]
+    while work:
+        x = work.pop()
+        if isinstance(x, ir.Binary) and x.op == e.op and (e.op != "sub" or not out):
+            work.extend((x.right, x.left))
+        elif (e.op == "sub" and not out) or not _is_unit(x, _UNITS[e.op]):
+            out.append(x)
+    return out or [ir.Lit(_UNITS[e.op], ir.BOOL if e.op in ("and", "or") else ir.INT)]
+
+
+def _join(op: str, parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + f" {op} ".join(parts) + ")"
+
+
+def _is_unit(x: ir.Expr, value: bool | int) -> bool:
+    if not isinstance(x, ir.Lit):
+        return False
+    if isinstance(value, bool):
+        return isinstance(x.type, ir.BoolType) and bool(x.value) == value
+    return not isinstance(x.type, ir.BoolType) and int(x.value) == value
 
 
 def _ite(e: ir.Ite, sc: Scope) -> str:
-    return f"({expr(e.then, sc)} if {expr(e.cond, sc)} else {expr(e.else_, sc)})"
+    # `a if c else b if d else e` needs no parentheses around the inner conditional, so a
+    # chain of them (`c ? a : d ? b : ...`) stays flat.
+    parts: list[str] = []
+    x: ir.Expr = e
+    while isinstance(x, ir.Ite):
+        parts.append(f"{expr(x.then, sc)} if {expr(x.cond, sc)} else")
+        x = x.else_
+    return f"({' '.join(parts)} {expr(x, sc)})"
 
 
 def _quant(e: ir.Quant, sc: Scope) -> str:
