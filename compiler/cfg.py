@@ -20,7 +20,8 @@ from typing import Iterator
 
 from compiler import ir
 from compiler.exprs import Ctx, ExprLowering, LowerError
-from compiler.resolve import LOCK_FNS, UNLOCK_FNS, AgentInfo, Symbols, did_you_mean, lit_int
+from compiler.resolve import (FLAGS_LOCK_FNS, GUARD_KINDS, LOCK_FNS, UNLOCK_FNS, AgentInfo, Symbols, did_you_mean,
+                              lit_int)
 from dsl import ast
 from dsl.diagnostics import Diagnostics, Label
 from dsl.source import SourceFile, Span
@@ -110,7 +111,7 @@ class CfgBuilder:
 
     def seq(self, stmts: tuple[ast.Stmt, ...] | list[ast.Stmt], nxt: Node, b: Build) -> Node:
         entry = nxt
-        for s in reversed(stmts):
+        for s in reversed(_guards_to_scopes(stmts)):
             try:
                 entry = self.stmt(s, entry, b)
             except LowerError:
@@ -205,10 +206,10 @@ class CfgBuilder:
         if s.op == "=":
             return value
         tt = ir.type_of(target)
-        if s.op in ("+=", "-="):
+        if s.op in ("+=", "-=", "++", "--"):  # `x++` is `x += 1`, parsed so
             if not isinstance(tt, ir.IntType) or not isinstance(ir.type_of(value), ir.IntType):
                 raise self._err("E301", f"`{s.op}` needs an integer target and value", s.span)
-            return ir.Binary("add" if s.op == "+=" else "sub", target, value, s.span)
+            return ir.Binary("add" if s.op in ("+=", "++") else "sub", target, value, s.span)
         if not isinstance(tt, ir.BoolType) or not isinstance(ir.type_of(value), ir.BoolType):
             raise self._err("E301", f"`{s.op}` needs a bool target and value (flags are bools)", s.span)
         return ir.Binary("or" if s.op == "|=" else "and", target, value, s.span)
@@ -244,7 +245,10 @@ class CfgBuilder:
                         did_you_mean(s.name, list(self.sym.fns) + sorted(LOCK_FNS | UNLOCK_FNS)))
 
     def _lock_op(self, s: ast.CallS, nxt: Node, b: Build, acquire: bool) -> Node:
-        if len(s.args) != 1:
+        if s.name in FLAGS_LOCK_FNS:
+            if len(s.args) != 2 or not isinstance(s.args[1], ast.Name):
+                raise self._err("E210", f"`{s.name}` takes a lock and a flags variable: `{s.name}(&l, flags)`", s.span)
+        elif len(s.args) != 1:
             raise self._err("E210", f"`{s.name}` takes one lock", s.span)
         ctx = self._code_ctx(b)
         lock = self.lx.lock_ref(s.args[0], ctx)
@@ -400,6 +404,94 @@ class CfgBuilder:
             br.succ = [arm, entry]
             entry = br
         return self._op((ir.Choose(c, s.span),), s.span, entry, b, stmt_start=True)
+
+    def _FallthroughS(self, s: ast.FallthroughS, nxt: Node, b: Build) -> Node:
+        return nxt
+
+    def _SwitchS(self, s: ast.SwitchS, nxt: Node, b: Build) -> Node:
+        """C's switch: the value is read once, by one chain of tests that is one evaluation (so a
+        step boundary falls only before the first test); a case runs on into the next one unless
+        it ends in `break` (leaving the switch), and must then say `fallthrough;` (E409)."""
+        ctx = self._code_ctx(b)
+        value = self.lx.expr(s.value, ctx)
+        vt = ir.type_of(value)
+        if isinstance(vt, ir.ArrayType):
+            raise self._err("E301", f"switch on a `{vt}`: a switch tests an integer, enum or bool", s.value.span)
+        for clause in s.cases[:-1]:
+            if clause.body and not _ends_in_jump(clause.body):
+                self.diags.error("E409", "this case runs on into the next one", clause.body[-1].span,
+                                 "end it with `break;`, or write `fallthrough;` if that is meant (as the kernel "
+                                 "must, under -Wimplicit-fallthrough)")
+        inner = Build(b.frame, b.atomic, nxt, b.cont)
+        entries: list[Node] = []
+        follow = nxt
+        for clause in reversed(s.cases):
+            follow = self.seq(clause.body, follow, inner)
+            entries.append(follow)
+        entries.reverse()
+        target = nxt
+        tests: list[tuple[ir.Expr, Node, Span]] = []
+        seen: dict[object, Span] = {}
+        for clause, entry in zip(s.cases, entries):
+            for label in clause.labels:
+                if label is None:
+                    target = entry
+                    continue
+                key, v = self._case_value(label, vt, ctx)
+                if key in seen:
+                    self.diags.error("E202", f"case `{ir.show(v)}` appears twice in this switch", label.span,
+                                     labels=[Label(seen[key], "the first")])
+                seen[key] = label.span
+                tests.append((v, entry, label.span))
+        first: Node = target
+        for v, entry, span in reversed(tests):
+            br = self.node("branch", span, b, cond=ir.Binary("eq", value, v, span))
+            br.succ = [entry, first]
+            first = br
+        if first.kind != "branch":
+            return first  # no case label: the value is read for nothing
+        first.span = s.span
+        first.stmt_start = not self.is_local(value)
+        checks = self.range_checks(value, ctx, s.value.span)
+        if checks:
+            first.stmt_start = False
+            return self._op(tuple(checks), s.span, first, b, stmt_start=True)
+        return first
+
+    def _case_value(self, label: ast.Expr, vt: ir.Type, ctx: Ctx) -> tuple[object, ir.Expr]:
+        v = self.lx.expr(label, ctx)
+        lt = ir.type_of(v)
+        if not _is_constant(v) or isinstance(v, ir.SelfIndex):
+            raise self._err("E301", "a case label is a constant: a number, a parameter or an enum member",
+                            label.span)
+        if not ((isinstance(vt, ir.IntType) and isinstance(lt, ir.IntType)) or vt == lt):
+            raise self._err("E301", f"case `{ir.show(v)}` is a `{lt}`, but the switch tests a `{vt}`", label.span)
+        try:
+            return ir.eval_const(v, self.sym.param_values), v
+        except (ValueError, KeyError):
+            return ir.show(v), v
+
+    def _ScopedGuardS(self, s: ast.ScopedGuardS, nxt: Node, b: Build) -> Node:
+        """Lock, run the body, unlock: on leaving the body by its end, `break`, `continue` or
+        `return` (a `goto` out leaves the lock held, which the lock checks then report)."""
+        if s.kind not in GUARD_KINDS:
+            raise self._err("E209", f"`{s.kind}` is not a lock guard irqc knows", s.span,
+                            f"known guards: {', '.join(sorted(GUARD_KINDS))}")
+        self.lx.lock_ref(s.lock, self._code_ctx(b))  # a bad lock is reported once, here
+        take = ast.CallS("raw_spin_lock", (s.lock,), s.span)
+        drop = ast.CallS("raw_spin_unlock", (s.lock,), s.span)
+
+        def released(then: Node | None) -> Node | None:
+            return None if then is None else self._lock_op(drop, then, b, acquire=False)
+
+        frame = FnFrame(b.frame.name, b.frame.labels, b.frame.label_spans, released(b.frame.ret) or b.frame.ret,
+                        b.frame.ctx)
+        body = self.stmt(s.body, self._lock_op(drop, nxt, b, acquire=False),
+                         Build(frame, b.atomic, released(b.brk), released(b.cont)))
+        return self._lock_op(take, body, b, acquire=True)
+
+    def _GuardS(self, s: ast.GuardS, nxt: Node, b: Build) -> Node:
+        return self._ScopedGuardS(ast.ScopedGuardS(s.kind, s.lock, ast.Block((), s.span), s.span), nxt, b)
 
     # ------------------------------------------------------------------ helpers
     def _op(self, stmts: tuple[ir.Stmt, ...], span: Span, nxt: Node, b: Build, **kw: object) -> Node:
@@ -575,6 +667,35 @@ def _walk(stmts: tuple[ast.Stmt, ...] | list[ast.Stmt]) -> Iterator[ast.Stmt]:
             yield from _walk([s.body])
         elif isinstance(s, ast.EitherS):
             yield from _walk(list(s.branches))
+        elif isinstance(s, ast.SwitchS):
+            yield from _walk([x for c in s.cases for x in c.body])
+        elif isinstance(s, ast.ScopedGuardS):
+            yield from _walk([s.body])
+
+
+def _guards_to_scopes(stmts: tuple[ast.Stmt, ...] | list[ast.Stmt]) -> list[ast.Stmt]:
+    """`guard(raw_spinlock)(&l);` holds `l` to the end of its block, as C's cleanup attribute
+    does: the rest of the block becomes the body of a `scoped_guard`."""
+    for i, s in enumerate(stmts):
+        if isinstance(s, ast.GuardS):
+            rest = ast.Block(tuple(stmts[i + 1:]), s.span)
+            return [*stmts[:i], ast.ScopedGuardS(s.kind, s.lock, rest, s.span)]
+    return list(stmts)
+
+
+def _ends_in_jump(stmts: tuple[ast.Stmt, ...]) -> bool:
+    """Does a case body end in break, return, goto, continue or `fallthrough;` on every branch?
+    (The syntactic test -Wimplicit-fallthrough makes, which the kernel builds with.)"""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (ast.BreakS, ast.ReturnS, ast.GotoS, ast.ContinueS, ast.FallthroughS)):
+        return True
+    if isinstance(last, ast.Block):
+        return _ends_in_jump(last.stmts)
+    if isinstance(last, ast.IfS) and last.else_ is not None:
+        return _ends_in_jump((last.then,)) and _ends_in_jump((last.else_,))
+    return False
 
 
 # ====================================================================== from graph to steps

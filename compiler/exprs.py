@@ -241,6 +241,10 @@ class ExprLowering:
                 raise self.err("E406", "`smp_processor_id()` is only meaningful in code run by the `cpu` block",
                                e.span)
             return ir.SelfIndex(e.span)
+        if e.name in ("likely", "unlikely"):  # branch hints: the value is the condition's
+            if len(e.args) != 1:
+                raise self.err("E210", f"`{e.name}(cond)` takes one condition", e.span)
+            return self.bool_expr(e.args[0], ctx, f"the condition in `{e.name}()`")
         if e.name in self.sym.defs:
             args = tuple(self.expr(a, ctx) for a in e.args)
             return self._expand_def(self.sym.defs[e.name], args, ctx, e.span, e.args)

@@ -12,9 +12,18 @@ from dsl.diagnostics import Diagnostics, Label
 from dsl.source import Span
 
 BUILTIN_NAMES = ("quiescent", "held", "smp_processor_id", "lock", "unlock", "raw_spin_lock", "raw_spin_unlock",
-                 "spin_lock", "spin_unlock")
-LOCK_FNS = {"lock", "raw_spin_lock", "spin_lock"}
-UNLOCK_FNS = {"unlock", "raw_spin_unlock", "spin_unlock"}
+                 "spin_lock", "spin_unlock", "raw_spin_lock_irqsave", "raw_spin_unlock_irqrestore",
+                 "spin_lock_irqsave", "spin_unlock_irqrestore", "raw_spin_lock_irq", "raw_spin_unlock_irq",
+                 "spin_lock_irq", "spin_unlock_irq", "likely", "unlikely")
+# The _irq and _irqsave forms are plain locks here: a CPU's own interrupts are steps of its
+# own agent, which cannot interleave with it anyway.  Their `flags` is not read.
+LOCK_FNS = {"lock", "raw_spin_lock", "spin_lock", "raw_spin_lock_irqsave", "spin_lock_irqsave", "raw_spin_lock_irq",
+            "spin_lock_irq"}
+UNLOCK_FNS = {"unlock", "raw_spin_unlock", "spin_unlock", "raw_spin_unlock_irqrestore", "spin_unlock_irqrestore",
+              "raw_spin_unlock_irq", "spin_unlock_irq"}
+FLAGS_LOCK_FNS = {"raw_spin_lock_irqsave", "spin_lock_irqsave", "raw_spin_unlock_irqrestore", "spin_unlock_irqrestore"}
+GUARD_KINDS = {"raw_spinlock", "raw_spinlock_irq", "raw_spinlock_irqsave", "spinlock", "spinlock_irq",
+               "spinlock_irqsave"}
 
 
 @dataclass(slots=True)

@@ -251,8 +251,48 @@ class EmptyS:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class FallthroughS:
+    """The kernel's `fallthrough;`: a case that runs on into the next says so."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseClause:
+    labels: tuple[Expr | None, ...]  # None: `default:`
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchS:
+    value: Expr
+    cases: tuple[CaseClause, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedGuardS:
+    """`scoped_guard(raw_spinlock, &l) { ... }`: the lock is held for the body, and released on
+    every way out of it.  `guard(raw_spinlock)(&l);` is one over the rest of its block."""
+
+    kind: str
+    lock: Expr
+    body: Stmt
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class GuardS:
+    kind: str
+    lock: Expr
+    span: Span = _span()
+
+
 Stmt = Union[Block, AssignS, CallS, GotoS, ReturnS, BreakS, ContinueS, AwaitS, AssertS, YieldS,
-             IfS, WhileS, DoS, LoopS, LabelS, AtomicS, EitherS, EmptyS]
+             IfS, WhileS, DoS, LoopS, LabelS, AtomicS, EitherS, EmptyS, FallthroughS, SwitchS, ScopedGuardS,
+             GuardS]
 
 # --------------------------------------------------------------------------- declarations
 

@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "E406": "control construct not allowed here",
     "E407": "too many paths in one atomic step",
     "E408": "quiescent needs an idle label",
+    "E409": "a switch case runs on into the next without `fallthrough;`",
     "E501": "bad command line",
 }
 

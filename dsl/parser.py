@@ -389,6 +389,41 @@ class _Build(Transformer[Token, Any]):
         return ast.EmptyS(self.sp(meta))
 
     @v_args(meta=True)
+    def fallthrough_stmt(self, meta: Any, c: list[Any]) -> ast.FallthroughS:
+        return ast.FallthroughS(self.sp(meta))
+
+    @v_args(meta=True)
+    def incdec_stmt(self, meta: Any, c: list[Any]) -> ast.AssignS:
+        """`x++`, `++x`, `x--`, `--x` as statements: `x += 1` and `x -= 1`."""
+        op, target = (c[1], c[0]) if isinstance(c[1], Token) else (c[0], c[1])
+        sp = self.sp(meta)
+        return ast.AssignS(target, str(op), ast.Num(1, sp), sp)
+
+    @v_args(meta=True)
+    def switch_stmt(self, meta: Any, c: list[Any]) -> ast.SwitchS:
+        return ast.SwitchS(c[0], tuple(c[1:]), self.sp(meta))
+
+    @v_args(meta=True)
+    def case_clause(self, meta: Any, c: list[Any]) -> ast.CaseClause:
+        labels = tuple(x.value for x in c if isinstance(x, _CaseLabel))
+        body = tuple(x for x in c if not isinstance(x, _CaseLabel))
+        return ast.CaseClause(labels, body, self.sp(meta))
+
+    def case_label(self, c: list[Any]) -> _CaseLabel:
+        return _CaseLabel(c[0])
+
+    def default_label(self, c: list[Any]) -> _CaseLabel:
+        return _CaseLabel(None)
+
+    @v_args(meta=True)
+    def scoped_guard_stmt(self, meta: Any, c: list[Any]) -> ast.ScopedGuardS:
+        return ast.ScopedGuardS(str(c[0]), c[1], c[2], self.sp(meta))
+
+    @v_args(meta=True)
+    def guard_stmt(self, meta: Any, c: list[Any]) -> ast.GuardS:
+        return ast.GuardS(str(c[0]), c[1], self.sp(meta))
+
+    @v_args(meta=True)
     def any_bound(self, meta: Any, c: list[Any]) -> ast.AnyChoice:
         return ast.AnyChoice(str(c[0]), c[1], c[2] if len(c) > 2 else None, self.sp(meta))
 
@@ -482,6 +517,11 @@ def _members(children: list[Any]) -> tuple[tuple[ast.VarDecl, ...], tuple[Any, .
 
 class _AnyInit:
     pass
+
+
+class _CaseLabel:
+    def __init__(self, value: ast.Expr | None) -> None:
+        self.value = value
 
 
 class _Base:

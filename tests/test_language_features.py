@@ -68,3 +68,99 @@ def test_a_patch_may_carry_its_bases_name(tmp_path: Path) -> None:
     write(tmp_path, "x", "spec x; param CPUS = 1; var v: bool;\n")
     patch = write(tmp_path / "my", "x", 'spec x extends "../x.irqspec"; var w: bool;\n')
     assert errors(patch) == []
+
+
+# ---------------------------------------------------------------- C idioms
+
+
+def ir_text(path: Path) -> str:
+    from compiler.irdump import dump
+
+    diags = Diagnostics()
+    model = load_model(str(path), {}, diags)
+    assert model is not None, [d.message for d in diags.items]
+    return dump(model)
+
+
+IDIOMS = """spec idioms;
+param CPUS = 2;
+type st = enum { A, B, C };
+var s: st = A;
+var n: 0..3 = 0;
+lock l;
+cpu c {
+  switch (s) {
+  case A:
+    n++;
+    break;
+  case B:
+  case C:
+    --n;
+    fallthrough;
+  default:
+    s = A;
+  }
+  scoped_guard(raw_spinlock_irqsave, &l) { if (unlikely(n == 3)) n--; }
+  raw_spin_lock_irqsave(&l, flags);
+  raw_spin_unlock_irqrestore(&l, flags);
+  guard(raw_spinlock)(&l);
+  if (likely(n != 0)) n = 2;
+}
+"""
+
+
+def test_c_idioms_lower_to_what_they_mean(tmp_path: Path) -> None:
+    dump = ir_text(write(tmp_path, "idioms", IDIOMS))
+    # One switch is one evaluation: its three tests are one step, each case its own.
+    assert "if (s == A):\n      goto 1\n    else:\n      if (s == B):\n        goto 2\n      else:\n        " \
+           "if (s == C):\n          goto 2\n        else:\n          goto 3" in dump
+    assert "n := (n + 1)" in dump and "n := (n - 1)" in dump
+    # The guards take and release `l` in one step: on both branches of the unlikely() test.
+    assert dump.count("l := -1") >= 4
+    assert "if (n == 3):" in dump and "if (n != 0):" in dump  # likely() and unlikely() are the condition
+
+
+def test_switch_runs_on_as_in_c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without `break`, case ARMED runs on into FIRED: `fired` is then reached from ARMED.  The
+    assert is violated only through the fallthrough (IDLE and FIRED alone never make fired 2)."""
+    spec = write(tmp_path, "sw", """spec sw;
+param CPUS = 1;
+type state = enum { IDLE, ARMED, FIRED };
+var st: state = IDLE;
+var fired: 0..3 = 0;
+cpu c {
+  switch (st) {
+  case IDLE: st = ARMED; break;
+  case ARMED: fired++; fallthrough;
+  case FIRED: fired++; break;
+  }
+  switch (st) {
+  case ARMED: fired++; fallthrough;
+  case FIRED: fired++; break;
+  default: break;
+  }
+  assert ran_on: fired != 2;
+}
+expect ran_on: violated;
+""")
+    code, out = run(capsys, "test", str(spec))
+    assert code == 0, out
+
+
+def test_c_idiom_misuse_is_located(tmp_path: Path) -> None:
+    body = {
+        "fall": "switch (n) { case 0: n = 1; case 1: break; }",
+        "dup": "switch (n) { case 0: break; case 0: break; }",
+        "notconst": "switch (n) { case c: break; }",
+        "wrongtype": "switch (n) { case true: break; }",
+        "guardkind": "scoped_guard(mutex, &l) { }",
+        "notlock": "guard(raw_spinlock)(&n);",
+        "flags": "raw_spin_lock_irqsave(&l);",
+        "incbool": "b++;",
+        "likely2": "if (likely(n, n)) { }",
+    }
+    want = {"fall": "E409", "dup": "E202", "notconst": "E301", "wrongtype": "E301", "guardkind": "E209",
+            "notlock": "E301", "flags": "E210", "incbool": "E301", "likely2": "E210"}
+    for name, stmt in body.items():
+        text = f"spec {name}; param CPUS = 1; var n: 0..3 = 0; var b: bool; lock l; cpu c {{ {stmt} }}\n"
+        assert errors(write(tmp_path, name, text)) == [want[name]], name
