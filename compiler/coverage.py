@@ -135,6 +135,8 @@ class _Todo:
             if s[slot] == source and not props.isdisjoint(self.asserts):
                 for _, failed in fn(s, index):  # the probe's asserts always fail: failing is reaching
                     self.asserts.difference_update(failed or ())
+        if not self.asserts:
+            self.probes = []
         return not (self.steps or self.premises or self.asserts)
 
     def result(self, complete: bool, looked: int) -> Scan:
