@@ -20,6 +20,7 @@ from typing import Iterator
 
 from compiler import ir
 from compiler.exprs import Ctx, ExprLowering, LowerError
+from compiler.input_limits import MAX_AGENT_NODES
 from compiler.resolve import (FLAGS_LOCK_FNS, GUARD_KINDS, LOCK_FNS, UNLOCK_FNS, AgentInfo, Symbols, did_you_mean,
                               lit_int)
 from dsl import ast
@@ -76,6 +77,7 @@ class CfgBuilder:
         self.nodes: list[Node] = []
         self.choice_counter = 0
         self.asserts: dict[str, Span] = {}
+        self.too_big = False  # E213 reported: inline no more
 
     def node(self, kind: str, span: Span, b: Build, **kw: object) -> Node:
         n = Node(kind, span, b.frame.name, atomic=b.atomic, **kw)  # type: ignore[arg-type]
@@ -279,6 +281,17 @@ class CfgBuilder:
         return ir.SelfIndex() if base == lit_int(0) else ir.Binary("add", base, ir.SelfIndex())
 
     def _inline(self, fn: ast.FnDecl, s: ast.CallS, nxt: Node, b: Build) -> Node:
+        if len(self.nodes) > MAX_AGENT_NODES:
+            # Each call is a copy of the fn: a chain of fns that each call the last twice doubles.
+            # Reported once; the calls still pending give up at once.
+            if not self.too_big:
+                self.too_big = True
+                raise self._err("E213", f"inlining `{fn.name}` grows `{self.agent.name}` past {MAX_AGENT_NODES} "
+                                        "nodes: that is the limit for one agent", s.span,
+                                "every call is a copy of the fn's body: call a fn that calls others from fewer "
+                                "places, or let it loop",
+                                "inlined through " + " -> ".join([n for n, _ in self.calls] + [fn.name]))
+            raise LowerError("too big")
         if any(name == fn.name for name, _ in self.calls):
             chain = " -> ".join([n for n, _ in self.calls] + [fn.name])
             raise self._err("E208", f"recursive call: {chain}", s.span, "fns are inlined; recursion cannot be")

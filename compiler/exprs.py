@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from compiler import ir
+from compiler.input_limits import MAX_EXPR_NODES, tree_size
 from compiler.resolve import AgentInfo, Symbols, did_you_mean, lit_int
 from dsl import ast
 from dsl.diagnostics import Diagnostics
@@ -39,6 +40,8 @@ class ExprLowering:
         self.sym = sym
         self.diags = diags
         self.quiescent = quiescent
+        self._left: int | None = None  # nodes the expression being lowered may still grow by
+        self._top: Span | None = None
 
     def err(self, code: str, msg: str, span: Span, *notes: str) -> LowerError:
         self.diags.error(code, msg, span, *notes)
@@ -46,6 +49,33 @@ class ExprLowering:
 
     # ------------------------------------------------------------------ entry points
     def expr(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
+        if self._left is not None:
+            self._left -= 1
+            if self._left < 0:
+                raise self._too_big(ctx.def_stack)
+            return self._node(e, ctx)
+        # An expression as the spec writes it: defs expand inside one budget, counted as they
+        # expand (a chain of defs that each use the last twice doubles at every link) and
+        # again as a tree (a def parameter used twice shares its argument, which the backends
+        # then walk once per use).
+        self._left, self._top = MAX_EXPR_NODES, e.span
+        try:
+            result = self._node(e, ctx)
+        finally:
+            self._left = None
+        if tree_size(result, MAX_EXPR_NODES) > MAX_EXPR_NODES:
+            raise self._too_big(())
+        return result
+
+    def _too_big(self, defs: tuple[str, ...]) -> LowerError:
+        through = f" (expanding `{defs[0]}`)" if defs else ""
+        assert self._top is not None
+        return self.err("E213", f"this expression expands to more than {MAX_EXPR_NODES} nodes{through}: that is "
+                                "the limit for one expression", self._top,
+                        "a def that uses another twice doubles in size: name the shared part with a `var`, or "
+                        "write the formula without the repetition")
+
+    def _node(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise self.err("E406", f"`{type(e).__name__}` cannot be used here", e.span)

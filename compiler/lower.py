@@ -7,6 +7,7 @@ from compiler import ir
 from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig, fits
 from compiler.compose import Composed
 from compiler.exprs import Ctx, ExprLowering, LowerError
+from compiler.input_limits import model_fits, state_fits
 from compiler.resolve import AgentInfo, Resolver, Symbols, did_you_mean, lit_int
 from dsl import ast
 from dsl.diagnostics import Diagnostics, Label
@@ -29,7 +30,7 @@ class Lowerer:
         sym = Resolver(self.c.items, self.overrides, self.diags).run()
         self.sym = sym
         self._unknown_overrides()
-        if self.diags.has_errors:
+        if self.diags.has_errors or not state_fits(sym, self.diags):
             return None
         self.lx = ExprLowering(sym, self.diags, self.quiescent)
         for info in sym.agents.values():
@@ -44,12 +45,13 @@ class Lowerer:
         if self.diags.has_errors or props is None:
             return None
         spec = self.c.spec
-        return ir.Model(
+        model = ir.Model(
             name=spec.name, title=spec.title, path=spec.path, source_hash=self.c.source_hash,
             params=tuple(sym.params.values()), enums=tuple(sym.enums),
             vars=tuple(sym.all_vars) + tuple(sym.extra_vars), agents=tuple(self.agents),
             initially=initially, properties=props, span=spec.span,
         )
+        return model if model_fits(model, sym.param_values, self.diags) else None
 
     def _unknown_overrides(self) -> None:
         for name in self.overrides:

@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
     "E210": "wrong number of arguments",
     "E211": "unknown parameter",
     "E212": "the spec name does not match the file name",
+    "E213": "a def or fn expands past the size limit",
     "E301": "type mismatch",
     "E302": "constant out of range",
     "E303": "assignment to a parameter or constant",
@@ -43,6 +44,8 @@ CODES: dict[str, str] = {
     "E305": "empty range",
     "E306": "bad parameter value",
     "E307": "no initial state",
+    "E308": "the instance is past a size limit at these parameters",
+    "E309": "too many values to enumerate",
     "E401": "unlock of a lock not held",
     "E402": "lock taken twice",
     "E403": "lock held on one path and not another",
@@ -52,6 +55,7 @@ CODES: dict[str, str] = {
     "E407": "too many paths in one atomic step",
     "E408": "quiescent needs an idle label",
     "E409": "a switch case runs on into the next without `fallthrough;`",
+    "E410": "branches nest too deeply in one step",
     "E501": "bad command line",
 }
 
