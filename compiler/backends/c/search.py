@@ -130,15 +130,22 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
 
 
 def _unpack(packed: bytes, layout: Layout) -> Iterator[tuple[int, ...]]:
-    """The states the program met, in the order it met them (the Python search's `reached`)."""
+    """The states the program met, in the order it met them (the Python search's `reached`).
+    Lazily, and with the few slots whose type starts below 0 fixed up one by one: the
+    coverage scan may read millions of states."""
     cell = layout.cell_bits // 8
     per_word = 8 // cell
-    width = -(-max(layout.size, 1) // per_word) * per_word * cell
-    view = memoryview(packed) if cell == 1 else memoryview(packed).cast("H")
-    step = width // cell
-    lo = layout.lo
+    step = -(-max(layout.size, 1) // per_word) * per_word  # cells per state, as the program pads them
+    view: Any = packed if cell == 1 else memoryview(packed).cast("H")
+    size, shifted = layout.size, [(j, low) for j, low in enumerate(layout.lo) if low]
     for k in range(0, len(view), step):
-        yield tuple(x + low for x, low in zip(view[k:k + layout.size], lo))
+        if not shifted:
+            yield tuple(view[k:k + size])
+            continue
+        t = list(view[k:k + size])
+        for j, low in shifted:
+            t[j] += low
+        yield tuple(t)
 
 
 # --------------------------------------------------------------------------- replay in the reference
