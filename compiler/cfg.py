@@ -308,6 +308,8 @@ class CfgBuilder:
             if not ((isinstance(pt, ir.IntType) and isinstance(vt, ir.IntType)) or pt == vt):
                 raise self._err("E301", f"argument `{p.name}` of `{fn.name}` is a `{pt}`, given `{vt}`", a.span)
             if _is_constant(value):
+                if isinstance(pt, ir.IntType):  # the body may rely on its declared range
+                    self.lx._const_in(value, pt, a.span)
                 bound[p.name] = value
                 continue
             store = self._param_storage(fn, p, pt)

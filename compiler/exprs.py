@@ -296,6 +296,8 @@ class ExprLowering:
             pt = self._scalar(p.type)
             if not _comparable(pt, ir.type_of(a)):
                 raise self.err("E301", f"argument `{p.name}` of `{d.name}` is a `{pt}`, given `{ir.type_of(a)}`", aspan)
+            if isinstance(pt, ir.IntType):  # a constant argument must fit; any other keeps its own type
+                self._const_in(a, pt, aspan)
             bound[p.name] = a
         inner = Ctx(ctx.agent, {**ctx.locals, **bound}, ctx.in_code, ctx.def_stack + (d.name,))
         return self.expr(d.body, inner)

@@ -136,3 +136,14 @@ def test_invariant_index_through_a_conditional_must_fit(tmp_path: Path) -> None:
     diags = Diagnostics()
     assert load_model(str(path), {}, diags) is None
     assert [d.code for d in diags.items] == ["E301"]
+
+
+def test_constant_argument_must_fit_its_declared_parameter(tmp_path: Path) -> None:
+    """A constant is substituted into the body, so it is checked against the declared range
+    where it is passed (a non-constant is stored with a check, or keeps its own type)."""
+    path = tmp_path / "const_args.irqspec"
+    path.write_text(HEADER.format(name="const_args") + "def id(p: 0..1) = p;\nfn put(p: 0..1) { b = true; }\n"
+                    "thread t { x = id(2) == 2; put(3); }\n", encoding="utf-8")
+    diags = Diagnostics()
+    assert load_model(str(path), {}, diags) is None
+    assert sorted((d.code, d.message.split()[0]) for d in diags.items) == [("E302", "2"), ("E302", "3")]
