@@ -49,8 +49,8 @@ def test_engine_bmc_is_z3_alone() -> None:
 def test_disagreement_is_an_internal_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     real = engine.explore
 
-    def lying(m, params, max_states, max_seconds=None):  # type: ignore[no-untyped-def]
-        s = real(m, params, max_states, max_seconds)
+    def lying(m, params, max_states, max_seconds=None, *rest):  # type: ignore[no-untyped-def]
+        s = real(m, params, max_states, max_seconds, *rest)
         return engine.Search(s.complete, s.states, s.depth, s.covered, {"no_lost_interrupt": 7}, s.seconds)
 
     monkeypatch.setattr(engine, "explore", lying)
