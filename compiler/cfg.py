@@ -55,6 +55,7 @@ class FnFrame:
     label_spans: dict[str, Span]
     ret: Node
     ctx: Ctx
+    result: ir.Expr | None = None  # where `return EXPR;` stores, in a fn with a result type
 
 
 @dataclass
@@ -78,6 +79,7 @@ class CfgBuilder:
         self.choice_counter = 0
         self.asserts: dict[str, Span] = {}
         self.too_big = False  # E213 reported: inline no more
+        self.local_ids: set[int] = set()  # the storage of fn locals: assignable, unlike parameters
 
     def node(self, kind: str, span: Span, b: Build, **kw: object) -> Node:
         n = Node(kind, span, b.frame.name, atomic=b.atomic, **kw)  # type: ignore[arg-type]
@@ -150,9 +152,52 @@ class CfgBuilder:
         return n
 
     def _ReturnS(self, s: ast.ReturnS, nxt: Node, b: Build) -> Node:
+        result = b.frame.result
+        if (s.value is None) != (result is None):  # reported, and then a plain return: no echo of E411
+            self.diags.error("E301", f"`{b.frame.name}` returns a value: write `return EXPR;`" if s.value is None
+                             else f"`{b.frame.name}` has no result type: write `return;`, or declare "
+                                  f"`fn {b.frame.name}(...): TYPE`", s.span)
+        if s.value is not None and result is not None:
+            try:
+                return self._store(result, s.value, s.span, b.frame.ret, b, stmt_start=True)
+            except LowerError:
+                pass  # reported; still a return, so that E411 does not echo it
         n = self.node("nop", s.span, b)
         n.succ = [b.frame.ret]
         return n
+
+    def _store(self, target: ir.Expr, value: ast.Expr, span: Span, nxt: Node, b: Build, stmt_start: bool) -> Node:
+        """`target = value` for a local, a fn result or what a value call returns: `value` may
+        itself be a call of a fn with a result, run first."""
+        call = self._value_call(value)
+        if call is not None:
+            fn, c = call
+            res = self._result_storage(fn)
+            self._check_assignable(ir.type_of(target), res, value.span)
+            store = self._op((*self.value_check(res, ir.type_of(target), value.span), ir.Assign(target, res, span)),
+                             span, nxt, b, stmt_start=False)
+            return self._inline(fn, ast.CallS(c.name, c.args, c.span), store, b)
+        ctx = self._code_ctx(b)
+        v = self.lx.expr(value, ctx)
+        self._check_assignable(ir.type_of(target), v, value.span)
+        stmts = (*self.range_checks(v, ctx, value.span), *self.value_check(v, ir.type_of(target), value.span),
+                 ir.Assign(target, v, span))
+        # The target is this instance's own hidden variable: only reading others' state needs a step.
+        return self._op(stmts, span, nxt, b, stmt_start=stmt_start and not self.is_local(v))
+
+    def _LocalS(self, s: ast.LocalS, nxt: Node, b: Build) -> Node:
+        """The declaration runs each time control passes it: the initialiser is stored, or the
+        type's first value (false, the first member, the low end), so no value leaks from an
+        earlier pass or call."""
+        store = b.frame.ctx.locals.get(s.name)
+        if store is not None and id(store) not in self.local_ids:
+            raise LowerError("a local named as a parameter: reported by _locals_of")
+        if store is None:
+            raise self._err("E406", f"local `{s.name}` outside a fn", s.span,
+                            "an agent's own variables are declared with `var` at the top of its block")
+        if s.init is not None:
+            return self._store(store, s.init, s.span, nxt, b, stmt_start=True)
+        return self._op((ir.Assign(store, _first_value(ir.type_of(store)), s.span),), s.span, nxt, b)
 
     def _BreakS(self, s: ast.BreakS, nxt: Node, b: Build) -> Node:
         if b.brk is None:
@@ -193,6 +238,13 @@ class CfgBuilder:
         target = self.lvalue(s.target, ctx)
         tt = ir.type_of(target)
         pre: list[ir.Stmt] = list(self.range_checks(target, ctx, s.target.span))
+        call = self._value_call(s.value) if s.op == "=" else None
+        if call is not None:  # `x = f();`: f runs, then its result is stored
+            res = self._result_storage(call[0])
+            self._check_assignable(tt, res, s.value.span)
+            store = self._op((*pre, *self.value_check(res, tt, s.value.span), ir.Assign(target, res, s.span)),
+                             s.span, nxt, b, stmt_start=True)
+            return self._inline(call[0], ast.CallS(call[1].name, call[1].args, call[1].span), store, b)
         if isinstance(s.value, ast.AnyChoice):
             value, choose = self.choice(s.value, tt, ctx)
             pre.extend(choose)
@@ -200,7 +252,7 @@ class CfgBuilder:
             value = self.lx.expr(s.value, ctx)
             pre.extend(self.range_checks(value, ctx, s.value.span))
             value = self._compound(s, target, value)
-        self._check_assignable(tt, value, s)
+        self._check_assignable(tt, value, s.value.span)
         pre.extend(self.value_check(value, tt, s.value.span))
         return self._op((*pre, ir.Assign(target, value, s.span)), s.span, nxt, b, stmt_start=True)
 
@@ -216,12 +268,12 @@ class CfgBuilder:
             raise self._err("E301", f"`{s.op}` needs a bool target and value (flags are bools)", s.span)
         return ir.Binary("or" if s.op == "|=" else "and", target, value, s.span)
 
-    def _check_assignable(self, tt: ir.Type, value: ir.Expr, s: ast.AssignS) -> None:
+    def _check_assignable(self, tt: ir.Type, value: ir.Expr, span: Span) -> None:
         vt = ir.type_of(value)
         ok = (isinstance(tt, ir.IntType) and isinstance(vt, ir.IntType)) or (tt == vt and not isinstance(tt, ir.ArrayType))
         if not ok:
             hint = "bools are `true` and `false`" if isinstance(tt, ir.BoolType) else ""
-            raise self._err("E301", f"cannot assign a `{vt}` to a `{tt}`", s.value.span, hint)
+            raise self._err("E301", f"cannot assign a `{vt}` to a `{tt}`", span, hint)
 
     def choice(self, e: ast.AnyChoice, tt: ir.Type, ctx: Ctx) -> tuple[ir.Expr, list[ir.Stmt]]:
         t = self.lx._scalar(e.type)
@@ -319,16 +371,82 @@ class CfgBuilder:
             bound[p.name] = store
         self.calls.append((fn.name, s.span))
         try:
-            inner = Ctx(self.agent, bound, True)
-            frame = FnFrame(fn.name, {}, {}, nxt, inner)
+            own = self._locals_of(fn, bound)
+            inner = Ctx(self.agent, {**bound, **own}, True)
+            out = self._reset(tuple(own.values()), fn.span, nxt, b)
+            result = self._result_storage(fn) if fn.result is not None else None
+            frame = FnFrame(fn.name, {}, {}, out, inner, result)
             self._collect_labels(fn.body.stmts, frame)
-            entry = self.seq(fn.body.stmts, nxt, Build(frame, b.atomic))
+            end = out
+            if result is not None:  # falling off the end of a fn with a result is E411
+                end = self.node("nop", fn.body.span, b)
+                end.succ = [out]
+            entry = self.seq(fn.body.stmts, end, Build(frame, b.atomic))
             self._check_gotos(frame)
+            if end is not out and _reaches(entry, end, out):
+                last = fn.body.stmts[-1].span if fn.body.stmts else fn.span  # where it falls off
+                self.diags.error("E411", f"`{fn.name}` can reach its end without `return EXPR;`", last,
+                                 f"every path through a fn with a result type returns a `{ir.type_of(result)}`"
+                                 if result is not None else "")
         finally:
             self.calls.pop()
         if stores:
             return self._op(tuple(stores), s.span, entry, b, stmt_start=True)
         return entry
+
+    def _locals_of(self, fn: ast.FnDecl, params: dict[str, ir.Expr]) -> dict[str, ir.Expr]:
+        """Each local of `fn` is a hidden variable of the running instance, `AGENT.FN.NAME`, like
+        a parameter's storage.  Its scope is the whole fn body; declare each name once."""
+        own: dict[str, ir.Expr] = {}
+        spans: dict[str, Span] = {}
+        for s in _walk(fn.body.stmts):
+            if not isinstance(s, ast.LocalS):
+                continue
+            if s.name in own or any(p.name == s.name for p in fn.params):
+                first = spans.get(s.name) or next(p.span for p in fn.params if p.name == s.name)
+                self.diags.error("E202", f"`{s.name}` is declared twice in `{fn.name}`", s.span,
+                                 "a local's scope is its whole fn: give the second one another name",
+                                 labels=[Label(first, "first declared here")])
+                continue
+            t = self.lx._scalar(s.type)
+            store = self._param_storage(fn, ast.Param(s.name, s.type, s.span), t)
+            self.local_ids.add(id(store))
+            own[s.name], spans[s.name] = store, s.span
+        return own
+
+    def _reset(self, stores: tuple[ir.Expr, ...], span: Span, nxt: Node, b: Build) -> Node:
+        """Locals go back to their first value when the fn returns, so that a finished call leaves
+        no trace in the state (two states that differ only in a dead local are one).  Only this
+        instance's own hidden variables are written: no step boundary is needed."""
+        if not stores:
+            return nxt
+        return self._op(tuple(ir.Assign(v, _first_value(ir.type_of(v)), span) for v in stores), span, nxt, b)
+
+    def _value_call(self, e: ast.Expr) -> tuple[ast.FnDecl, ast.Call] | None:
+        if isinstance(e, ast.Call) and e.name in self.sym.fns and self.sym.fns[e.name].result is not None:
+            return self.sym.fns[e.name], e
+        return None
+
+    def _result_storage(self, fn: ast.FnDecl) -> ir.Expr:
+        """Where `fn`'s `return EXPR;` stores: `AGENT.FN.return` (a keyword, so no local's name)."""
+        assert fn.result is not None
+        t = self.lx._scalar(fn.result)
+        return self._param_storage(fn, ast.Param("return", fn.result, fn.span), t)
+
+    def _call_test(self, cond: ast.Expr, span: Span, then: Node, els: Node, b: Build,
+                   what: str) -> tuple[Node, Node]:
+        """A condition that is a call of a fn with a result, or `!` of one (`_tests_call`): the
+        call runs, then its result is tested.  Returns the call's entry and the branch."""
+        negated = isinstance(cond, ast.Unop) and cond.op == "!"
+        call = self._value_call(cond.arg if isinstance(cond, ast.Unop) and negated else cond)
+        assert call is not None
+        fn, c = call
+        res = self._result_storage(fn)
+        if not isinstance(ir.type_of(res), ir.BoolType):
+            raise self._err("E301", f"{what} must be a bool, but `{fn.name}` returns a `{ir.type_of(res)}`", c.span)
+        test = ir.Unary("not", res, cond.span) if negated else res
+        br = self._branch(test, self._code_ctx(b), cond.span, span, then, els, b)
+        return self._inline(fn, ast.CallS(c.name, c.args, c.span), br, b), br
 
     def _param_storage(self, fn: ast.FnDecl, p: ast.Param, t: ir.ScalarType) -> ir.Expr:
         name = f"{self.agent.name}.{fn.name}.{p.name}"
@@ -342,7 +460,18 @@ class CfgBuilder:
         ref = ir.VarRef(var, p.span)
         return ref if self.agent.domain is None else ir.Index(ref, ir.SelfIndex(), p.span)
 
+    def _tests_call(self, cond: ast.Expr) -> bool:
+        """Is the condition `f()` or `!f()` for a fn `f` with a result?  (The only places besides
+        `x = f();` and `return f();` where such a call may stand: there it runs as a whole before
+        its value is used, so every step stays one atomic piece of one statement.)"""
+        inner = cond.arg if isinstance(cond, ast.Unop) and cond.op == "!" else cond
+        return self._value_call(inner) is not None
+
     def _IfS(self, s: ast.IfS, nxt: Node, b: Build) -> Node:
+        if self._tests_call(s.cond):
+            then = self.stmt(s.then, nxt, b)
+            els = self.stmt(s.else_, nxt, b) if s.else_ is not None else nxt
+            return self._call_test(s.cond, s.span, then, els, b, "the condition of `if`")[0]
         ctx = self._code_ctx(b)
         cond = self.lx.bool_expr(s.cond, ctx, "the condition of `if`")
         then = self.stmt(s.then, nxt, b)
@@ -362,6 +491,11 @@ class CfgBuilder:
         return br
 
     def _WhileS(self, s: ast.WhileS, nxt: Node, b: Build) -> Node:
+        if self._tests_call(s.cond):  # the call runs again before each test
+            self._no_loop_in_atomic(s.span, b)
+            entry, test = self._call_test(s.cond, s.span, nxt, nxt, b, "the condition of `while`")
+            test.succ[0] = self.stmt(s.body, entry, Build(b.frame, b.atomic, nxt, entry))
+            return entry
         ctx = self._code_ctx(b)
         cond = self.lx.bool_expr(s.cond, ctx, "the condition of `while`")
         self._no_loop_in_atomic(s.span, b)
@@ -373,6 +507,12 @@ class CfgBuilder:
         return head
 
     def _DoS(self, s: ast.DoS, nxt: Node, b: Build) -> Node:
+        if self._tests_call(s.cond):
+            self._no_loop_in_atomic(s.span, b)
+            entry, test = self._call_test(s.cond, s.cond.span, nxt, nxt, b, "the condition of `do ... while`")
+            body = self.stmt(s.body, entry, Build(b.frame, b.atomic, nxt, entry))
+            test.succ[0] = body
+            return body
         ctx = self._code_ctx(b)
         cond = self.lx.bool_expr(s.cond, ctx, "the condition of `do ... while`")
         self._no_loop_in_atomic(s.span, b)
@@ -500,7 +640,7 @@ class CfgBuilder:
             return None if then is None else self._lock_op(drop, then, b, acquire=False)
 
         frame = FnFrame(b.frame.name, b.frame.labels, b.frame.label_spans, released(b.frame.ret) or b.frame.ret,
-                        b.frame.ctx)
+                        b.frame.ctx, b.frame.result)
         body = self.stmt(s.body, self._lock_op(drop, nxt, b, acquire=False),
                          Build(frame, b.atomic, released(b.brk), released(b.cont)))
         return self._lock_op(take, body, b, acquire=True)
@@ -522,7 +662,7 @@ class CfgBuilder:
         return LowerError(msg)
 
     def lvalue(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
-        if isinstance(e, ast.Name) and e.id in ctx.locals:
+        if isinstance(e, ast.Name) and e.id in ctx.locals and id(ctx.locals[e.id]) not in self.local_ids:
             raise self._err("E303", f"`{e.id}` is a parameter; parameters of fns and defs are read-only", e.span)
         if isinstance(e, ast.Name) and (e.id in self.sym.params or e.id in self.sym.members):
             what = "a parameter" if e.id in self.sym.params else "an enum member"
@@ -659,6 +799,31 @@ def _lock_key(lock: ir.Expr) -> tuple[str, bool]:
         base, depth = base.base, depth + 1
     assert isinstance(base, ir.VarRef)
     return base.var.name, depth > 0
+
+
+def _first_value(t: ir.Type) -> ir.Expr:
+    """What a local holds before its initialiser runs: false, the first member, the low end."""
+    if isinstance(t, ir.BoolType):
+        return ir.Lit(False, ir.BOOL)
+    if isinstance(t, ir.EnumType):
+        return ir.Lit(0, t)
+    assert isinstance(t, ir.IntType)
+    return t.lo
+
+
+def _reaches(entry: Node, target: Node, stop: Node) -> bool:
+    """Is `target` reachable from `entry` without passing `stop` (a fn's exit)?"""
+    seen: set[int] = {id(stop)}
+    work = [entry]
+    while work:
+        n = work.pop()
+        if n is target:
+            return True
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        work.extend(s for s in n.succ if s is not None)
+    return False
 
 
 def _is_constant(e: ir.Expr) -> bool:

@@ -278,6 +278,13 @@ class ExprLowering:
         if e.name in self.sym.defs:
             args = tuple(self.expr(a, ctx) for a in e.args)
             return self._expand_def(self.sym.defs[e.name], args, ctx, e.span, e.args)
+        if e.name in self.sym.fns and self.sym.fns[e.name].result is not None:
+            # Its body is steps of its own: inside a larger expression, which reads would
+            # happen before it and which after would be anyone's guess.
+            raise self.err("E406", f"a call of `{e.name}` (a fn with a result) can only be a whole condition "
+                                   f"(`if ({e.name}())`, `if (!{e.name}())`, `while`), the right of `=`, "
+                                   "or what `return` returns", e.span,
+                           f"store it first: `ok = {e.name}(...);`, then use `ok`")
         if e.name in self.sym.fns:
             raise self.err("E209", f"`{e.name}` is a fn: call it as a statement; a value comes from a `def`", e.span)
         raise self.err("E201", f"undefined function `{e.name}`", e.span,

@@ -170,6 +170,17 @@ class GotoS:
 @dataclass(frozen=True, slots=True)
 class ReturnS:
     span: Span = _span()
+    value: Expr | None = None  # `return EXPR;` in a fn with a result type
+
+
+@dataclass(frozen=True, slots=True)
+class LocalS:
+    """`bool b;`, `state s = IDLE;`: a variable of one invocation of a fn."""
+
+    type: TypeExpr
+    name: str
+    init: Expr | None
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +302,7 @@ class GuardS:
 
 
 Stmt = Union[Block, AssignS, CallS, GotoS, ReturnS, BreakS, ContinueS, AwaitS, AssertS, YieldS,
-             IfS, WhileS, DoS, LoopS, LabelS, AtomicS, EitherS, EmptyS, FallthroughS, SwitchS, ScopedGuardS,
+             IfS, WhileS, DoS, LoopS, LabelS, AtomicS, EitherS, EmptyS, LocalS, FallthroughS, SwitchS, ScopedGuardS,
              GuardS]
 
 # --------------------------------------------------------------------------- declarations
@@ -354,6 +365,7 @@ class FnDecl:
     params: tuple[Param, ...]
     body: Block
     span: Span = _span()
+    result: TypeExpr | None = None  # `fn f(): bool { ... return e; }`
 
 
 @dataclass(frozen=True, slots=True)

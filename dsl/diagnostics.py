@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "E408": "quiescent needs an idle label",
     "E409": "a switch case runs on into the next without `fallthrough;`",
     "E410": "branches nest too deeply in one step",
+    "E411": "a fn with a result can end without `return EXPR;`",
     "E501": "bad command line",
 }
 

@@ -209,8 +209,9 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def fn_decl(self, meta: Any, c: list[Any]) -> ast.FnDecl:
-        params = c[1] if len(c) == 3 else ()
-        return ast.FnDecl(str(c[0]), tuple(params), c[-1], self.sp(meta))
+        params = next((x for x in c[1:-1] if isinstance(x, tuple)), ())
+        result = next((x for x in c[1:-1] if not isinstance(x, tuple)), None)
+        return ast.FnDecl(str(c[0]), tuple(params), c[-1], self.sp(meta), result)
 
     def params(self, c: list[Any]) -> tuple[ast.Param, ...]:
         return tuple(c)
@@ -330,7 +331,17 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def return_stmt(self, meta: Any, c: list[Any]) -> ast.ReturnS:
-        return ast.ReturnS(self.sp(meta))
+        return ast.ReturnS(self.sp(meta), c[0] if c else None)
+
+    @v_args(meta=True)
+    def local_stmt(self, meta: Any, c: list[Any]) -> ast.LocalS:
+        t, name = c[0], c[1]
+        return ast.LocalS(t, str(name), c[2] if len(c) > 2 else None, self.sp(meta))
+
+    @v_args(meta=True)
+    def local_type(self, meta: Any, c: list[Any]) -> ast.TypeExpr:
+        text = str(c[0])
+        return ast.TBool(self.sp(meta)) if text == "bool" else ast.TName(text, self.sp(meta))
 
     @v_args(meta=True)
     def break_stmt(self, meta: Any, c: list[Any]) -> ast.BreakS:
