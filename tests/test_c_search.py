@@ -208,15 +208,16 @@ def test_c_backend_imports_neither_other_backend() -> None:
         assert not any(m.startswith(("compiler.backends.python", "compiler.backends.z3", "z3")) for m in mods), f
 
 
-def test_auto_uses_c_when_compiled_or_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_races_the_python_search_against_the_compiler(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IRQC_CACHE_DIR", str(tmp_path))  # nothing compiled yet
     model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")  # 2,729 states
-    sim = simulator(model, params)
-    small = search.explore(model, params, sim, 2_000_000, None, search="auto")
-    assert not isinstance(small, search.CResult) and small.complete  # the Python search finished first
-    monkeypatch.setattr(search, "PROBE_STATES", 1_000)
-    large = search.explore(model, params, sim, 2_000_000, None, search="auto")
-    assert isinstance(large, search.CResult) and large.states == small.states and not large.cached
-    monkeypatch.setattr(search, "PROBE_STATES", 1_000_000)
-    again = search.explore(model, params, sim, 2_000_000, None, search="auto")
-    assert isinstance(again, search.CResult) and again.cached  # compiled before: no probe
+    small = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
+    assert not isinstance(small, search.CResult) and small.complete  # the Python search won
+    assert driver.cached(generate(model, params).source) is None  # and the compile was dropped
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build-")]
+    model, params = load(ROOT / "specs" / "imsic_move_deferred_hotplug.irqspec")  # 867,113 states
+    large = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
+    assert isinstance(large, search.CResult) and large.complete and not large.cached
+    again = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
+    assert isinstance(again, search.CResult) and again.cached and again.states == large.states

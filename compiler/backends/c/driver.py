@@ -76,42 +76,83 @@ def cached(source: str, opt: str = OPT) -> Path | None:
 
 
 @contextmanager
-def build(source: str, opt: str = OPT) -> Iterator[Built]:
-    """The compiled program of `source`: from the cache, compiled into it, or (cache unwritable)
-    compiled into a temporary folder that is removed on exit."""
-    hit = cached(source, opt)
+def build(source: str, opt: str = OPT, pending: Compile | None = None) -> Iterator[Built]:
+    """The compiled program of `source`: from the cache, compiled into it (or finished from
+    `pending`), or, when the cache is unwritable, compiled into a temporary folder that is
+    removed on exit."""
+    hit = cached(source, opt) if pending is None else None
     if hit is not None:
         yield Built(hit, 0.0, True)
         return
+    job = pending or Compile(source, opt)
+    try:
+        yield job.finish()
+    finally:
+        job.close()
+
+
+class Compile:
+    """One compile, running in the background from construction until `finish` or `cancel`."""
+
+    def __init__(self, source: str, opt: str = OPT) -> None:
+        cc = compiler()
+        if cc is None:
+            raise CompileError("no C compiler found (cc, gcc or clang; or set CC)")
+        self.t0 = time.perf_counter()
+        folder, self.exe, self.owned = _where(source, opt)
+        self.work = Path(tempfile.mkdtemp(dir=folder, prefix=".build-"))
+        src, self.out, self.log = self.work / "search.c", self.work / "search", self.work / "cc.log"
+        src.write_text(source, encoding="ascii")
+        self.what = f"{cc} {opt}"
+        try:
+            with open(self.log, "w", encoding="utf-8") as log:  # a file: a full pipe would stall cc
+                self.proc = subprocess.Popen(_command(cc, opt, src, self.out), stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT)
+        except OSError as e:
+            self.close()
+            raise CompileError(f"{cc}: {e}") from e
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def finish(self) -> Built:
+        try:
+            code = self.proc.wait(timeout=600)
+        except subprocess.TimeoutExpired as e:
+            self.cancel()
+            raise CompileError(f"{self.what} ran for 10 minutes") from e
+        if code != 0:
+            tail = " ".join(self.log.read_text(encoding="utf-8", errors="replace").split())[-300:]
+            self.cancel()
+            raise CompileError(f"{self.what} exited with {code}: {tail}")
+        os.replace(self.out, self.exe)  # atomic: a concurrent irqc sees the whole program or none
+        shutil.rmtree(self.work, ignore_errors=True)
+        return Built(self.exe, time.perf_counter() - self.t0, False)
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.close()
+
+    def close(self) -> None:
+        """Remove the temporary folder of a build the cache could not take (nothing otherwise)."""
+        if self.owned is not None:
+            shutil.rmtree(self.owned, ignore_errors=True)
+
+
+def _where(source: str, opt: str) -> tuple[Path, Path, Path | None]:
+    """(folder to build in, program path, temporary folder to remove afterwards or None)."""
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
     except OSError:
-        with tempfile.TemporaryDirectory(prefix="irqc-c-") as tmp:
-            yield _compile(source, opt, Path(tmp), Path(tmp) / "search")
-        return
-    yield _compile(source, opt, folder, folder / f"search-{key(source, opt)}")
-
-
-def _compile(source: str, opt: str, folder: Path, exe: Path) -> Built:
-    cc = compiler()
-    if cc is None:
-        raise CompileError("no C compiler found (cc, gcc or clang; or set CC)")
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
-        src, out = Path(tmp) / "search.c", Path(tmp) / "search"
-        src.write_text(source, encoding="ascii")
-        try:
-            done = subprocess.run(_command(cc, opt, src, out), capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise CompileError(f"{cc}: {e}") from e
-        if done.returncode != 0:
-            tail = " ".join((done.stderr or "").split())[-300:]
-            raise CompileError(f"{cc} {opt} exited with {done.returncode}: {tail}")
-        os.replace(out, exe)  # atomic: a concurrent irqc sees the whole program or none
-    return Built(exe, time.perf_counter() - t0, False)
+        tmp = Path(tempfile.mkdtemp(prefix="irqc-c-"))
+        return tmp, tmp / "search", tmp
+    return folder, folder / f"search-{key(source, opt)}", None
 
 
 def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path | None,

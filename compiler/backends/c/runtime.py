@@ -233,7 +233,8 @@ int main(int argc, char **argv) {
     }
     double seconds = now() - t0;
     int complete = !(lo < hi);
-    if (argv[3][0] != '-' || argv[3][1]) {
+    /* After a stop signal nobody reads the states: write them only otherwise. */
+    if ((argv[3][0] != '-' || argv[3][1]) && !stop_signal) {
         FILE *f = fopen(argv[3], "wb");
         if (!f || fwrite(arena, WB, n_states, f) != n_states || fclose(f)) bug("cannot write the states", 0);
     }

@@ -3,7 +3,8 @@
 `explore` answers what the Python simulator's `explore` answers (an object with the same
 fields: states, depth, bound, complete, violations, seconds, reached), or None when the
 Python search should run instead (asked for, no C compiler, a model the C search does not
-handle, a failed compile; `notice` says why when C was asked for or expected).
+handle, a failed compile; `notice` says why when C was asked for, and when a compile fails).
+Under `auto` it may be the Python search's own result (`_race`).
 
 Every violation path the program reports is replayed in the Python simulator `sim`, the
 reference: the first state must be initial, each step must be the first action (in the
@@ -27,9 +28,6 @@ from compiler.backends.c.generate import Program, generate
 from compiler.backends.c.layout import Layout, UnsupportedC
 
 SEARCHES = ("auto", "python", "c")
-# `auto` without a cached program first runs the Python search up to this many states: below
-# it, the Python search finishes in well under the compile time of a large spec.
-PROBE_STATES = 50_000
 
 
 __all__ = ["SEARCHES", "CResult", "CompileError", "Disagreement", "RunError", "explore", "run"]
@@ -68,7 +66,8 @@ class CResult:
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
             watch: Callable[[int, int], bool] | None = None, search: str = "auto",
             notice: Callable[[str], None] | None = None, opt: str = driver.OPT) -> Any:
-    """The search result (C, or the Python probe under `auto`), or None: run the Python search."""
+    """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
+    None: run the Python search."""
     if search == "python":
         return None
     say = notice if search == "c" else None
@@ -82,10 +81,7 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
         return None
     if search == "auto" and driver.cached(program.source, opt) is None:
-        probe = _probe(sim, max_states, max_seconds)
-        if probe is not None:
-            return probe
-        say = notice
+        return _race(program, sim, max_states, max_seconds, watch, notice, opt, t0)
     left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
     try:
         return run(program, sim, max_states, left, watch, opt)
@@ -94,13 +90,45 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         return None
 
 
-def _probe(sim: Any, max_states: int | None, max_seconds: float | None) -> Any:
-    """The Python search's result when it finishes within PROBE_STATES, else None."""
-    cap = PROBE_STATES if max_states is None else min(max_states, PROBE_STATES)
-    result = sim.explore(cap, max_seconds)
-    if result.complete or result.states < cap or cap == max_states:
+def _race(program: Program, sim: Any, max_states: int | None, max_seconds: float | None,
+          watch: Callable[[int, int], bool] | None, notice: Callable[[str], None] | None, opt: str,
+          t0: float) -> Any:
+    """`auto` without a compiled program: the Python search runs while the compiler does (on
+    another core, where there is one).  A search that finishes first is the answer and the
+    compile is dropped, so a small spec never waits for the compiler; one still running when
+    the program is ready stops, and the compiled search starts over and overtakes it."""
+    try:
+        job = driver.Compile(program.source, opt)
+    except CompileError as e:
+        _tell(notice, f"the C search did not compile ({e}); using the Python search")
+        return None
+    ready = False
+
+    def racing(states: int, depth: int) -> bool:
+        nonlocal ready
+        if watch is not None and watch(states, depth):
+            return True
+        ready = job.done()
+        return ready
+
+    before = getattr(sim, "watch", None)
+    sim.watch = racing  # the Python search asks it every few hundred states
+    try:
+        result = sim.explore(max_states, max_seconds)
+    except BaseException:
+        job.cancel()
+        raise
+    finally:
+        sim.watch = before
+    if not ready:
+        job.cancel()
         return result
-    return None
+    left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
+    try:
+        return run(program, sim, max_states, left, watch, opt, job)
+    except CompileError as e:
+        _tell(notice, f"the C search did not compile ({e}); using the Python search")
+        return None
 
 
 def _tell(notice: Callable[[str], None] | None, line: str) -> None:
@@ -109,13 +137,15 @@ def _tell(notice: Callable[[str], None] | None, line: str) -> None:
 
 
 def run(program: Program, sim: Any, max_states: int | None, max_seconds: float | None,
-        watch: Callable[[int, int], bool] | None = None, opt: str = driver.OPT) -> CResult:
-    """Compile (cached) and run `program`, replay its paths in `sim`; raises driver errors."""
+        watch: Callable[[int, int], bool] | None = None, opt: str = driver.OPT,
+        pending: driver.Compile | None = None) -> CResult:
+    """Compile (cached; or finish `pending`) and run `program`, replay its paths in `sim`;
+    raises driver errors."""
     t0 = time.perf_counter()
     budget = limits.active()
-    if budget is not None and driver.cached(program.source, opt) is None:
-        budget.status = f"compiling the exhaustive search ({driver.OPT})"
-    with driver.build(program.source, opt) as built, tempfile.TemporaryDirectory(prefix="irqc-states-") as tmp:
+    if budget is not None and (pending is not None or driver.cached(program.source, opt) is None):
+        budget.status = f"compiling the exhaustive search ({opt})"
+    with driver.build(program.source, opt, pending) as built, tempfile.TemporaryDirectory(prefix="irqc-states-") as tmp:
         left = None if max_seconds is None else max_seconds - built.seconds
         dump = Path(tmp) / "states"
         doc = driver.run(built.exe, max_states, left, dump, watch)
