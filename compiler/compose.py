@@ -7,6 +7,7 @@ declaration in place, anything else is added.  The base is looked up as
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -120,6 +121,9 @@ def _merge(chain: list[ast.Spec], diags: Diagnostics) -> list[ast.Item] | None:
                 ok = False
                 continue
             own[key] = decl.item
+            if isinstance(decl.item, ast.MemberDecl):
+                ok = _merge_member(decl.item, decl.replace, items, where, diags) and ok
+                continue
             if decl.replace:
                 if key not in where:
                     what = "a base spec" if depth > 0 else "a base spec (this spec extends nothing)"
@@ -145,3 +149,45 @@ def _merge(chain: list[ast.Spec], diags: Diagnostics) -> list[ast.Item] | None:
                 where[key] = len(items)
                 items.append(decl.item)
     return items if ok else None
+
+
+def _merge_member(m: ast.MemberDecl, replace: bool, items: list[ast.Item], where: dict[tuple[str, str], int],
+                  diags: Diagnostics) -> bool:
+    """Swap (`replace`) or add one member of a block declared earlier, in place: the block keeps
+    its position and its other members."""
+    kind = ast.decl_kind(m)
+    what = f"{'replace ' if replace else ''}{kind} {m.owner}.{m.member.name}"
+    i = where.get(("name", m.owner))
+    owner = items[i] if i is not None else None
+    fits = (isinstance(owner, ast.AgentDecl) and (kind == "var" or (kind == "step" and owner.kind == "device"))
+            or isinstance(owner, ast.GroupDecl) and kind in ("var", "lock"))
+    if i is None or owner is None or not fits:
+        owner_kind = ast.decl_kind(owner) if owner is not None else ""
+        has = f"is a{'n' if owner_kind[:1] in 'aeiou' else ''} {owner_kind}" if owner else "is not declared before this"
+        diags.error("E205", f"`{what}`: `{m.owner}` {has}, so it has no {kind}s", m.span,
+                    "steps belong to a device; vars to a cpu, thread, device or block; locks to a block")
+        return False
+    assert isinstance(owner, (ast.AgentDecl, ast.GroupDecl))
+    members: list[ast.VarDecl | ast.LockDecl | ast.StepDecl] = list(
+        owner.members if isinstance(owner, ast.GroupDecl) else (*owner.vars, *owner.steps))
+    at = next((k for k, x in enumerate(members) if x.name == m.member.name), None)
+    if replace and (at is None or ast.decl_kind(ast.MemberDecl(m.owner, members[at])) != kind):
+        found = "" if at is None else f" (it is a {ast.decl_kind(ast.MemberDecl(m.owner, members[at]))})"
+        diags.error("E205", f"`{what}`: `{m.owner}` has no {kind} `{m.member.name}` to replace{found}", m.span,
+                    "drop `replace` to add a new member", labels=[Label(owner.span, "declared here")])
+        return False
+    if not replace and at is not None:
+        diags.error("E202", f"`{m.owner}` already has a member `{m.member.name}`", m.span,
+                    f"write `replace {kind} {m.owner}.{m.member.name} ...` to change it",
+                    labels=[Label(members[at].span, "declared here")])
+        return False
+    if at is None:
+        members.append(m.member)
+    else:
+        members[at] = m.member
+    if isinstance(owner, ast.GroupDecl):
+        items[i] = dataclasses.replace(owner, members=tuple(x for x in members if not isinstance(x, ast.StepDecl)))
+    else:
+        items[i] = dataclasses.replace(owner, vars=tuple(x for x in members if isinstance(x, ast.VarDecl)),
+                                       steps=tuple(x for x in members if isinstance(x, ast.StepDecl)))
+    return True

@@ -424,8 +424,18 @@ class ExpectDecl:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class MemberDecl:
+    """`step nic.fire { ... }`, `var desc.pending: bool;`, `lock desc.lock;` at top level: one
+    member of the block `owner`, added to it or (with `replace`) swapped for the one it has."""
+
+    owner: str
+    member: VarDecl | LockDecl | StepDecl
+    span: Span = _span()
+
+
 Item = Union[ParamDecl, EnumDecl, RangeDecl, VarDecl, LockDecl, DefDecl, FnDecl, AgentDecl, GroupDecl,
-             InvariantDecl, CoverDecl, InitiallyDecl, ExpectDecl]
+             InvariantDecl, CoverDecl, InitiallyDecl, ExpectDecl, MemberDecl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +469,8 @@ def decl_key(item: Item) -> tuple[str, str] | None:
         return ("property", item.name)
     if isinstance(item, ExpectDecl):
         return ("expect", item.name)
+    if isinstance(item, MemberDecl):
+        return ("member", f"{item.owner}.{item.member.name}")
     if isinstance(item, AgentDecl) and item.kind == "cpu":
         return ("name", "cpu")  # `cpu c` and `cpu d` are the same block: the letter is only its id
     return ("name", item.name)
@@ -470,6 +482,8 @@ def decl_kind(item: Item) -> str:
         return item.kind
     if isinstance(item, GroupDecl):
         return item.kind
+    if isinstance(item, MemberDecl):
+        return {StepDecl: "step", LockDecl: "lock"}.get(type(item.member), "var")
     return {ParamDecl: "param", EnumDecl: "type", RangeDecl: "type", VarDecl: "var", LockDecl: "lock",
             DefDecl: "def", FnDecl: "fn", InvariantDecl: "invariant", CoverDecl: "cover",
             ExpectDecl: "expect"}.get(type(item), "declaration")

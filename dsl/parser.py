@@ -244,6 +244,20 @@ class _Build(Transformer[Token, Any]):
         return ast.StepDecl(str(c[0]), guard, c[-1], self.sp(meta))
 
     @v_args(meta=True)
+    def member_step(self, meta: Any, c: list[Any]) -> ast.MemberDecl:
+        owner, _dot, name, *rest = c
+        guard = rest[0] if len(rest) == 2 else None
+        return ast.MemberDecl(str(owner), ast.StepDecl(str(name), guard, rest[-1], self.sp(meta)), self.sp(meta))
+
+    @v_args(meta=True)
+    def member_var(self, meta: Any, c: list[Any]) -> ast.MemberDecl:
+        return ast.MemberDecl(str(c[0]), self.var_decl(meta, c[2:]), self.sp(meta))
+
+    @v_args(meta=True)
+    def member_lock(self, meta: Any, c: list[Any]) -> ast.MemberDecl:
+        return ast.MemberDecl(str(c[0]), self.lock_decl(meta, c[2:]), self.sp(meta))
+
+    @v_args(meta=True)
     def group_decl(self, meta: Any, c: list[Any]) -> ast.GroupDecl:
         kind, name, *rest = c
         index = None

@@ -280,3 +280,50 @@ def test_fn_result_and_local_misuse_is_located(tmp_path: Path) -> None:
     for name, (fn, stmt, code) in cases.items():
         text = f"spec {name}; {head}{fn}\ncpu c {{ {stmt} }}\n"
         assert errors(write(tmp_path, name, text)) == [code], name
+
+
+# ---------------------------------------------------------------- replace of one member
+
+MEMBER_BASE = """spec mbase;
+param CPUS = 1;
+device nic { var n: 0..2 = 0; step fire { n = 1; } step other when (n == 2) { n = 0; } }
+irqdesc desc { lock lock; var pending: bool; }
+thread t { var done: bool; done = true; }
+invariant n_small: nic.n != 2;
+"""
+
+
+def test_replace_one_step_and_one_var_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "mbase", MEMBER_BASE)
+    patch = write(tmp_path / "p", "mpatch", """spec mpatch extends "../mbase.irqspec";
+replace step nic.fire when (n == 0) { n = 2; }
+replace var desc->pending: bool = true;
+var nic.extra: bool;
+expect n_small: violated;
+""")
+    dump = ir_text(patch)
+    assert "state desc.pending: bool = true" in dump and "state nic.extra: bool = false" in dump
+    # The step is swapped where it was (before `other`), with the patch's guard and body.
+    assert dump.index("step fire from 0:  // line 2: replace step nic.fire") < dump.index("step other")
+    assert "nic.n := 1" not in dump and "nic.n := 2" in dump
+    code, out = run(capsys, "test", str(patch))
+    assert code == 0, out
+    # The base, unpatched, never reaches n == 2.
+    code, out = run(capsys, "prove", str(tmp_path / "mbase.irqspec"))
+    assert code == 0 and re.search(r"n_small\s+proved", out), out
+
+
+def test_member_misuse_is_located(tmp_path: Path) -> None:
+    write(tmp_path, "mbase", MEMBER_BASE)
+    cases = {
+        "missing": ("replace step nic.nope { n = 2; }", "E205"),
+        "kind": ("replace var nic.fire: bool;", "E205"),
+        "stepofblock": ("step desc.x { }", "E205"),
+        "lockofdevice": ("lock nic.l;", "E205"),
+        "thread_step": ("step t.go { }", "E205"),
+        "noowner": ("replace step nosuch.fire { }", "E205"),
+        "again": ("var nic.n: bool;", "E202"),
+        "twice": ("var nic.a: bool; var nic.a: bool;", "E202"),
+    }
+    for name, (decl, code) in cases.items():
+        assert errors(write(tmp_path, name, f"spec {name} extends mbase;\n{decl}\n")) == [code], name
