@@ -11,14 +11,15 @@ from typing import Iterator
 from compiler import ir
 from compiler.resolve import Symbols
 from dsl.diagnostics import Diagnostics
+from dsl.source import Span
 
 MAX_EXPR_NODES = 20_000  # IR nodes in one expression, defs expanded (shipped: 30)
 MAX_AGENT_NODES = 20_000  # graph nodes of one agent, fns inlined (shipped: 237)
 MAX_INSTANCES = 256  # agent instances: CPUs, devices, threads (shipped: 7)
 MAX_STATE_SLOTS = 65_536  # var elements and pcs in a state (shipped: 72)
-MAX_INITIAL_CANDIDATES = 2**26  # combinations of the vars that start with any value (shipped: 1,679,616)
+MAX_INITIAL_CANDIDATES = 2**32  # combinations of the vars that start with any value (shipped: 12^8, S6 at CPUS=4)
 MAX_CHOICES = 65_536  # combinations of the `any`s and `either`s in one step (shipped: 64)
-MAX_QUANTIFIED = 65_536  # values a nest of forall/exists goes through (shipped: 8)
+MAX_UNROLLED = 2**20  # nodes of an expression with its forall/exists unrolled (shipped: 152)
 MAX_BRANCH_DEPTH = 64  # branches nested in one step (shipped: 12); Python allows 100 indents
 
 
@@ -64,20 +65,20 @@ def _initial_fits(sym: Symbols, slots: dict[ir.Var, int], at: str, diags: Diagno
 
 
 def model_fits(model: ir.Model, params: dict[str, int], diags: Diagnostics) -> bool:
-    """Each step's choices and branch nesting, and every quantifier nest, within their limits."""
+    """Each step's choices and branch nesting, and every expression's quantifiers unrolled, within their limits."""
     ok = True
     for agent in model.agents:
         for step in agent.steps:
             ok = _step_fits(agent, step, params, diags) and ok
     exprs = [p.expr for p in model.properties if p.expr is not None] + list(model.initially)
     exprs += [e for a in model.agents for st in a.steps for e in _stmt_exprs(st.body)]
-    seen: set[int] = set()
+    reported: set[Span] = set()
     for e in exprs:
-        q = _quant_nest(e, params)
-        if q is not None and id(q[1]) not in seen:
-            seen.add(id(q[1]))
-            diags.error("E309", f"this forall/exists nest goes through {q[0]} values{_at(params)}: the limit is "
-                                f"{MAX_QUANTIFIED}", q[1].span,
+        q = _too_unrolled(e, params)
+        if q is not None and q not in reported:
+            reported.add(q)
+            diags.error("E309", f"this forall/exists unrolls to more than {MAX_UNROLLED} nodes{_at(params)}, its "
+                                "body once for every value of its variables: that is the limit", q,
                         "quantify over fewer or smaller types")
             ok = False
     return ok
@@ -110,22 +111,25 @@ def _deep_branch(body: tuple[ir.Stmt, ...], depth: int) -> ir.If | None:
     return None
 
 
-def _quant_nest(e: ir.Expr, params: dict[str, int]) -> tuple[int, ir.Quant] | None:
-    """The first quantifier whose nest goes through too many values, with that number."""
-    for q, n in _nests(e, params, 1):
-        if n > MAX_QUANTIFIED:
-            return n, q
+def _too_unrolled(e: ir.Expr, params: dict[str, int]) -> Span | None:
+    """Where the outermost quantifier whose unrolling is past the limit is."""
+    memo: dict[int, int] = {}
+
+    def unrolled(x: ir.Expr) -> int:
+        if id(x) not in memo:
+            n = 1 + sum(unrolled(c) for c in _children(x))
+            memo[id(x)] = min(MAX_UNROLLED + 1, n * _size(x.bound.type, params) if isinstance(x, ir.Quant) else n)
+        return memo[id(x)]
+
+    if unrolled(e) <= MAX_UNROLLED:
+        return None
+    work = [e]
+    while work:
+        x = work.pop()
+        if isinstance(x, ir.Quant) and unrolled(x) > MAX_UNROLLED:
+            return x.span
+        work.extend(reversed(_children(x)))
     return None
-
-
-def _nests(e: ir.Expr, params: dict[str, int], outer: int) -> Iterator[tuple[ir.Quant, int]]:
-    if isinstance(e, ir.Quant):
-        outer *= _size(e.bound.type, params)
-        yield e, outer
-        if outer > MAX_QUANTIFIED:
-            return
-    for child in _children(e):
-        yield from _nests(child, params, outer)
 
 
 def _children(e: ir.Expr) -> tuple[ir.Expr, ...]:
