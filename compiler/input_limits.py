@@ -20,7 +20,7 @@ MAX_STATE_SLOTS = 65_536  # var elements and pcs in a state (shipped: 72)
 MAX_INITIAL_CANDIDATES = 2**32  # combinations of the vars that start with any value (shipped: 12^8, S6 at CPUS=4)
 MAX_CHOICES = 65_536  # combinations of the `any`s and `either`s in one step (shipped: 64)
 MAX_UNROLLED = 2**20  # nodes of an expression with its forall/exists unrolled (shipped: 152)
-MAX_BRANCH_DEPTH = 64  # branches nested in one step (shipped: 12); Python allows 100 indents
+MAX_BRANCH_DEPTH = 64  # branches nested in one step (shipped: 18); Python allows 100 indents
 
 
 def state_fits(sym: Symbols, diags: Diagnostics) -> bool:
