@@ -235,6 +235,9 @@ class CfgBuilder:
 
     def _AssignS(self, s: ast.AssignS, nxt: Node, b: Build) -> Node:
         ctx = self._code_ctx(b)
+        word = self.lx.flags_word(s.target, ctx)
+        if word is not None:
+            return self._flags_assign(s, *word, nxt, b)
         target = self.lvalue(s.target, ctx)
         tt = ir.type_of(target)
         pre: list[ir.Stmt] = list(self.range_checks(target, ctx, s.target.span))
@@ -255,6 +258,30 @@ class CfgBuilder:
         self._check_assignable(tt, value, s.value.span)
         pre.extend(self.value_check(value, tt, s.value.span))
         return self._op((*pre, ir.Assign(target, value, s.span)), s.span, nxt, b, stmt_start=True)
+
+    def _flags_assign(self, s: ast.AssignS, word: ir.Expr, enum: ir.EnumType, nxt: Node, b: Build) -> Node:
+        """`w |= A | B;` sets bits, `w &= ~(A | B);` clears them, `w &= A;` keeps only A,
+        `w = A | B;` and `w = 0;` set the whole word: one store per bit, in one statement."""
+        v = s.value
+        every = range(len(enum.members))
+        if s.op == "|=":
+            sets = {bit: True for bit in self.lx.flag_bits(v, enum)}
+        elif s.op == "&=" and isinstance(v, ast.Unop) and v.op == "~":
+            sets = {bit: False for bit in self.lx.flag_bits(v.arg, enum)}
+        elif s.op == "&=":
+            keep = self.lx.flag_bits(v, enum)
+            sets = {bit: False for bit in every if bit not in keep}
+        elif s.op == "=" and isinstance(v, ast.Num) and v.value == 0:
+            sets = {bit: False for bit in every}
+        elif s.op == "=":
+            on = self.lx.flag_bits(v, enum)
+            sets = {bit: bit in on for bit in every}
+        else:
+            raise self._err("E301", f"`{s.op}` on a flag word: set bits with `|=`, clear them with `&= ~`", s.span)
+        stores = [ir.Assign(ir.Index(word, ir.Lit(bit, enum, v.span), s.span), ir.Lit(val, ir.BOOL, v.span), s.span)
+                  for bit, val in sorted(sets.items())]
+        ctx = self._code_ctx(b)
+        return self._op((*self.range_checks(word, ctx, s.target.span), *stores), s.span, nxt, b, stmt_start=True)
 
     def _compound(self, s: ast.AssignS, target: ir.Expr, value: ir.Expr) -> ir.Expr:
         if s.op == "=":

@@ -206,7 +206,42 @@ class ExprLowering:
                            f"at parameters {params}" if params else "")
 
     # ------------------------------------------------------------------ operators
+    # ------------------------------------------------------------------ bit flags
+    # A flag word is a bool array indexed by an enum of its bit names (`var istate: bool[irqs];`),
+    # so `istate & IRQS_PENDING` is `istate[IRQS_PENDING]`: no integer bit arithmetic is needed.
+    def flags_word(self, e: ast.Expr, ctx: Ctx) -> tuple[ir.Expr, ir.EnumType] | None:
+        w = self.expr(e, ctx)
+        t = ir.type_of(w)
+        if isinstance(t, ir.ArrayType) and isinstance(t.index, ir.EnumType) and isinstance(t.elem, ir.BoolType):
+            return w, t.index
+        return None
+
+    def flag_bits(self, e: ast.Expr, enum: ir.EnumType) -> set[int]:
+        """`A`, `A | B | ...`: the members of `enum` named."""
+        if isinstance(e, ast.Name) and e.id in self.sym.members and self.sym.members[e.id][0] == enum:
+            return {self.sym.members[e.id][1]}
+        if isinstance(e, ast.Binop) and e.op == "|":
+            return self.flag_bits(e.left, enum) | self.flag_bits(e.right, enum)
+        raise self.err("E301", f"expected bits of `{enum.name}` joined with `|`", e.span,
+                       f"its bits: {', '.join(enum.members)}")
+
+    def _flags_test(self, e: ast.Binop, ctx: Ctx) -> ir.Expr:
+        word = self.flags_word(e.left, ctx)
+        if word is None:
+            raise self.err("E301", "`&` tests bits of a flag word: a bool array indexed by an enum of bit names",
+                           e.left.span, "declare it as `var istate: bool[irqs];` with `type irqs = enum { ... };`; "
+                                        "for bools, `&&` is and")
+        w, enum = word
+        out: ir.Expr | None = None
+        for bit in sorted(self.flag_bits(e.right, enum)):
+            test = ir.Index(w, ir.Lit(bit, enum, e.right.span), e.span)
+            out = test if out is None else ir.Binary("or", out, test, e.span)
+        assert out is not None
+        return out
+
     def _Unop(self, e: ast.Unop, ctx: Ctx) -> ir.Expr:
+        if e.op == "~":
+            raise self.err("E301", "`~` clears flag bits only as `word &= ~BITS;`", e.span)
         if e.op == "!":
             return ir.Unary("not", self.bool_expr(e.arg, ctx, "the operand of `!`"), e.span)
         if e.op == "-":
@@ -217,6 +252,11 @@ class ExprLowering:
         return self.expr(e.arg, ctx)  # `&x` is x
 
     def _Binop(self, e: ast.Binop, ctx: Ctx) -> ir.Expr:
+        if e.op == "&":
+            return self._flags_test(e, ctx)
+        if e.op == "|":
+            raise self.err("E301", "`|` joins flag bits: use it on the right of `&`, `|=`, `&=` or `=`", e.span,
+                           "for bools, `||` is or")
         op = _BIN[e.op]
         if op in ("and", "or", "implies"):
             return ir.Binary(op, self.bool_expr(e.left, ctx, f"the left of `{e.op}`"),

@@ -478,6 +478,8 @@ class _Build(Transformer[Token, Any]):
     implies = _bin("==>")
     or_ = _bin("||")
     and_ = _bin("&&")
+    bit_or_op = _bin("|")
+    bit_and_op = _bin("&")
 
     @v_args(meta=True)
     def compare(self, meta: Any, c: list[Any]) -> ast.Binop:
@@ -488,6 +490,11 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def not_(self, meta: Any, c: list[Any]) -> ast.Unop:
         return ast.Unop("!", c[0], self.sp(meta))
+
+
+    @v_args(meta=True)
+    def bit_not(self, meta: Any, c: list[Any]) -> ast.Unop:
+        return ast.Unop("~", c[0], self.sp(meta))
 
     @v_args(meta=True)
     def neg(self, meta: Any, c: list[Any]) -> ast.Unop:

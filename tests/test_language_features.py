@@ -327,3 +327,58 @@ def test_member_misuse_is_located(tmp_path: Path) -> None:
     }
     for name, (decl, code) in cases.items():
         assert errors(write(tmp_path, name, f"spec {name} extends mbase;\n{decl}\n")) == [code], name
+
+
+# ---------------------------------------------------------------- bit flags
+
+FLAGS = """spec flags;
+param CPUS = 2;
+type irqs = enum { IRQS_PENDING, IRQS_REPLAY, IRQS_WAITING };
+irqdesc desc { lock lock; var istate: bool[irqs]; }
+cpu c {
+  raw_spin_lock(&desc->lock);
+  desc->istate = 0;
+  desc->istate |= IRQS_PENDING | IRQS_WAITING;
+  desc->istate &= ~IRQS_WAITING;
+  assert set_and_clear: (desc->istate & IRQS_PENDING) && !(desc->istate & (IRQS_WAITING | IRQS_REPLAY));
+  desc->istate = IRQS_REPLAY | IRQS_WAITING;
+  assert exact: !(desc->istate & IRQS_PENDING) && (desc->istate & IRQS_REPLAY) && (desc->istate & IRQS_WAITING);
+  desc->istate &= IRQS_REPLAY;
+  assert kept_only: (desc->istate & IRQS_REPLAY) && !(desc->istate & (IRQS_PENDING | IRQS_WAITING));
+  raw_spin_unlock(&desc->lock);
+  yield;
+  assert racy: !(desc->istate & IRQS_PENDING);
+  desc->istate |= IRQS_PENDING;
+}
+expect set_and_clear: holds;
+expect exact: holds;
+expect kept_only: holds;
+expect racy: violated;
+"""
+
+
+def test_bit_flags_mean_what_c_means(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Under the lock every assert holds, which a wrong bit in any store would break; `racy` is
+    violated only because the other CPU sets PENDING, without the lock, between this one's
+    unlock and its assert."""
+    code, out = run(capsys, "test", str(write(tmp_path, "flags", FLAGS)))
+    assert code == 0, out
+    dump = ir_text(tmp_path / "flags.irqspec")
+    assert "(desc.istate[IRQS_WAITING] || desc.istate[IRQS_REPLAY])" in dump or \
+           "(desc.istate[IRQS_REPLAY] || desc.istate[IRQS_WAITING])" in dump
+
+
+def test_bit_flag_misuse_is_located(tmp_path: Path) -> None:
+    head = ("param CPUS = 1; type irqs = enum { A, B }; type other = enum { X }; var w: bool[irqs]; "
+            "var n: 0..3 = 0; var b: bool;\n")
+    cases = {
+        "intand": "if (n & A) n = 1;",
+        "boolor": "b = b | b;",
+        "tilde": "b = ~A;",
+        "otherenum": "w |= X;",
+        "plus": "w += A;",
+        "precedence": "if (w & A == 0) n = 1;",
+    }
+    for name, stmt in cases.items():
+        text = f"spec {name}; {head}cpu c {{ {stmt} }}\n"
+        assert errors(write(tmp_path, name, text)) == ["E301"], name
