@@ -54,6 +54,13 @@ static uint32_t found_state[NPROPS];
 static int32_t found_action[NPROPS];  /* the failing action of a check; -1 for a state predicate */
 static int nfound;
 
+#define BATCH 64
+static cell batch_state[BATCH][W];
+static int32_t batch_aid[BATCH];
+static uint64_t batch_hash[BATCH];
+static int nbatch;
+static void flush(void);
+
 static uint64_t hash_state(const cell *t) {
     uint64_t h = UINT64_C(0x9E3779B97F4A7C15);
     for (size_t k = 0; k < WB; k += 8) {
@@ -99,8 +106,8 @@ static int grow_table(void) {
 }
 
 /* The new state's number, or -1 when it was seen before (or memory ran out). */
-static int64_t insert(const cell *t) {
-    uint64_t h = hash_state(t), tag = h >> 32;
+static int64_t insert_hashed(const cell *t, uint64_t h) {
+    uint64_t tag = h >> 32;
     uint64_t b = tag & tmask;
     for (;;) {
         uint64_t e = table[b];
@@ -115,6 +122,8 @@ static int64_t insert(const cell *t) {
     if (2 * n_states > tmask && !grow_table()) out_of_memory = 1;
     return (int64_t)k;
 }
+
+static int64_t insert(const cell *t) { return insert_hashed(t, hash_state(t)); }
 
 static void note_predicates(uint32_t k, int64_t depth) {
     const cell *t = arena + (uint64_t)k * W;
@@ -134,11 +143,26 @@ static void result(int aid, const cell *t, uint64_t failed) {
         }
     }
     if (!t) return;
-    int64_t k = insert(t);
-    if (k < 0) return;
-    parent[k] = cur;
-    action[k] = aid;
-    note_predicates((uint32_t)k, cur_depth + 1);
+    memcpy(batch_state[nbatch], t, WB);
+    batch_aid[nbatch] = aid;
+    if (++nbatch == BATCH) flush();
+}
+
+/* The successors of one state go in a batch: all their hash-set slots are fetched from memory
+   at once, then they are inserted in order (the order, hence the numbering, is unchanged). */
+static void flush(void) {
+    for (int k = 0; k < nbatch; k++) {
+        batch_hash[k] = hash_state(batch_state[k]);
+        __builtin_prefetch(&table[(batch_hash[k] >> 32) & tmask]);
+    }
+    for (int k = 0; k < nbatch; k++) {
+        int64_t j = insert_hashed(batch_state[k], batch_hash[k]);
+        if (j < 0) continue;
+        parent[j] = cur;
+        action[j] = batch_aid[k];
+        note_predicates((uint32_t)j, cur_depth + 1);
+    }
+    nbatch = 0;
 }
 
 static void initial_states(void) {
@@ -224,6 +248,7 @@ int main(int argc, char **argv) {
             cur_depth = depth;
             memcpy(s, arena + (uint64_t)cur * W, WB);
             successors(s);
+            flush();
             if (out_of_memory) { stopped = "memory"; break; }
         }
         if (stopped) break;
