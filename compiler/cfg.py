@@ -21,8 +21,8 @@ from typing import Iterator
 from compiler import ir
 from compiler.exprs import Ctx, ExprLowering, LowerError
 from compiler.input_limits import MAX_AGENT_NODES
-from compiler.resolve import (FLAGS_LOCK_FNS, GUARD_KINDS, LOCK_FNS, UNLOCK_FNS, AgentInfo, Symbols, did_you_mean,
-                              lit_int)
+from compiler.resolve import (ARM_FNS, FLAGS_LOCK_FNS, GUARD_KINDS, LOCK_FNS, TIMER_FNS, UNLOCK_FNS, AgentInfo,
+                              Symbols, did_you_mean, lit_int)
 from dsl import ast
 from dsl.diagnostics import Diagnostics, Label
 from dsl.source import SourceFile, Span
@@ -320,10 +320,29 @@ class CfgBuilder:
             return self._lock_op(s, nxt, b, acquire=s.name in LOCK_FNS)
         if s.name in self.sym.fns:
             return self._inline(self.sym.fns[s.name], s, nxt, b)
+        if s.name in TIMER_FNS:
+            return self._timer_op(s, nxt, b)
         if s.name in self.sym.defs:
             raise self._err("E209", f"`{s.name}` is a def (a value); only a fn can be called as a statement", s.span)
         raise self._err("E201", f"undefined function `{s.name}`", s.span,
                         did_you_mean(s.name, list(self.sym.fns) + sorted(LOCK_FNS | UNLOCK_FNS)))
+
+    def _timer_op(self, s: ast.CallS, nxt: Node, b: Build) -> Node:
+        """`mod_timer(&t)` arms this CPU's timer t (`mod_timer(&cpu[i].t)`, `add_timer_on(&t, i)`:
+        CPU i's); `del_timer(&t)`, `timer_delete(&t)` disarm it.  Arming an armed timer changes
+        nothing: it fires once."""
+        want = 2 if s.name == "add_timer_on" else 1
+        if len(s.args) != want:
+            raise self._err("E210", f"`{s.name}` takes {'a timer and a CPU' if want == 2 else 'one timer'}", s.span)
+        ctx = self._code_ctx(b)
+        armed = self.lx.timer_ref(s.args[0], ctx)
+        if want == 2:  # the timer of CPU args[1], whichever CPU args[0] named
+            assert isinstance(armed, ir.Index)
+            cpus = ir.type_of(armed.base)
+            assert isinstance(cpus, ir.ArrayType) and isinstance(cpus.index, ir.IntType)
+            armed = ir.Index(armed.base, self.lx.index_value(s.args[1], cpus.index, ctx), s.span)
+        stmts = (*self.range_checks(armed, ctx, s.span), ir.Assign(armed, ir.Lit(s.name in ARM_FNS, ir.BOOL), s.span))
+        return self._op(stmts, s.span, nxt, b, stmt_start=True)
 
     def _lock_op(self, s: ast.CallS, nxt: Node, b: Build, acquire: bool) -> Node:
         if s.name in FLAGS_LOCK_FNS:
@@ -711,7 +730,9 @@ class CfgBuilder:
 
     def is_local(self, e: ir.Expr) -> bool:
         """Does `e` read only constants and this agent's own variables?"""
-        own = {id(v) for v in self.agent.vars.values()}
+        # A CPU's variables are also its timers' (and the reverse): then they are no one's own.
+        shared = self.agent.host is not None or any(a.host is self.agent for a in self.sym.agents.values())
+        own = set() if shared else {id(v) for v in self.agent.vars.values()}
         own |= {id(v) for v in self.sym.extra_vars if v.name.startswith(self.agent.name + ".")}
         return all(id(v) in own for v in _vars_read(e))
 

@@ -311,6 +311,12 @@ class ExprLowering:
                 raise self.err("E406", "`smp_processor_id()` is only meaningful in code run by the `cpu` block",
                                e.span)
             return ir.SelfIndex(e.span)
+        if e.name == "timer_pending":
+            if len(e.args) != 1:
+                raise self.err("E210", "`timer_pending(&t)` takes one timer", e.span)
+            return self.timer_ref(e.args[0], ctx)
+        if e.name == "cpu_online":
+            return self._cpu_online(e, ctx)
         if e.name in ("likely", "unlikely"):  # branch hints: the value is the condition's
             if len(e.args) != 1:
                 raise self.err("E210", f"`{e.name}(cond)` takes one condition", e.span)
@@ -348,6 +354,25 @@ class ExprLowering:
             bound[p.name] = a
         inner = Ctx(ctx.agent, {**ctx.locals, **bound}, ctx.in_code, ctx.def_stack + (d.name,))
         return self.expr(d.body, inner)
+
+    def timer_ref(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
+        """A timer of the cpu block (`t`, `&t`, `&cpu[i].t`): the element of its armed flag."""
+        r = self.expr(e, ctx)
+        if isinstance(r, ir.Index) and isinstance(r.base, ir.VarRef):
+            name = r.base.var.name.removeprefix("cpu.")
+            timer = self.sym.agents.get(name)
+            if r.base.var.name == f"cpu.{name}" and timer is not None and timer.host is not None:
+                return r
+        raise self.err("E301", "expected a timer", e.span, "declare one in the `cpu` block: `timer t = fn;`")
+
+    def _cpu_online(self, e: ast.Call, ctx: Ctx) -> ir.Expr:
+        """`cpu_online(i)`: CPU i's `online` flag, or true when the cpu block declares none."""
+        cpu = self.sym.agents.get("cpu")
+        if len(e.args) != 1 or cpu is None or cpu.domain is None:
+            raise self.err("E210", "`cpu_online(i)` takes one CPU, in a spec with a `cpu` block", e.span)
+        i = self.index_value(e.args[0], cpu.domain, ctx)
+        online = cpu.vars.get("online")
+        return ir.Lit(True, ir.BOOL, e.span) if online is None else ir.Index(ir.VarRef(online, e.span), i, e.span)
 
     def lock_ref(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
         r = self.expr(e, ctx)

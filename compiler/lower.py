@@ -98,7 +98,9 @@ class Lowerer:
             idle = any(lb.startswith("idle") for lb in labels)
             locations.append(ir.Location(i, names[id(n)], n.span, idle, n.kind == "end"))
             if n.kind != "end":
-                steps.append(ir.Step(names[id(n)], i, sm.emit(n, marks), sm.text(n), n.span))
+                online = self._online(info.name, ir.SelfIndex(n.span))
+                guard = () if online is None else (ir.Assume(online, "when", n.span),)  # offline: no step
+                steps.append(ir.Step(names[id(n)], i, (*guard, *sm.emit(n, marks)), sm.text(n), n.span))
         return ir.Agent(info.name, info.kind, info.domain, tuple(locations), 0, tuple(steps), info.decl.span)
 
     def _device(self, info: AgentInfo, cb: CfgBuilder, sm: StepMaker) -> ir.Agent | None:
@@ -213,18 +215,37 @@ class Lowerer:
                                      "an interrupt", span, "write `idle:` before the `await` that acknowledges one")
             raise LowerError("quiescent")
         assert cpu.domain is not None
-        b = ir.Bound("i", cpu.domain)
-        cpus_idle = ir.Quant("forall", b, ir.Binary(
-            "and", ir.AtLoc("cpu", ir.BoundRef(b), idle), ir.Unary("not", ir.Enabled("cpu", ir.BoundRef(b)))), span)
-        result: ir.Expr = cpus_idle
+        result: ir.Expr = ir.Lit(True, ir.BOOL)
+        # Every CPU and every timer waits (a timer at its `idle`: not armed), or is offline.
+        for a in [cpu, *(t for t in self.agents if (info := self.sym.agents.get(t.name)) and info.host)]:
+            b = ir.Bound("i", cpu.domain)
+            at = frozenset(loc.index for loc in a.locations if loc.idle)
+            waits: ir.Expr = ir.Binary("and", ir.AtLoc(a.name, ir.BoundRef(b), at),
+                                       ir.Unary("not", ir.Enabled(a.name, ir.BoundRef(b))))
+            online = self._online(a.name, ir.BoundRef(b))
+            if online is not None:
+                waits = ir.Binary("or", waits, ir.Unary("not", online))
+            each = ir.Quant("forall", b, waits, span)
+            result = each if result == ir.Lit(True, ir.BOOL) else ir.Binary("and", result, each, span)
         for v in self.sym.all_vars:
             if v.kind == "lock":
                 result = ir.Binary("and", _lock_free(v), result, span)
         self._quiescent = result
         return result
 
+    def _online(self, agent: str, cpu: ir.Expr) -> ir.Expr | None:
+        """`cpu[i].online`, for the cpu block and its timers when the cpu block declares
+        `var online: bool`: a CPU that is offline takes no step, nor do its timers."""
+        info = self.sym.agents.get(agent)
+        host = info if info is not None and info.kind == "cpu" else info.host if info is not None else None
+        online = host.vars.get("online") if host is not None else None
+        if online is None or not (isinstance(online.type, ir.ArrayType) and isinstance(online.type.elem, ir.BoolType)):
+            return None
+        return ir.Index(ir.VarRef(online), cpu)
+
     def deadlock_free(self) -> ir.Expr:
-        """Some step is enabled, or every agent is at rest (idle, finished, or a device)."""
+        """Some step is enabled, or every agent is at rest (idle, finished, a device, or an
+        offline CPU's)."""
         some: ir.Expr = ir.Lit(False, ir.BOOL)
         rest: ir.Expr = ir.Lit(True, ir.BOOL)
         for a in self.agents:
@@ -236,7 +257,11 @@ class Lowerer:
                 b = ir.Bound("i", a.domain)
                 en = ir.Quant("exists", b, ir.Enabled(a.name, ir.BoundRef(b)))
                 bb = ir.Bound("i", a.domain)
-                at = ir.Quant("forall", bb, ir.AtLoc(a.name, ir.BoundRef(bb), rest_locs))
+                at_i: ir.Expr = ir.AtLoc(a.name, ir.BoundRef(bb), rest_locs)
+                online = self._online(a.name, ir.BoundRef(bb))
+                if online is not None:
+                    at_i = ir.Binary("or", at_i, ir.Unary("not", online))
+                at = ir.Quant("forall", bb, at_i)
             some = en if some == ir.Lit(False, ir.BOOL) else ir.Binary("or", some, en)
             if a.kind != "device":
                 rest = at if rest == ir.Lit(True, ir.BOOL) else ir.Binary("and", rest, at)

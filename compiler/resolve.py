@@ -14,7 +14,10 @@ from dsl.source import Span
 BUILTIN_NAMES = ("quiescent", "held", "smp_processor_id", "lock", "unlock", "raw_spin_lock", "raw_spin_unlock",
                  "spin_lock", "spin_unlock", "raw_spin_lock_irqsave", "raw_spin_unlock_irqrestore",
                  "spin_lock_irqsave", "spin_unlock_irqrestore", "raw_spin_lock_irq", "raw_spin_unlock_irq",
-                 "spin_lock_irq", "spin_unlock_irq", "likely", "unlikely")
+                 "spin_lock_irq", "spin_unlock_irq", "likely", "unlikely", "mod_timer", "add_timer_on", "del_timer",
+                 "timer_delete", "timer_pending", "cpu_online")
+ARM_FNS = {"mod_timer", "add_timer_on"}
+TIMER_FNS = ARM_FNS | {"del_timer", "timer_delete"}
 # The _irq and _irqsave forms are plain locks here: a CPU's own interrupts are steps of its
 # own agent, which cannot interleave with it anyway.  Their `flags` is not read.
 LOCK_FNS = {"lock", "raw_spin_lock", "spin_lock", "raw_spin_lock_irqsave", "spin_lock_irqsave", "raw_spin_lock_irq",
@@ -45,6 +48,9 @@ class AgentInfo:
     domain: ir.IntType | None
     vars: dict[str, ir.Var]
     index_name: str | None  # `c` in `cpu c { ... }`
+    # A timer of the cpu block: an agent of its own, one per CPU, whose code names the CPU's
+    # variables by their short names (shared with `host`, so none of them is its own).
+    host: AgentInfo | None = None
 
 
 @dataclass(slots=True)
@@ -243,6 +249,26 @@ class Resolver:
                     continue
                 domain, index_name = None, None
             self.sym.agents[name] = AgentInfo(item, name, item.kind, domain, {}, index_name)
+            self._declare_timers(item, self.sym.agents[name])
+
+    def _declare_timers(self, item: ast.AgentDecl, host: AgentInfo) -> None:
+        """Each `timer T = FN;` of the cpu block is an agent `T`, one instance per CPU, running
+        `for (;;) { idle: atomic { await (T); T = false; } FN(); }`: armed, it runs FN later, on its
+        CPU (its code sees that CPU's variables and id), in steps of its own."""
+        for t in item.timers:
+            if item.kind != "cpu":
+                self.diags.error("E406", f"timer `{t.name}` in a {item.kind}: timers are per CPU", t.span,
+                                 "declare it in the `cpu` block")
+                continue
+            if not self._fresh(t.name, t.span) or t.name in self.sym.agents:
+                continue
+            sp = t.span
+            armed = ast.Name(t.name, sp)
+            fire = ast.AtomicS(ast.Block((ast.AwaitS(armed, sp), ast.AssignS(armed, "=", ast.BoolLit(False, sp), sp)),
+                                         sp), sp)
+            body = ast.LoopS(ast.Block((ast.LabelS("idle", sp), fire, ast.CallS(t.fn, (), t.fn_span)), sp), sp)
+            decl = ast.AgentDecl("thread", t.name, (), (body,), (), sp)
+            self.sym.agents[t.name] = AgentInfo(decl, t.name, "thread", host.domain, host.vars, host.index_name, host)
 
     def _owner_type(self) -> ir.IntType:
         total: ir.Expr = lit_int(0)
@@ -303,7 +329,9 @@ class Resolver:
         info = self.sym.agents.get(name)
         if info is None or info.decl is not item:
             return
-        for v in item.vars:
+        armed = tuple(ast.VarDecl(t.name, ast.TBool(t.span), ast.BoolLit(False, t.span), t.span)
+                      for t in item.timers if t.name in self.sym.agents)  # a timer's state: armed or not
+        for v in item.vars + armed:
             if v.name in info.vars:
                 self.diags.error("E202", f"`{v.name}` is declared twice in `{name}`", v.span)
                 continue

@@ -377,6 +377,16 @@ class StepDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class TimerDecl:
+    """`timer sync_timer = imsic_local_timer_callback;` in the `cpu` block."""
+
+    name: str
+    fn: str
+    span: Span = _span()
+    fn_span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class AgentDecl:
     kind: str  # "cpu" | "thread" | "device"
     name: str
@@ -384,6 +394,7 @@ class AgentDecl:
     body: tuple[Stmt, ...]  # cpu and thread
     steps: tuple[StepDecl, ...]  # device
     span: Span = _span()
+    timers: tuple[TimerDecl, ...] = ()  # cpu
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,8 +229,13 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def agent_decl(self, meta: Any, c: list[Any]) -> ast.AgentDecl:
         kind, name, *rest = c
-        vars_, body = _members(rest)
-        return ast.AgentDecl(kind, str(name), vars_, body, (), self.sp(meta))
+        timers = tuple(r for r in rest if isinstance(r, ast.TimerDecl))
+        vars_, body = _members([r for r in rest if not isinstance(r, ast.TimerDecl)])
+        return ast.AgentDecl(kind, str(name), vars_, body, (), self.sp(meta), timers)
+
+    @v_args(meta=True)
+    def timer_decl(self, meta: Any, c: list[Any]) -> ast.TimerDecl:
+        return ast.TimerDecl(str(c[0]), str(c[1]), self.sp(meta), _tok_span(self.src, c[1]))
 
     @v_args(meta=True)
     def device_decl(self, meta: Any, c: list[Any]) -> ast.AgentDecl:
