@@ -201,7 +201,7 @@ class CfgBuilder:
 
     def _BreakS(self, s: ast.BreakS, nxt: Node, b: Build) -> Node:
         if b.brk is None:
-            raise self._err("E405", "`break` outside a loop", s.span)
+            raise self._err("E405", "`break` outside a loop or switch", s.span)
         n = self.node("nop", s.span, b)
         n.succ = [b.brk]
         return n

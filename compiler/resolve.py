@@ -260,7 +260,11 @@ class Resolver:
                 self.diags.error("E406", f"timer `{t.name}` in a {item.kind}: timers are per CPU", t.span,
                                  "declare it in the `cpu` block")
                 continue
-            if not self._fresh(t.name, t.span) or t.name in self.sym.agents:
+            if not self._fresh(t.name, t.span):
+                continue
+            if t.name in self.sym.agents or any(isinstance(i, ast.AgentDecl) and i.name == t.name for i in self.items):
+                self.diags.error("E202", f"timer `{t.name}` has the name of an agent", t.span,
+                                 "a timer is an agent of its own: give it another name")
                 continue
             sp = t.span
             armed = ast.Name(t.name, sp)
@@ -330,7 +334,8 @@ class Resolver:
         if info is None or info.decl is not item:
             return
         armed = tuple(ast.VarDecl(t.name, ast.TBool(t.span), ast.BoolLit(False, t.span), t.span)
-                      for t in item.timers if t.name in self.sym.agents)  # a timer's state: armed or not
+                      for t in item.timers if t.name in self.sym.agents and self.sym.agents[t.name].host is info)
+        # (a timer's state: armed or not)
         for v in item.vars + armed:
             if v.name in info.vars:
                 self.diags.error("E202", f"`{v.name}` is declared twice in `{name}`", v.span)

@@ -448,6 +448,8 @@ def test_timer_misuse_is_located(tmp_path: Path) -> None:
         "params": ("cpu c { timer t = g; }", "E210"),
         "addon": ("cpu c { timer t = f; add_timer_on(&t); }", "E210"),
         "online": ("thread t { b = cpu_online(); }", "E210"),
+        "clash": ("cpu c { timer t = f; } thread t { b = true; }", "E202"),
+        "clash2": ("thread t { b = true; } cpu c { timer t = f; }", "E202"),
     }
     for name, (decl, code) in cases.items():
         assert errors(write(tmp_path, name, f"spec {name}; {head}{decl}\n")) == [code], name
