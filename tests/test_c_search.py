@@ -18,13 +18,16 @@ from typing import Any
 
 import pytest
 
+from dataclasses import replace
+
 from compiler import engine, ir
-from compiler.backends.c import driver, generate, search
+from compiler.backends.c import UnsupportedC, driver, generate, layout, search
 from compiler.backends.python import generate as generate_simulator
 from compiler.backends.python import load_simulator
 from compiler.pipeline import load_model
 from compiler.trace import to_itf
 from dsl.diagnostics import Diagnostics
+from tests import py_irfixtures as fx
 from tests.specgen import generate as random_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,9 +117,9 @@ def test_a_path_the_simulator_does_not_take_is_a_disagreement() -> None:
     sim = simulator(model, params)
     c = search.run(generate(model, params), sim, None, None)
     prop, (depth, path) = next(iter(c.violations.items()))
-    raw = [[aid, list(s)] for s, aid in path]
+    raw: list[list[Any]] = [[aid, list(s)] for s, aid in path]
     search._replayed(sim, prop, depth, raw)  # the real path replays
-    wrong_action = [raw[0]] + [[raw[1][0] + 1, raw[1][1]]] + raw[2:]
+    wrong_action = [raw[0], [path[1][1] + 1 if path[1][1] is not None else 0, raw[1][1]]] + raw[2:]
     with pytest.raises(search.Disagreement, match="step 1"):
         search._replayed(sim, prop, depth, wrong_action)
     with pytest.raises(search.Disagreement, match="initial"):
@@ -221,3 +224,40 @@ def test_auto_races_the_python_search_against_the_compiler(tmp_path: Path,
     assert isinstance(large, search.CResult) and large.complete and not large.cached
     again = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
     assert isinstance(again, search.CResult) and again.cached and again.states == large.states
+
+
+def test_hand_built_ir() -> None:
+    """tests/py_irfixtures.lost_irq has every IR node kind (enabled, quantifiers, locks, choices)."""
+    assert differences(fx.lost_irq(budget_check=False), {"CPUS": 3}, 100_000) == []
+
+
+def test_wide_values_and_a_deep_path() -> None:
+    """A counter to 1,000: 16-bit cells, and violations 1,000 steps deep."""
+    model, params = fx.counter(1000), {"TOP": 1000}
+    assert layout.build(model, params).cell_bits == 16
+    assert differences(model, params, 10_000) == []
+
+
+def test_values_that_may_leave_64_bits_are_refused() -> None:
+    model = fx.counter(60_000)
+    x = fx.ref(model.vars[0])
+    big = fx.bin_("mul", fx.bin_("mul", x, x), fx.bin_("mul", x, x))  # up to 60,000^4 > 2^62
+    model = replace(model, properties=model.properties + (ir.Property("big", "invariant", fx.bin_("ge", big, fx.n(0))),))
+    with pytest.raises(UnsupportedC, match="64-bit"):
+        generate(model, {"TOP": 60_000})
+    notes: list[str] = []
+    assert search.explore(model, {"TOP": 60_000}, None, None, None, search="c", notice=notes.append) is None
+    assert notes and "does not handle" in notes[0]
+
+
+def test_an_index_outside_its_array_stops_the_program() -> None:
+    """Lowering guards every index that may leave its array; an IR that does not (a bug) must not
+    read a neighbouring slot silently, as a Python list would."""
+    model = fx.lost_irq(budget_check=False)
+    pending = next(v for v in model.vars if v.name == "redist.pending")
+    target = next(v for v in model.vars if v.name == "its.target")
+    wild = fx.not_(fx.at(pending, fx.bin_("add", fx.ref(target), fx.n(1))))  # its.target = 1 reads pending[2]
+    model = replace(model, properties=model.properties + (ir.Property("wild", "invariant", wild),))
+    params = {"CPUS": 2}
+    with pytest.raises(search.RunError, match="exited with 70.*index out of range"):
+        search.run(generate(model, params), simulator(model, params), None, None)
