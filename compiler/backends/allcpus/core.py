@@ -47,12 +47,49 @@ class Budget:
 
 @dataclass
 class Invariant:
+    """OR over `states` of gamma(state), built as a decision diagram: the global features, then
+    per local state its count (0, 1, 2+).  Shared sub-diagrams are shared Z3 terms, so the
+    formula is far smaller than the disjunction it denotes."""
+
     views: Views
     states: set[Abstract] = field(default_factory=set)
 
+    def locals(self) -> list[Any]:
+        return sorted({loc for _, counts in self.states for loc, _ in counts}, key=repr)
+
     def formula(self, acc: Any, cache: dict[Any, z3.BoolRef] | None = None) -> z3.BoolRef:
-        cache = {} if cache is None else cache
-        return z3.Or([self.views.gamma(acc, a, cache) for a in sorted(self.states, key=repr)])
+        if not self.states:
+            return z3.BoolVal(False)
+        locs = self.locals()
+        rows = {g + tuple(dict(counts).get(loc, 0) for loc in locs) for g, counts in self.states}
+        ng = len(self.views.glob)
+        lits: dict[tuple[int, Any], z3.BoolRef] = {}
+
+        def lit(level: int, value: Any) -> z3.BoolRef:
+            key = (level, value)
+            if key not in lits:
+                if level < ng:
+                    lits[key] = self.views.global_literal(acc, level, value)
+                else:
+                    lits[key] = self.views.count_literal(acc, locs[level - ng], value)
+            return lits[key]
+
+        memo: dict[tuple[int, frozenset[tuple[Any, ...]]], z3.BoolRef] = {}
+
+        def build(level: int, suffixes: frozenset[tuple[Any, ...]]) -> z3.BoolRef:
+            if level == ng + len(locs):
+                return z3.BoolVal(True)
+            key = (level, suffixes)
+            if key not in memo:
+                by: dict[Any, set[tuple[Any, ...]]] = {}
+                for t in suffixes:
+                    by.setdefault(t[0], set()).add(t[1:])
+                memo[key] = z3.Or([z3.And(lit(level, v), build(level + 1, frozenset(rest)))
+                                   for v, rest in sorted(by.items(), key=repr)])
+            return memo[key]
+
+        every = self.views.every(acc, locs)
+        return z3.And(every, build(0, frozenset(rows)))
 
     def text(self) -> list[str]:
         return [self.views.describe(a) for a in sorted(self.states, key=repr)]
@@ -99,21 +136,21 @@ def _close(sys: System, inv: Invariant, step: list[z3.BoolRef] | None, post: PSt
     else:
         s.add(*_hyp(sys, inv, sys.pre, cache), *step)
     acc = ParamSymbolic(sys, post)
-    post_cache: dict[Any, z3.BoolRef] = {}
-    for a in inv.states:
-        s.add(z3.Not(inv.views.gamma(acc, a, post_cache)))
     grew = False
     for _ in range(MAX_PER_QUERY):
+        s.push()
+        s.add(z3.Not(inv.formula(acc)))
         answer = s.check()
+        s.pop()
         if answer == z3.unsat:
             return grew
         if answer == z3.unknown:
             raise Stopped(f"Z3 gave up on a closure query: {s.reason_unknown()}")
-        a = inv.views.alpha(ModelConcrete(sys, post, s.model()))
+        model = s.model()
+        a = inv.views.alpha(ModelConcrete(sys, post, model))
         if a in inv.states:
             raise Unsupported("the abstraction of a successor is already in the invariant: an encoding bug")
         inv.states.add(a)
-        s.add(z3.Not(inv.views.gamma(acc, a, post_cache)))
         grew = True
     return grew
 
@@ -128,11 +165,12 @@ class Obligation:
 
 
 def check(model: ir.Model, params: dict[str, int], states: set[Abstract], props: list[ir.Property],
-          budget: Budget) -> tuple[list[Obligation], dict[str, list[Obligation]]]:
-    """Re-check an invariant given as abstract states, on a freshly built encoding, one fresh
-    solver per obligation: (inductiveness obligations, per property its obligations)."""
+          budget: Budget, cone: set[ir.Var] | None = None) -> tuple[list[Obligation], dict[str, list[Obligation]]]:
+    """Re-check an invariant given as abstract states (over the features of `cone`), on a freshly
+    built encoding, one fresh solver per obligation: (inductiveness obligations, per property its
+    obligations)."""
     sys = System(model, params)
-    views = Views(model, sys)
+    views = Views(model, sys, cone)
     views.add_pins()
     inv = Invariant(views, states)
 
@@ -167,11 +205,11 @@ def _prop_obligations(sys: System, inv: Invariant, p: ir.Property, ask: Any) -> 
 
 
 def cross_check(model: ir.Model, params: dict[str, int], states: set[Abstract], n: int,
-                props: list[ir.Property], budget: Budget) -> list[Obligation]:
+                props: list[ir.Property], budget: Budget, cone: set[ir.Var] | None = None) -> list[Obligation]:
     """The same obligations on the Z3 backend's encoding of the instance CPUS = n."""
     from compiler.backends.z3.system import TransitionSystem
     sys = System(model, params)
-    views = Views(model, sys)
+    views = Views(model, sys, cone)
     views.add_pins()
     inv = Invariant(views, states)
     ts = TransitionSystem(model, {**params, CPUS: n}, ints="int")

@@ -101,8 +101,10 @@ class Symbolic(Protocol):
 class Views:
     """The feature lists of a model, `alpha` (concrete -> abstract) and `gamma` (abstract -> formula)."""
 
-    def __init__(self, model: ir.Model, system: System, cone: set[ir.Var] | None = None) -> None:
-        """`cone`: the variables the features mention (default: all)."""
+    def __init__(self, model: ir.Model, system: System, cone: set[ir.Var] | None = None, cap: int = 2) -> None:
+        """`cone`: the variables the features mention (default: all); `cap`: counts are 0, 1 (and
+        2 meaning "2 or more" when cap is 2; with cap 1, only whether some CPU is in it)."""
+        self.cap = cap
         self.model = model
         self.sys = system
         self.local: list[Feature] = []
@@ -151,7 +153,7 @@ class Views:
         counts: dict[Local, int] = {}
         for j in s.cpus():
             loc = tuple(self._lval(f, s, j) for f in self.local)
-            counts[loc] = min(2, counts.get(loc, 0) + 1)
+            counts[loc] = min(self.cap, counts.get(loc, 0) + 1)
         return g, tuple(sorted(counts.items()))
 
     def _lval(self, f: Feature, s: Concrete, j: Hashable) -> Hashable:
@@ -205,25 +207,39 @@ class Views:
         return _lit(acc.owned_by(f.var, j), bool(v))
 
     def global_formula(self, acc: Symbolic, g: Global) -> z3.BoolRef:
-        parts = []
-        for f, v in zip(self.glob, g):
-            if f.kind == "var":
-                assert f.var is not None
-                parts.append(_is(acc.elem(f.var, None, f.rest), v))
-            elif f.kind == "gpc":
-                assert f.agent is not None
-                parts.append(_is(acc.pc(f.agent, None), v))
-            elif f.kind == "lock":
-                assert f.var is not None
-                parts.append(acc.owner_kind(f.var, str(v)))
-            elif f.kind == "ceq":
-                assert f.var is not None and f.other is not None
-                eq = acc.cpu_eq(acc.elem(f.var, None, f.rest), acc.elem(f.other[0], None, f.other[1]))
-                parts.append(_lit(eq, bool(v)))
-            else:
-                assert f.var is not None
-                parts.append(_lit(acc.cpu_eq(acc.elem(f.var, None, f.rest), acc.pinned(f.k)), bool(v)))
-        return z3.And(parts)
+        return z3.And([self.global_literal(acc, i, v) for i, v in enumerate(g)])
+
+    def global_literal(self, acc: Symbolic, i: int, v: Hashable) -> z3.BoolRef:
+        f = self.glob[i]
+        if f.kind == "var":
+            assert f.var is not None
+            return _is(acc.elem(f.var, None, f.rest), v)
+        if f.kind == "gpc":
+            assert f.agent is not None
+            return _is(acc.pc(f.agent, None), v)
+        if f.kind == "lock":
+            assert f.var is not None
+            return acc.owner_kind(f.var, str(v))
+        if f.kind == "ceq":
+            assert f.var is not None and f.other is not None
+            eq = acc.cpu_eq(acc.elem(f.var, None, f.rest), acc.elem(f.other[0], None, f.other[1]))
+            return _lit(eq, bool(v))
+        assert f.var is not None
+        return _lit(acc.cpu_eq(acc.elem(f.var, None, f.rest), acc.pinned(f.k)), bool(v))
+
+    def count_literal(self, acc: Symbolic, loc: Local, n: int) -> z3.BoolRef:
+        """0, 1 or at least 2 CPUs are in local state `loc`."""
+        if n == 0:
+            return z3.Not(self._some(acc, loc))
+        if n == 1 and self.cap == 1:
+            return self._some(acc, loc)
+        if n == 1:
+            return z3.And(self._some(acc, loc), z3.Not(self._two(acc, loc)))
+        return self._two(acc, loc)
+
+    def every(self, acc: Symbolic, locs: list[Local]) -> z3.BoolRef:
+        """Every CPU is in one of `locs`."""
+        return acc.forall(lambda j: z3.Or([self.local_formula(acc, loc, j) for loc in locs]))
 
     def gamma(self, acc: Symbolic, a: Abstract, cache: dict[Any, z3.BoolRef] | None = None) -> z3.BoolRef:
         cache = {} if cache is None else cache
