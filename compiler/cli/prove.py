@@ -81,6 +81,9 @@ def add_parser(subparsers: Any) -> None:
                    help="exit 4 instead of 0 when a step is never taken or a property holds vacuously")
     p.add_argument("--quiet", action="store_true",
                    help="no progress lines and no notes on stderr (errors are still printed)")
+    p.add_argument("--all-cpus", action="store_true",
+                   help="one answer per property for every number of CPUs: proved (with an inductive invariant "
+                        "re-checked by fresh solvers), violated at the smallest CPUS, or no proof (docs/prove.md)")
     p.set_defaults(run=run)
 
 
@@ -114,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if (msg := _unknown_names(models, overrides, args.property)) is not None:
         return _usage(msg)
+    if args.all_cpus:
+        from compiler.cli.allcpus import run_all_cpus
+        return run_all_cpus(models, overrides, args)
     runs: list[SpecRun] = []
     try:
         with Watchdog(sys.stderr, quiet=args.quiet, interrupt=z3_interrupt):
