@@ -292,7 +292,7 @@ class CfgBuilder:
                 raise self._err("E301", f"`{s.op}` needs an integer target and value", s.span)
             return ir.Binary("add" if s.op in ("+=", "++") else "sub", target, value, s.span)
         if not isinstance(tt, ir.BoolType) or not isinstance(ir.type_of(value), ir.BoolType):
-            raise self._err("E301", f"`{s.op}` needs a bool target and value (flags are bools)", s.span)
+            raise self._err("E301", f"`{s.op}` needs a bool target and value, or a flag word and its bits", s.span)
         return ir.Binary("or" if s.op == "|=" else "and", target, value, s.span)
 
     def _check_assignable(self, tt: ir.Type, value: ir.Expr, span: Span) -> None:
