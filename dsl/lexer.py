@@ -46,7 +46,7 @@ class IrqspecLexer(RegexLexer):  # type: ignore[misc]  # pygments ships no type 
             (words(_KEYWORDS, suffix=r"\b"), Keyword),
             (rf"{_NAME}(?=\s*\()", Name.Function),
             (_NAME, Name),
-            (r"==>|::|\.\.|==|!=|<=|>=|\+=|-=|\|=|&=|&&|\|\||[-+*!&<>=?:]", Operator),
+            (r"==>|::|\.\.|==|!=|<=|>=|\+\+|--|\+=|-=|\|=|&=|&&|\|\||[-+*!&|~<>=?:]", Operator),
             (r"[{}()\[\];,]", Punctuation),
         ],
     }
