@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from compiler import traceview
+
 Value = Union[int, bool, str, list["Value"]]
 
-ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
+ITF_DESCRIPTION = traceview.ITF_DESCRIPTION
 
 
-class TraceFormatError(Exception):
-    """An ITF file irqc cannot read (the message says where)."""
+# An ITF file irqc cannot read (the message says where): one class with the simulators'.
+TraceFormatError = traceview.TraceFormatError
 
 
 @dataclass(slots=True)
@@ -36,6 +38,7 @@ class TraceState:
     step: str | None = None  # Step.name: what replay matches on
     text: str | None = None  # Step.text
     span: str | None = None  # "path:line:col"
+    event: list[str] | None = None  # what the step did, in the spec's function names (compiler/events.py)
 
     @builtins.property  # the field `property` shadows the builtin in this class body
     def line(self) -> int | None:
@@ -61,6 +64,8 @@ class Trace:
     instances: list[str] = field(default_factory=list)  # instance names by global id (lock owners)
     locks: list[str] = field(default_factory=list)  # vars holding lock owners
     indices: dict[str, list[list[str]]] = field(default_factory=dict)  # array var -> index labels per dimension
+    hidden: list[str] = field(default_factory=list)  # ghost vars the race diagram leaves out
+    kinds: dict[str, str] = field(default_factory=dict)  # agent -> "cpu" | "device" | "thread"
 
     @builtins.property  # the field `property` shadows the builtin in this class body
     def depth(self) -> int:
@@ -90,6 +95,10 @@ def to_itf(trace: Trace) -> dict[str, Any]:
         meta["locks"] = sorted(trace.locks)
     if trace.indices:
         meta["indices"] = {k: trace.indices[k] for k in sorted(trace.indices)}
+    if trace.hidden:
+        meta["hidden"] = sorted(trace.hidden)
+    if trace.kinds:
+        meta["kinds"] = dict(sorted(trace.kinds.items()))
     return {"#meta": meta, "vars": list(trace.vars), "states": [state_to_itf(s, trace.vars) for s in trace.states]}
 
 
@@ -97,6 +106,8 @@ def state_to_itf(state: TraceState, var_names: list[str]) -> dict[str, Any]:
     meta: dict[str, Any] = {"index": state.index}
     if state.index > 0:
         meta.update(instance=state.instance, agent=state.agent, step=state.step, text=state.text, span=state.span)
+        if state.event is not None:
+            meta["event"] = list(state.event)
     out: dict[str, Any] = {"#meta": meta}
     for name in var_names:
         out[name] = _value_to_itf(state.values[name])
@@ -104,11 +115,7 @@ def state_to_itf(state: TraceState, var_names: list[str]) -> dict[str, Any]:
 
 
 def _value_to_itf(v: Value) -> Any:
-    if isinstance(v, bool) or isinstance(v, str):  # bool before int: bool is an int in Python
-        return v
-    if isinstance(v, int):
-        return {"#bigint": str(v)}
-    return [_value_to_itf(x) for x in v]
+    return traceview.itf_value(v)
 
 
 def itf_text(trace: Trace) -> str:
@@ -139,147 +146,65 @@ def read_itf(path: str | Path) -> Trace:
 
 
 def from_itf(data: Any, where: str = "<itf>") -> Trace:
-    if not isinstance(data, dict) or not isinstance(data.get("states"), list):
-        raise TraceFormatError(f"{where}: not an ITF trace (no \"states\" list)")
+    """A Trace from a parsed ITF document; TraceFormatError names `where` and the bad field."""
+    try:
+        traceview.check_document(data)
+        return _trace_from_itf(data)
+    except TraceFormatError as e:
+        raise TraceFormatError(f"{where}: {e}") from e
+    except (TypeError, ValueError) as e:  # params, indices: values of the wrong shape
+        raise TraceFormatError(f"{where}: not a trace irqc can read: {e}") from e
+
+
+def _trace_from_itf(data: dict[str, Any]) -> Trace:
     meta = data.get("#meta", {})
-    if not isinstance(meta, dict):
-        raise TraceFormatError(f"{where}: \"#meta\" is not an object")
-    states = [_state_from_itf(s, i, where) for i, s in enumerate(data["states"])]
-    var_names = data.get("vars")
-    if var_names is None:
-        var_names = sorted(states[0].values) if states else []
+    states = [_state_from_itf(s, i) for i, s in enumerate(data["states"])]
     return Trace(
         spec=str(meta.get("spec", "")), source=str(meta.get("source", "")),
-        source_hash=str(meta.get("source_hash", "")), params={str(k): int(v) for k, v in meta.get("params", {}).items()},
+        source_hash=str(meta.get("source_hash", "")),
+        params={str(k): int(traceview.value_from_itf(v, f"#meta: params: {k}"))
+                for k, v in meta.get("params", {}).items()},
         property=str(meta.get("property", "")), violated_at=meta.get("violated_at"), states=states,
-        vars=[str(v) for v in var_names], generator=str(meta.get("generator", "")),
+        vars=traceview.var_names(data), generator=str(meta.get("generator", "")),
         property_kind=meta.get("property_kind"), instances=[str(x) for x in meta.get("instances", [])],
         locks=[str(x) for x in meta.get("locks", [])],
         indices={str(k): v for k, v in meta.get("indices", {}).items()},
+        hidden=[str(x) for x in meta.get("hidden", [])], kinds={str(k): str(v) for k, v in meta.get("kinds", {}).items()},
     )
 
 
-def _state_from_itf(s: Any, position: int, where: str) -> TraceState:
-    if not isinstance(s, dict):
-        raise TraceFormatError(f"{where}: state {position} is not an object")
+def _state_from_itf(s: Any, position: int) -> TraceState:
     meta = s.get("#meta", {})
-    values = {k: _value_from_itf(v, f"{where}: state {position}, {k}") for k, v in s.items() if k != "#meta"}
+    values = traceview.itf_values(s, position)
+    event = meta.get("event")
     return TraceState(index=int(meta.get("index", position)), values=values, instance=meta.get("instance"),
-                      agent=meta.get("agent"), step=meta.get("step"), text=meta.get("text"), span=meta.get("span"))
+                      agent=meta.get("agent"), step=meta.get("step"), text=meta.get("text"), span=meta.get("span"),
+                      event=[str(x) for x in event] if isinstance(event, list) else None)
 
 
-def _value_from_itf(v: Any, where: str) -> Value:
-    if isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, int):  # ITF allows plain JSON numbers for small ints
-        return v
-    if isinstance(v, dict) and set(v) == {"#bigint"}:
-        try:
-            return int(v["#bigint"])
-        except (TypeError, ValueError) as e:
-            raise TraceFormatError(f"{where}: bad #bigint {v['#bigint']!r}") from e
-    if isinstance(v, list):
-        return [_value_from_itf(x, where) for x in v]
-    raise TraceFormatError(f"{where}: unsupported ITF value {json.dumps(v)[:60]}")
-
-
-# --------------------------------------------------------------------------- table
+# --------------------------------------------------------------------------- views
 
 
 def changes(trace: Trace, k: int) -> list[tuple[str, Value]]:
     """The (display name, new value) of every scalar element that step k changed, in var order."""
-    before, after = trace.states[k - 1].values, trace.states[k].values
-    out: list[tuple[str, Value]] = []
-    for name in trace.vars:
-        if name.startswith("pc."):
-            continue  # the acting cell names the step; its location change adds nothing
-        for label, old, new in _elements(name, before.get(name), after.get(name), trace.indices.get(name)):
-            if old != new:
-                out.append((label, new))
-    return out
-
-
-def _elements(name: str, old: Any, new: Any, labels: list[list[str]] | None,
-              depth: int = 0) -> list[tuple[str, Any, Any]]:
-    if not isinstance(new, list):
-        return [(name, old, new)]
-    olds = old if isinstance(old, list) and len(old) == len(new) else [None] * len(new)
-    dim = labels[depth] if labels and depth < len(labels) and len(labels[depth]) == len(new) else None
-    out: list[tuple[str, Any, Any]] = []
-    for i, (o, n) in enumerate(zip(olds, new)):
-        out += _elements(f"{name}[{dim[i] if dim else i}]", o, n, labels, depth + 1)
-    return out
+    meta = {"indices": trace.indices}
+    return traceview.changes(meta, trace.vars, trace.states[k - 1].values, trace.states[k].values)
 
 
 def show_value(trace: Trace, name: str, v: Value) -> str:
     """Bools as 0/1 (kernel flag style), lock owners by instance name or `-`."""
-    base = name.split("[", 1)[0]
-    if base in trace.locks and isinstance(v, int) and not isinstance(v, bool):
-        if v < 0:
-            return "-"
-        return trace.instances[v] if v < len(trace.instances) else str(v)
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, list):
-        return "[" + ", ".join(show_value(trace, base, x) for x in v) + "]"
-    return str(v)
-
-
-MAX_CELL = 44  # keeps a 4-column table printable in a mail
+    return traceview.show_value({"locks": trace.locks, "instances": trace.instances}, name, v)
 
 
 def render_table(trace: Trace, columns: list[str] | None = None) -> str:
-    """The counterexample as a plain-text table: one column per agent instance, one row per step."""
-    cols = columns or trace.instances or _instances_seen(trace)
-    rows: list[tuple[str, dict[str, list[str]]]] = []
-    for k in range(1, len(trace.states)):
-        rows.append((str(k), {trace.states[k].instance or "?": _cell(trace, k)}))
-    widths = [max([len("step")] + [len(r[0]) for r in rows])]
-    for c in cols:
-        widths.append(max([len(c)] + [len(line) for _, cells in rows for line in cells.get(c, [])]))
-    out = [_row(["step", *cols], widths), "-+-".join("-" * w for w in widths)]
-    for num, cells in rows:
-        height = max(len(v) for v in cells.values())
-        for i in range(height):
-            first = num if i == 0 else ""
-            out.append(_row([first, *(cells.get(c, [])[i] if i < len(cells.get(c, [])) else "" for c in cols)],
-                            widths))
-    out.append(_verdict_line(trace))
-    return "\n".join(out)
+    """The counterexample as a plain-text table: one column per agent instance, one row per step
+    (traceview.render_table, the simulators' table too)."""
+    doc = to_itf(trace)
+    if columns is not None:
+        doc["#meta"]["instances"] = columns
+    return traceview.render_table(doc)
 
 
-def _row(cells: list[str], widths: list[int]) -> str:
-    first = cells[0].rjust(widths[0])
-    return " | ".join([first, *(c.ljust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
-
-
-def _cell(trace: Trace, k: int) -> list[str]:
-    st = trace.states[k]
-    head = f"L{st.line}: " if st.line is not None else ""
-    text = (st.text or st.step or "?").strip()
-    lines = [_clip(head + text)]
-    lines += [_clip(f"  {name}={show_value(trace, name, v)}") for name, v in changes(trace, k)]
-    if trace.property_kind == "check" and trace.violated_at == k:
-        lines.append(_clip(f"  !! check {trace.property} fails at this step: its run ends here"))
-    return lines
-
-
-def _clip(s: str) -> str:
-    return s if len(s) <= MAX_CELL else s[: MAX_CELL - 3] + "..."
-
-
-def _verdict_line(trace: Trace) -> str:
-    where = f"after step {trace.violated_at}" if trace.violated_at else "in the initial state"
-    if trace.property_kind == "check":
-        return f"=> {trace.property} violated at step {trace.violated_at}"
-    if trace.property_kind == "cover":
-        return f"=> {trace.property} covered {where}"
-    return f"=> {trace.property} violated {where}"
-
-
-def _instances_seen(trace: Trace) -> list[str]:
-    seen: dict[str, None] = {}
-    for s in trace.states[1:]:
-        if s.instance:
-            seen.setdefault(s.instance, None)
-    return list(seen)
+def render_lkml(trace: Trace) -> str:
+    """The counterexample as an LKML race diagram (traceview.render_lkml)."""
+    return traceview.render_lkml(to_itf(trace))

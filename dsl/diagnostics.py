@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "E410": "branches nest too deeply in one step",
     "E411": "a fn with a result can end without `return EXPR;`",
     "E501": "bad command line",
+    "E502": "unreadable trace file",
 }
 
 

@@ -17,9 +17,11 @@ from compiler.cli.watchdog import EXIT_STATUS, Watchdog
 from compiler.cli import usage_error
 from compiler.cli.paths import output_dir_problem
 from compiler.coverage import Scan, step_warnings, suspicious
+from compiler.events import annotate, step_events
+from compiler.cli.trace import sarif_problem, write_sarif
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
-from compiler.trace import itf_filename, render_table, state_to_itf, write_itf
+from compiler.trace import itf_filename, render_lkml, render_table, state_to_itf, to_itf, write_itf
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
@@ -76,6 +78,11 @@ def add_parser(subparsers: Any) -> None:
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
                         "about 0.6 to 1 GB per million)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
+    p.add_argument("--style", choices=("table", "lkml"), default="table",
+                   help="how counterexamples print: table, one column per agent instance (default); lkml, the "
+                        "race diagram of LKML threads, at most 75 columns wide (docs/prove.md)")
+    p.add_argument("--sarif", metavar="FILE",
+                   help="also write the violations as a SARIF 2.1.0 log to FILE (for code scanning and SARIF viewers)")
     p.add_argument("--json", action="store_true", help="print results as JSON (schema in docs/prove.md)")
     p.add_argument("--strict", action="store_true",
                    help="exit 4 instead of 0 when a step is never taken or a property holds vacuously")
@@ -135,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(runs, sys.stdout)
     else:
-        _print_text(runs, args.depth, sys.stdout)
+        _print_text(runs, args.depth, sys.stdout, args.style)
+    if args.sarif is not None:
+        write_sarif(args.sarif, [to_itf(r.trace) for sr in runs for r in sr.results if r.trace is not None])
     if stopped is not None:
         return _stopped(stopped, [path for path, _ in models[len(runs):]])
     code = exit_status([r for sr in runs for r in sr.results])
@@ -173,6 +182,8 @@ def _bad_options(args: argparse.Namespace) -> str | None:
         return f"--max-k {args.max_k}: must be 0 or more"
     if args.max_states < 0:
         return f"--max-states {args.max_states}: must be 0 or more (0 turns the exhaustive search off)"
+    if args.sarif is not None and (msg := sarif_problem(args.sarif)) is not None:
+        return msg
     if args.trace_out is not None:
         return output_dir_problem("--trace-out", args.trace_out)
     return None
@@ -210,6 +221,11 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
                             search_with=args.search,
                             notice=None if args.quiet else _note, on_scan=scans.append)
+    if any(r.trace is not None for r in results):
+        table = step_events(model)
+        for r in results:
+            if r.trace is not None:
+                annotate(r.trace, model, table)
     traces: dict[str, str] = {}
     if args.trace_out:
         for r in results:
@@ -226,7 +242,7 @@ def _note(line: str) -> None:
 # --------------------------------------------------------------------------- text output
 
 
-def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
+def _print_text(runs: list[SpecRun], depth: int, out: TextIO, style: str = "table") -> None:
     for i, sr in enumerate(runs):
         if i:
             out.write("\n")
@@ -244,7 +260,7 @@ def _print_text(runs: list[SpecRun], depth: int, out: TextIO) -> None:
             if r.trace is not None:
                 what = "witness" if r.verdict == "covered" else "counterexample"
                 out.write(f"\n{r.property}: {what}, {r.depth} steps\n")
-                out.write(render_table(r.trace) + "\n")
+                out.write((render_lkml(r.trace) if style == "lkml" else render_table(r.trace)) + "\n")
                 if r.property in sr.trace_files:
                     out.write(f"trace written to {sr.trace_files[r.property]}\n")
     rows = [(sr.model.name, r) for sr in runs for r in sr.results]

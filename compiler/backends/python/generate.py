@@ -15,6 +15,7 @@ from typing import Callable
 import jinja2
 
 from compiler import ir
+from compiler import events, traceview
 from compiler.backends.python import exprs, steps
 from compiler.backends.python.exprs import Needs, Scope, UnsupportedIR
 from compiler.backends.python.names import Names
@@ -81,6 +82,8 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
                      for k, a in enumerate(model.agents)],
         "guard_dispatch": [_guard_table(a, sc) for a in model.agents if a.name in sc.needs.enabled],
         "successors": _successors_fn(model, sc),
+        "shared_runtime": shared_runtime(),
+        "trace_events": _trace_events(model),
     }
     return _env().get_template("simulator.py.j2").render(**view)
 
@@ -241,6 +244,32 @@ def _successors_fn(model: ir.Model, sc: Scope) -> list[str]:
             lines += [f"    for i in range(L.count[{a.name!r}]):",
                       f"        for step in {table}[s[{pc} + i]]:", "            out += step(s, i)"]
     return lines + ["    return out"]
+
+
+SHARED_BEGIN = "# ---- irqc shared runtime: begin"
+SHARED_END = "# ---- irqc shared runtime: end"
+
+
+def shared_runtime() -> str:
+    """compiler/traceview.py between its marker lines: the trace code every simulator carries,
+    so that irqc and the simulators read and show traces with one implementation."""
+    text = Path(traceview.__file__).read_text(encoding="utf-8")
+    begin, end = text.index(SHARED_BEGIN), text.index(SHARED_END)
+    return text[begin:end + len(SHARED_END)]
+
+
+def _trace_events(model: ir.Model) -> list[str]:
+    """The race diagram's tables (compiler/events.py): each step's paths, the ghost vars, the
+    vars each property reads, the agents' kinds."""
+    table = events.step_events(model)
+    lines = ["TRACE_EVENTS = {"]
+    for key in sorted(table):
+        lines.append(f"    {key!r}: {table[key]!r},")
+    lines.append("}")
+    lines.append(f"TRACE_GHOST = {events.ghost_vars(model)!r}")
+    lines.append(f"TRACE_READS = {events.property_reads(model)!r}")
+    lines.append(f"TRACE_KINDS = {events.kinds(model)!r}")
+    return lines
 
 
 def _step_infos(model: ir.Model, sc: Scope, show_path: Callable[[str], str]) -> list[str]:
