@@ -174,8 +174,8 @@ class CfgBuilder:
             fn, c = call
             res = self._result_storage(fn)
             self._check_assignable(ir.type_of(target), res, value.span)
-            store = self._op((*self.value_check(res, ir.type_of(target), value.span), ir.Assign(target, res, span)),
-                             span, nxt, b, stmt_start=False)
+            store = self._op((*self.value_check(res, ir.type_of(target), value.span), ir.Assign(target, res, span),
+                              _consumed(res, span)), span, nxt, b, stmt_start=False)
             return self._inline(fn, ast.CallS(c.name, c.args, c.span), store, b)
         ctx = self._code_ctx(b)
         v = self.lx.expr(value, ctx)
@@ -245,8 +245,8 @@ class CfgBuilder:
         if call is not None:  # `x = f();`: f runs, then its result is stored
             res = self._result_storage(call[0])
             self._check_assignable(tt, res, s.value.span)
-            store = self._op((*pre, *self.value_check(res, tt, s.value.span), ir.Assign(target, res, s.span)),
-                             s.span, nxt, b, stmt_start=True)
+            store = self._op((*pre, *self.value_check(res, tt, s.value.span), ir.Assign(target, res, s.span),
+                              _consumed(res, s.span)), s.span, nxt, b, stmt_start=True)
             return self._inline(call[0], ast.CallS(call[1].name, call[1].args, call[1].span), store, b)
         if isinstance(s.value, ast.AnyChoice):
             value, choose = self.choice(s.value, tt, ctx)
@@ -482,7 +482,8 @@ class CfgBuilder:
     def _call_test(self, cond: ast.Expr, span: Span, then: Node, els: Node, b: Build,
                    what: str) -> tuple[Node, Node]:
         """A condition that is a call of a fn with a result, or `!` of one (`_tests_call`): the
-        call runs, then its result is tested.  Returns the call's entry and the branch."""
+        call runs, then its result is tested.  Returns the call's entry and the node on the true
+        side whose successor is `then` (a loop puts its body there)."""
         negated = isinstance(cond, ast.Unop) and cond.op == "!"
         call = self._value_call(cond.arg if isinstance(cond, ast.Unop) and negated else cond)
         assert call is not None
@@ -491,8 +492,10 @@ class CfgBuilder:
         if not isinstance(ir.type_of(res), ir.BoolType):
             raise self._err("E301", f"{what} must be a bool, but `{fn.name}` returns a `{ir.type_of(res)}`", c.span)
         test = ir.Unary("not", res, cond.span) if negated else res
-        br = self._branch(test, self._code_ctx(b), cond.span, span, then, els, b)
-        return self._inline(fn, ast.CallS(c.name, c.args, c.span), br, b), br
+        on_true = self._op((_consumed(res, cond.span),), cond.span, then, b)
+        on_false = self._op((_consumed(res, cond.span),), cond.span, els, b)
+        br = self._branch(test, self._code_ctx(b), cond.span, span, on_true, on_false, b)
+        return self._inline(fn, ast.CallS(c.name, c.args, c.span), br, b), on_true
 
     def _param_storage(self, fn: ast.FnDecl, p: ast.Param, t: ir.ScalarType) -> ir.Expr:
         name = f"{self.agent.name}.{fn.name}.{p.name}"
@@ -847,6 +850,12 @@ def _lock_key(lock: ir.Expr) -> tuple[str, bool]:
         base, depth = base.base, depth + 1
     assert isinstance(base, ir.VarRef)
     return base.var.name, depth > 0
+
+
+def _consumed(result: ir.Expr, span: Span) -> ir.Assign:
+    """Once a call's result is used, its hidden variable goes back to its first value, in the
+    same step: like a dead local, a used result leaves no trace in the state."""
+    return ir.Assign(result, _first_value(ir.type_of(result)), span)
 
 
 def _first_value(t: ir.Type) -> ir.Expr:
