@@ -8,7 +8,8 @@ the program is then built in a temporary folder and removed after the run.
 
 The program prints one JSON document on stdout and `progress STATES DEPTH` lines on stderr
 about four times a second; `run` hands those to `watch`, and when `watch` says stop it
-sends SIGTERM, on which the program stops cleanly and reports what it established.
+sends SIGUSR1, on which the program stops cleanly and reports what it established (as on
+SIGINT and SIGTERM, the user's signals, after which it does not write the states it met).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ OPT = "-O2"
 
 
 class CompileError(Exception):
-    """The C compiler failed or is missing: the caller falls back to the Python search."""
+    """The C compiler failed or is missing, or the program cannot run here (a noexec folder,
+    no room for its states): the caller falls back to the Python search."""
 
 
 class RunError(Exception):
@@ -160,8 +162,11 @@ def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path
     """Run the compiled search; its JSON report.  `watch(states, depth)` True stops it."""
     args = [str(exe), str(-1 if max_states is None else max_states),
             "-1" if max_seconds is None else repr(max(0.0, max_seconds)), str(dump) if dump else "-"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True)
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                text=True)
+    except OSError as e:  # e.g. a cache on a noexec file system: an environment problem, not a bug
+        raise CompileError(f"cannot run {exe}: {e}") from e
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
     reader.start()
@@ -191,7 +196,7 @@ def _follow(proc: subprocess.Popen[str], watch: Callable[[int, int], bool] | Non
         parts = line.split()
         if len(parts) == 3 and parts[0] == "progress":
             if watch is not None and not stopping and watch(int(parts[1]), int(parts[2])):
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGUSR1)
                 stopping = True
         else:
             errors.append(line.strip())

@@ -225,6 +225,7 @@ int main(int argc, char **argv) {
     double max_seconds = strtod(argv[2], NULL);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);  /* irqc's own "stop now" (a limit it watches): keep the states */
     double t0 = now(), next_report = t0 + 0.25;
     if (!grow_states() || !grow_table()) bug("no memory to start", 0);
     initial_states();
@@ -237,7 +238,10 @@ int main(int argc, char **argv) {
             if (max_states >= 0 && n_states >= (uint64_t)max_states) { stopped = "max-states"; break; }
             if (!(++expanded & 255)) {
                 double t = now();
-                if (stop_signal) { stopped = stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; break; }
+                if (stop_signal) {
+                    stopped = stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "watch";
+                    break;
+                }
                 if (max_seconds >= 0 && t - t0 > max_seconds) { stopped = "timeout"; break; }
                 if (t >= next_report) {
                     fprintf(stderr, "progress %" PRIu64 " %" PRId64 "\n", n_states, depth);
@@ -258,10 +262,12 @@ int main(int argc, char **argv) {
     }
     double seconds = now() - t0;
     int complete = !(lo < hi);
-    /* After a stop signal nobody reads the states: write them only otherwise. */
-    if ((argv[3][0] != '-' || argv[3][1]) && !stop_signal) {
+    /* After the user's stop signal nobody reads the states: write them only otherwise. */
+    int dumped = 0;
+    if ((argv[3][0] != '-' || argv[3][1]) && stop_signal != SIGINT && stop_signal != SIGTERM) {
         FILE *f = fopen(argv[3], "wb");
-        if (!f || fwrite(arena, WB, n_states, f) != n_states || fclose(f)) bug("cannot write the states", 0);
+        int ok = f && fwrite(arena, WB, n_states, f) == n_states;
+        dumped = (f && !fclose(f)) && ok;
     }
     uint64_t memory = cap * (WB + sizeof *parent + sizeof *action) + (tmask + 1) * sizeof *table;
     printf("{\"complete\":%s,\"states\":%" PRIu64 ",\"depth\":%" PRId64 ",\"bound\":",
@@ -269,7 +275,7 @@ int main(int argc, char **argv) {
     if (complete) printf("null"); else printf("%" PRId64, depth);
     printf(",\"seconds\":%.6f,\"expanded\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"stopped\":", seconds, expanded, memory);
     if (stopped) printf("\"%s\"", stopped); else printf("null");
-    printf(",\"violations\":[");
+    printf(",\"dumped\":%s,\"violations\":[", dumped ? "true" : "false");
     int first = 1;
     for (int p = 0; p < NPROPS; p++) {
         if (!found[p]) continue;
