@@ -261,3 +261,14 @@ def test_an_index_outside_its_array_stops_the_program() -> None:
     params = {"CPUS": 2}
     with pytest.raises(search.RunError, match="exited with 70.*index out of range"):
         search.run(generate(model, params), simulator(model, params), None, None)
+
+
+def test_a_killed_compile_leaves_nothing_for_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRQC_CACHE_DIR", str(tmp_path))
+    stale, fresh = tmp_path / ".build-stale", tmp_path / ".build-fresh"
+    stale.mkdir()
+    fresh.mkdir()  # perhaps another irqc compiling right now
+    os.utime(stale, (0, 0))
+    with driver.build(generate(fx.counter(3), {"TOP": 3}).source, "-O0") as built:
+        assert built.exe.parent == tmp_path
+    assert not stale.exists() and fresh.exists()

@@ -154,7 +154,20 @@ def _where(source: str, opt: str) -> tuple[Path, Path, Path | None]:
     except OSError:
         tmp = Path(tempfile.mkdtemp(prefix="irqc-c-"))
         return tmp, tmp / "search", tmp
+    _sweep(folder)
     return folder, folder / f"search-{key(source, opt)}", None
+
+
+def _sweep(folder: Path) -> None:
+    """Remove build folders left by an irqc that was killed while compiling (a compile gives
+    up after 10 minutes, so an hour-old one belongs to nobody)."""
+    old = time.time() - 3600
+    for leftover in folder.glob(".build-*"):
+        try:
+            if leftover.stat().st_mtime < old:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path | None,
