@@ -7,6 +7,7 @@ same spec always gives the same bytes.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Callable
 
 import jinja2
 
-from compiler import ir
+from compiler import ir, symmetry
 from compiler import events, traceview
 from compiler.backends.python import exprs, steps
 from compiler.backends.python.exprs import Needs, Scope, UnsupportedIR
@@ -84,11 +85,15 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         "successors": _successors_fn(model, sc),
         "shared_runtime": shared_runtime(),
         "trace_events": _trace_events(model),
+        "symmetry": _symmetry_info(model, sc),
     }
     return _env().get_template("simulator.py.j2").render(**view)
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment per process: it caches the compiled templates (compiling them was
+    most of the time of a `generate`)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["pyrepr"] = repr
@@ -244,6 +249,22 @@ def _successors_fn(model: ir.Model, sc: Scope) -> list[str]:
             lines += [f"    for i in range(L.count[{a.name!r}]):",
                       f"        for step in {table}[s[{pc} + i]]:", "            out += step(s, i)"]
     return lines + ["    return out"]
+
+
+def _symmetry_info(model: ir.Model, sc: Scope) -> list[str]:
+    """`SYMMETRY`: how CPU ids move under a permutation (compiler/symmetry.py), for the search's
+    canonical states; None, with the reasons, when the spec does not treat CPUs alike."""
+    a = symmetry.analyse(model)
+    if not a.symmetric:
+        return ["# Not symmetric in CPU ids (compiler/symmetry.py says why): no reduction.",
+                "SYMMETRY = None"]
+    moving = [f"({v.name!r}, {v.cpu_dims!r}, {v.elem!r})" for v in a.vars if any(v.cpu_dims) or v.elem != "plain"]
+    pins = sorted({f"({p.sort!r}, {exprs.const(p.value, sc)})" for p in a.pins})
+    offsets = sorted({exprs.const(o, sc) for o in a.offsets})
+    return ["# CPU ids move together under a permutation (compiler/symmetry.py): the cpu agent, the variables",
+            "# that hold or are indexed by them, the constants that pin a CPU, the lock owner offsets.",
+            f"SYMMETRY = _SymInfo({a.agent!r}, ({''.join(m + ', ' for m in moving)}),",
+            f"                    ({''.join(p + ', ' for p in pins)}), ({''.join(o + ', ' for o in offsets)}))"]
 
 
 SHARED_BEGIN = "# ---- irqc shared runtime: begin"
