@@ -57,6 +57,7 @@ class Search:
     stopped_by: str | None = None  # the limit that cut it (compiler.limits); None when complete
     traces: dict[str, Any] = field(default_factory=dict)  # property -> the search's own trace (ITF)
     scan: Scan | None = None  # coverage and vacuity, from the states it reached (compiler.coverage)
+    symmetry: tuple[int, ...] = ()  # the CPU ids it permuted (compiler/symmetry.py): states are orbits
 
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
@@ -64,7 +65,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
           max_states: int = DEFAULT_MAX_STATES, engine: str = "auto", search_with: str = "auto",
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None,
-          on_scan: Callable[[Scan], None] | None = None) -> list[PropertyResult]:
+          on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto") -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
     `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
     `on_scan` the search's coverage and vacuity (not called when no search ran); `search_with` is
@@ -74,7 +75,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
         if engine == "bmc" or max_states <= 0 or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
-        search = explore(model, params, max_states, _half(budget), search_with, notice)
+        search = explore(model, params, max_states, _half(budget), search_with, notice, symmetry == "auto")
         if on_scan is not None and search.scan is not None:
             on_scan(search.scan)
         found = [p for p in wanted if p.name in search.violations]
@@ -100,6 +101,8 @@ def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property
         return {}
     if search.complete:
         method = f"exhaustive search, {search.states} states"
+        if search.symmetry:
+            method += " up to permutations of CPUs " + ", ".join(str(c) for c in search.symmetry)
         return {p.name: PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect)
                 for p in rest}
     if (search.covered is not None and search.covered >= depth) or limits.stop_requested():
@@ -150,16 +153,21 @@ def _search_trace(search: Search, prop: str) -> Trace | None:
 
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None,
-            search_with: str = "auto", notice: Callable[[str], None] | None = None) -> Search:
+            search_with: str = "auto", notice: Callable[[str], None] | None = None,
+            symmetry: bool = True) -> Search:
     watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
     sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
     sim.watch = watch  # the simulator's search calls it every few hundred states
     left = None if watch.deadline is None else max(0.0, watch.deadline - time.perf_counter())
     try:
         # The compiled search, when it runs, answers exactly as sim.explore would (same order).
-        result = c_search.explore(model, params, sim, max_states, left, watch, search_with, notice)
+        # Where the spec treats CPUs alike, the Python search keeps one state per orbit of the CPU
+        # permutations (docs/prove.md, "Reductions"); the compiled search has no such reduction.
+        reduce = symmetry and search_with != "c" and len(sim.symmetry_group()) > 1
+        result = None if reduce else c_search.explore(model, params, sim, max_states, left, watch, search_with,
+                                                      notice)
         if result is None:
-            result = sim.explore(max_states, left)
+            result = sim.explore(max_states, left, symmetry=reduce)
     except (c_search.Disagreement, c_search.RunError) as e:
         raise BackendDisagreement(f"the compiled search and the Python simulator disagree: {e}") from e
     except MemoryError:
@@ -175,7 +183,7 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
         watch.budget.status = f"coverage and vacuity scan of {result.states:,} states"
     found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
-                  found)
+                  found, tuple(getattr(result, "symmetry", ())))
 
 
 def _limit_hit(result: Any, max_states: int, max_seconds: float | None) -> str | None:

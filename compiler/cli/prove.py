@@ -74,6 +74,10 @@ def add_parser(subparsers: Any) -> None:
                    help="how the exhaustive search runs: c, compiled with the system C compiler and cross-checked "
                         "against the Python simulator; python, the simulator alone; auto, c when the spec is "
                         "large or its program is already compiled (default auto)")
+    p.add_argument("--symmetry", choices=("auto", "off"), default="auto",
+                   help="auto: where the spec treats CPUs alike, the search keeps one state per orbit of the "
+                        "CPU permutations (same verdicts, depths and concrete traces, up to N! fewer states); "
+                        "off: every state (default auto)")
     p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
                         "about 0.6 to 1 GB per million)")
@@ -219,7 +223,7 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
-                            search_with=args.search,
+                            search_with=args.search, symmetry=args.symmetry,
                             notice=None if args.quiet else _note, on_scan=scans.append)
     if any(r.trace is not None for r in results):
         table = step_events(model)
