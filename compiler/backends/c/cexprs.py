@@ -149,6 +149,8 @@ def _bound(e: ir.BoundRef, sc: Scope) -> str:
 
 
 def _unary(e: ir.Unary, sc: Scope) -> str:
+    if e.op == "neg":
+        _fits(e, sc)
     if e.op == "not":
         return f"(!{expr(e.arg, sc)})"
     if e.op == "neg":
@@ -157,6 +159,8 @@ def _unary(e: ir.Unary, sc: Scope) -> str:
 
 
 def _binary(e: ir.Binary, sc: Scope) -> str:
+    if e.op in _ARITH:
+        _fits(e, sc)  # a chain's bound covers its partial results: one look per chain
     if e.op in _CHAINS:
         return "(" + f" {_CHAINS[e.op]} ".join(expr(x, sc) for x in _chain(e)) + ")"
     a, b = expr(e.left, sc), expr(e.right, sc)
@@ -230,9 +234,12 @@ def expr(e: ir.Expr, sc: Scope) -> str:
     rule = _RULES.get(type(e))
     if rule is None:
         raise UnsupportedC(f"no C rule for IR expression {type(e).__name__}")
+    return rule(e, sc)
+
+
+def _fits(e: ir.Expr, sc: Scope) -> None:
     if magnitude(e, sc) >= LIMIT:
         raise UnsupportedC(f"`{ir.show(e)}` may exceed 64-bit integers")
-    return rule(e, sc)
 
 
 # --------------------------------------------------------------------------- value bounds
@@ -259,7 +266,8 @@ def magnitude(e: ir.Expr, sc: Scope) -> int:
         if e.op not in _ARITH:
             return 1
         a, b = magnitude(e.left, sc), magnitude(e.right, sc)
-        return a * b if e.op == "mul" else a + b
+        # max(.., 1): a factor that may be 0 does not bound the product of the others
+        return max(a, 1) * max(b, 1) if e.op == "mul" else a + b
     if isinstance(e, ir.Ite):
         return max(magnitude(e.then, sc), magnitude(e.else_, sc))
     return 1  # Quant, AtLoc, Enabled: bools
