@@ -14,7 +14,7 @@ from compiler import traceview
 
 FORMATS = ("table", "lkml", "mermaid", "vcd", "sarif", "itf")
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/irqc/irqc"
 
 
