@@ -105,7 +105,10 @@ def lost_irq(fixed: bool = False, bound: int = 2, budget_check: bool = True) -> 
             ir.Assume(not_(at(pending, ref(target))), "when", sp(30)),
             ir.Check(bin_("lt", ref(fires), n(bound)), "BOUND", sp(30)) if budget_check
             else ir.Assume(bin_("lt", ref(fires), n(bound)), "when", sp(30)),
-            ir.Assign(ref(fires), bin_("add", ref(fires), n(1)), sp(31)),
+            # Saturates: a run goes on after BOUND fails (each property is judged alone, ir.py),
+            # and `fires` must stay in its type (IR contract: no unchecked out-of-range store).
+            ir.Assign(ref(fires), ir.Ite(bin_("lt", ref(fires), n(bound)), bin_("add", ref(fires), n(1)), ref(fires)),
+                      sp(31)),
             ir.Assign(at(pending, ref(target)), b(True), sp(31)),
             ir.Assign(ref(outstanding), b(True), sp(31)),
             ir.Goto(0, sp(31)),
