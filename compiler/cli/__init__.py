@@ -28,7 +28,7 @@ EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 
 
 # Each is the module compiler.cli.<name>.  Only the one being run is imported, so that
 # `irqc check` does not pay for z3 and jinja2.
-SUBCOMMANDS = ("check", "prove", "build", "test", "trace")
+SUBCOMMANDS = ("check", "prove", "build", "test", "trace", "diff")
 
 EPILOG = """exit status:
   0   all properties hold (bounded or proved), or nothing to report
