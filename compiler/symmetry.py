@@ -148,6 +148,12 @@ class _Analyser:
             return Analysis(("the spec has no cpu agent",), None, (), (), ())
         if not (isinstance(self.cpu_type.lo, ir.Lit) and self.cpu_type.lo.value == 0):
             self.reasons.append("the cpu type does not start at 0")
+        for a in self.model.agents:
+            # Only the cpu agent's instances move with their ids; another per-CPU agent (a
+            # timer of the cpu block) would keep its pcs in place: not a symmetry of the model.
+            if a is not self.cpu_agent and a.domain is not None:
+                self.reasons.append(f"agent `{a.name}` has one instance per value of `{a.domain}` "
+                                    f"({_where(a.span, self.model.span)}), and only the cpu block's instances are permuted")
         shapes = tuple(self._var(v) for v in self.model.vars)
         for e in self.model.initially:
             self.span = e.span
