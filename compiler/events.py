@@ -258,6 +258,7 @@ def step_events(model: ir.Model) -> StepEvents:
         for st in a.steps:
             paths = _paths(st.body)
             if len(paths) > MAX_PATHS:
+                out[(a.name, st.name)] = _coarse(src, a, st)
                 continue
             records: list[PathEvent] = []
             for p in paths:
@@ -266,6 +267,27 @@ def step_events(model: ir.Model) -> StepEvents:
                     records.append(rec)
             out[(a.name, st.name)] = tuple(records)
     return out
+
+
+def _coarse(src: _Source, agent: ir.Agent, step: ir.Step) -> tuple[PathEvent, ...]:
+    """A step with too many paths to list: per location it may end in, only what its
+    location names say (the function it resumes, the end of the flow)."""
+    targets: list[int] = []
+    checks: list[str] = []
+
+    def walk(stmts: tuple[ir.Stmt, ...]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Goto) and s.target not in targets:
+                targets.append(s.target)
+            elif isinstance(s, ir.Check) and s.prop not in checks:
+                checks.append(s.prop)
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.else_)
+
+    walk(step.body)
+    return tuple((agent.locations[t].name, {}, tuple(checks), _describe(src, agent, step, [], agent.locations[t]))
+                 for t in targets)
 
 
 def _paths_of(model: ir.Model) -> set[str]:
