@@ -110,7 +110,8 @@ def group(a: Analysis, model: ir.Model, params: dict[str, int]) -> Group:
         c = v if p.sort == CPU else v - base
         if 0 <= c < n:
             pinned.setdefault(c, f"`{p.text}` at {p.where}")
-    return Group(n, tuple(c for c in range(n) if c not in pinned), pinned)
+    movable = tuple(c for c in range(n) if c not in pinned)
+    return Group(n, movable if len(movable) > 1 else (), pinned)  # one CPU alone moves nowhere
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -124,6 +125,10 @@ def _is_const(e: ir.Expr) -> bool:
     if isinstance(e, ir.Binary):
         return _is_const(e.left) and _is_const(e.right)
     return False
+
+
+def _a(sort: str) -> str:
+    return f"an {sort}" if sort == OWNER else f"a {sort}"
 
 
 def _where(span: Span, fallback: Span) -> str:
@@ -220,8 +225,10 @@ class _Analyser:
             self._pin_or_check(e, want, e.span, ir.show(e))
         elif want == OWNER and have == CPU and self._cpu_base_is_zero():
             return  # the cpu agent comes first: its instance ids are its CPU ids
+        elif have == OWNER and isinstance(e, ir.Binary):
+            self._reason(e, "arithmetic on a CPU id (only a lock owner is a CPU id plus a constant)")
         else:
-            self._reason(e, f"a {have} value where a {want} value belongs")
+            self._reason(e, f"{_a(have)} value where {_a(want)} value belongs")
 
     def _pin_or_check(self, e: ir.Expr, want: str, span: Span, text: str) -> None:
         if want in (CPU, OWNER):
@@ -274,8 +281,10 @@ class _Analyser:
 
     def _plain_operand(self, e: ir.Expr, parent: ir.Expr, why: str) -> None:
         have = self.sort(e)
-        if have in (CPU, OWNER):
-            self._reason(parent, why or f"a {have} value where a plain value belongs")
+        if have == OWNER and isinstance(e, ir.Binary):
+            self._reason(parent, "arithmetic on a CPU id")
+        elif have in (CPU, OWNER):
+            self._reason(parent, why or f"{_a(have)} value where a plain value belongs")
 
     def _binary(self, e: ir.Binary) -> str:
         if e.op in ("eq", "ne"):
