@@ -14,6 +14,7 @@ from compiler.backends.allcpus.param import CPUS
 from compiler.trace import render_table, to_itf
 
 SHOWN_LINES = 12  # lines of a proved invariant printed in text; --json carries all of them
+DEFAULT_TIMEOUT = 300.0  # seconds per spec when --timeout is not given: the invariant search can run for hours
 
 
 def run_all_cpus(models: list[tuple[str, ir.Model]], overrides: dict[str, int], args: argparse.Namespace) -> int:
@@ -25,8 +26,8 @@ def run_all_cpus(models: list[tuple[str, ir.Model]], overrides: dict[str, int], 
     for path, model in models:
         params = {p.name: overrides.get(p.name, p.default) for p in model.params if p.name != CPUS}
         say = None if args.quiet else _progress
-        verdicts = prove_all_cpus(model, params, properties=args.property or None, timeout=args.timeout,
-                                  progress=say)
+        verdicts = prove_all_cpus(model, params, properties=args.property or None,
+                                  timeout=args.timeout or DEFAULT_TIMEOUT, progress=say)
         done.append((path, model, params, verdicts))
     if args.json:
         json.dump([_json(path, model, params, vs) for path, model, params, vs in done], sys.stdout, indent=2)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from compiler import ir
 from compiler.backends.allcpus.core import Budget, Invariant, Obligation, Stopped, check, cross_check, infer
@@ -109,13 +109,19 @@ def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], ou
     groups: dict[frozenset[ir.Var], list[ir.Property]] = {}
     for p in props:
         groups.setdefault(frozenset(cone(system, p)), []).append(p)
+    samples: dict[int, tuple[Any, list[Sequence[int]]]] = {}
     for vars_, members in groups.items():
         names = ", ".join(p.name for p in members)
+        left = _left(deadline)
+        if left is not None and left <= 0:
+            for p in members:
+                out[p.name].reason = "no inductive invariant found: the time budget ran out before its turn"
+            continue
         try:
             views = Views(model, system, set(vars_))
             views.add_pins()
             say(f"{model.name}: inferring an all-CPU invariant for {names}")
-            seeds = _seeds(model, params, system, views, set(vars_), min(max_instance, 3))
+            seeds = _seeds(model, params, system, views, set(vars_), min(max_instance, 3), samples)
             inv = infer(system, views, seeds, Budget(deadline), progress=lambda m: say(f"{model.name}: {m}"))
             _judge(model, params, system, inv, members, out, deadline, max_instance, set(vars_))
         except Unsupported as e:
@@ -127,16 +133,19 @@ def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], ou
 
 
 def _seeds(model: ir.Model, params: dict[str, int], system: System, views: Views, cone_vars: set[ir.Var],
-           upto: int) -> set[Abstract]:
+           upto: int, samples: dict[int, tuple[Any, list[Sequence[int]]]]) -> set[Abstract]:
+    """The abstractions of the states the search reaches at CPUS = n0..upto (searched once per
+    spec, in `samples`)."""
     from compiler.backends.allcpus.finite import TupleState
     from compiler.backends.allcpus.sample import reachable
     from compiler.backends.z3.layout import Layout
     seeds: set[Abstract] = set()
     for n in range(system.n0(), upto + 1):
-        p = {**params, CPUS: n}
-        layout = Layout(model, p)
+        if n not in samples:
+            p = {**params, CPUS: n}
+            samples[n] = (Layout(model, p), reachable(model, p, SAMPLE_STATES)[0])
+        layout, states = samples[n]
         keep = [i for i, slot in enumerate(layout.slots) if slot.var is None or slot.var in cone_vars]
-        states, _ = reachable(model, p, SAMPLE_STATES)
         # Variables outside the cone do not change the abstraction: zero them, then abstract once each.
         projected = {_project(s, keep) for s in states}
         seeds |= {views.alpha(TupleState(layout, system.cpu_agent.name, s)) for s in projected}
