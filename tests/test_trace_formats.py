@@ -217,3 +217,15 @@ def test_bad_input_is_one_located_error_exit_2(s1_run: tuple[Path, Path, str], t
     capsys.readouterr()
     assert main(["trace", str(tmp_path / "missing.itf.json")]) == 2
     assert "[E502]" in capsys.readouterr().err
+
+
+def test_table_names_files_when_a_trace_spans_several(s1_run: tuple[Path, Path, str]) -> None:
+    """A patch spec's trace mixes its own lines with its base's: `L68` would not say which file."""
+    trace, _, _ = s1_run
+    doc = doc_of(trace)
+    one = traceview.render_table(doc)
+    assert "L68: step fire" in one and ".irqspec:" not in one
+    doc["states"][8]["#meta"]["span"] = "specs/fasteoi_resend.irqspec:32:3"
+    two = traceview.render_table(doc)
+    assert "gicv3_its_fasteoi.irqspec:68: step fire" in two and "fasteoi_resend.irqspec:32: " in two
+    assert "L68" not in two
