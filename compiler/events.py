@@ -260,13 +260,30 @@ def step_events(model: ir.Model) -> StepEvents:
             if len(paths) > MAX_PATHS:
                 out[(a.name, st.name)] = _coarse(src, a, st)
                 continue
-            records: list[PathEvent] = []
-            for p in paths:
-                rec = _path_event(src, a, st, p)
-                if rec is not None and rec not in records:
-                    records.append(rec)
-            out[(a.name, st.name)] = tuple(records)
+            records = [rec for p in paths if (rec := _path_event(src, a, st, p)) is not None]
+            out[(a.name, st.name)] = _merged(records)
     return out
+
+
+def _merged(records: list[PathEvent]) -> tuple[PathEvent, ...]:
+    """One record per (end location, event lines): the paths that read alike need not be told
+    apart.  A var keeps its constant only where every path of the group writes that constant;
+    the checks are those of any path.  (Keeps each simulator's table small.)"""
+    groups: dict[tuple[str, tuple[str, ...]], list[PathEvent]] = {}
+    for rec in records:
+        groups.setdefault((rec[0], rec[3]), []).append(rec)
+    out = []
+    for (target, lines), recs in groups.items():
+        writes: dict[str, Any] = {}
+        for rec in recs:
+            for var, value in rec[1].items():
+                writes[var] = value if var not in writes or writes[var] == value else None
+        for var in writes:
+            if any(var not in rec[1] for rec in recs):
+                writes[var] = None
+        checks = tuple(dict.fromkeys(c for rec in recs for c in rec[2]))
+        out.append((target, writes, checks, lines))
+    return tuple(out)
 
 
 def _coarse(src: _Source, agent: ir.Agent, step: ir.Step) -> tuple[PathEvent, ...]:
@@ -325,12 +342,22 @@ def property_reads(model: ir.Model) -> dict[str, list[str]]:
     for p in model.properties:
         if p.expr is not None:
             out.setdefault(p.name, set()).update(_reads(p.expr))
+    seen: set[int] = set()  # lowering shares the continuations of an `if` between its branches
+
+    def walk(stmts: tuple[ir.Stmt, ...]) -> None:
+        for s in stmts:
+            if id(s) in seen:
+                continue
+            seen.add(id(s))
+            if isinstance(s, ir.Check):
+                out.setdefault(s.prop, set()).update(_reads(s.cond))
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.else_)
+
     for a in model.agents:
         for st in a.steps:
-            for path in _paths(st.body)[:MAX_PATHS]:
-                for s, _ in path:
-                    if isinstance(s, ir.Check):
-                        out.setdefault(s.prop, set()).update(_reads(s.cond))
+            walk(st.body)
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
