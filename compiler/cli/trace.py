@@ -46,6 +46,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         doc = read_document(args.file)
+        if args.to in ("lkml", "mermaid", "sarif"):
+            _add_events(doc)
         text = tracefmt.render(doc, args.to)
     except traceview.TraceFormatError as e:
         return _bad_input(args.file, str(e))
@@ -76,6 +78,29 @@ def read_document(path: str) -> dict[str, Any]:
         raise traceview.TraceFormatError("the trace has no states")
     checked: dict[str, Any] = doc
     return checked
+
+
+def _add_events(doc: dict[str, Any]) -> None:
+    """A trace without events (a simulator's `explore --trace-out`, an older irqc) gets them from
+    its spec, when `source` still names it and its `source_hash` matches: the diagram then
+    names functions, as `irqc prove --style lkml` does.  Otherwise it is shown as it is."""
+    meta = doc.get("#meta", {})
+    if any("event" in s.get("#meta", {}) for s in doc["states"][1:]):
+        return
+    source, want = meta.get("source"), meta.get("source_hash")
+    if not isinstance(source, str) or not want or not os.path.isfile(source):
+        return
+    from compiler.events import ghost_vars, hidden_for, kinds, property_reads, step_events
+    from compiler.pipeline import load_model
+    from dsl.diagnostics import Diagnostics
+
+    params = meta.get("params", {})
+    overrides = {str(k): v for k, v in params.items() if isinstance(v, int) and not isinstance(v, bool)}
+    model = load_model(source, overrides, Diagnostics())
+    if model is None or model.source_hash != want:
+        return
+    hidden = hidden_for(ghost_vars(model), property_reads(model), meta.get("property"))
+    traceview.annotate(doc, step_events(model), hidden, kinds(model))
 
 
 def _not_json(name: str) -> None:
