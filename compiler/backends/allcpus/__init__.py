@@ -99,37 +99,41 @@ def _left(deadline: float | None) -> float | None:
 
 def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], out: dict[str, AllCpuVerdict],
            deadline: float | None, max_instance: int, say: Progress) -> None:
-    from compiler.backends.allcpus.cone import cone
+    from compiler.backends.allcpus.cone import layers
     try:
         system = System(model, params)
     except Unsupported as e:
         for p in props:
             out[p.name].reason = f"the spec is outside what the all-CPU encoding covers: {e}"
         return
-    groups: dict[frozenset[ir.Var], list[ir.Property]] = {}
-    for p in props:
-        groups.setdefault(frozenset(cone(system, p)), []).append(p)
     samples: dict[int, tuple[Any, list[Sequence[int]]]] = {}
-    for vars_, members in groups.items():
-        names = ", ".join(p.name for p in members)
-        left = _left(deadline)
-        if left is not None and left <= 0:
-            for p in members:
-                out[p.name].reason = "no inductive invariant found: the time budget ran out before its turn"
+    for p in props:
+        if _left(deadline) is not None and (_left(deadline) or 0) <= 0:
+            out[p.name].reason = "no inductive invariant found: the time budget ran out before its turn"
             continue
-        try:
-            views = Views(model, system, set(vars_))
-            views.add_pins()
-            say(f"{model.name}: inferring an all-CPU invariant for {names}")
-            seeds = _seeds(model, params, system, views, set(vars_), min(max_instance, 3), samples)
-            inv = infer(system, views, seeds, Budget(deadline), progress=lambda m: say(f"{model.name}: {m}"))
-            _judge(model, params, system, inv, members, out, deadline, max_instance, set(vars_))
-        except Unsupported as e:
-            for p in members:
+        tries = layers(system, p)
+        for k, vars_ in enumerate(tries):
+            left = _left(deadline)
+            if left is not None and left <= 0:
+                break
+            # Each try gets a share of what is left; the last one gets all of it.
+            share = None if left is None else (left if k == len(tries) - 1 else max(10.0, left / (len(tries) - k)))
+            stop = None if share is None else time.perf_counter() + share
+            say(f"{model.name}: {p.name}: an invariant over {len(vars_)} variables "
+                f"(try {k + 1} of {len(tries)})")
+            try:
+                views = Views(model, system, set(vars_))
+                views.add_pins()
+                seeds = _seeds(model, params, system, views, set(vars_), min(max_instance, 3), samples)
+                inv = infer(system, views, seeds, Budget(stop), progress=lambda m: say(f"{model.name}: {m}"))
+                _judge(model, params, system, inv, [p], out, deadline, max_instance, set(vars_))
+            except Unsupported as e:
                 out[p.name].reason = f"the spec is outside what the all-CPU abstraction covers: {e}"
-        except Stopped as e:
-            for p in members:
+                break
+            except Stopped as e:
                 out[p.name].reason = f"no inductive invariant found: {e}"
+            if out[p.name].verdict == "proved":
+                break
 
 
 def _seeds(model: ir.Model, params: dict[str, int], system: System, views: Views, cone_vars: set[ir.Var],
@@ -178,7 +182,7 @@ def _judge(model: ir.Model, params: dict[str, int], system: System, inv: Invaria
                                                   or "initial" in o.what]
         failed = [o for o in obligations if o.answer != "unsat"]
         if not failed:
-            v.verdict, v.invariant, v.evidence = "proved", text, obligations
+            v.verdict, v.invariant, v.evidence, v.reason = "proved", text, obligations, None
         else:
             v.reason = "the invariant found does not establish it: " + "; ".join(
                 f"{o.what}: {'a counterexample' if o.answer == 'sat' else o.answer}" for o in failed[:3])

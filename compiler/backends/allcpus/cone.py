@@ -32,6 +32,72 @@ def _symbols(terms: list[z3.ExprRef]) -> set[str]:
     return out
 
 
+def layers(sys: System, prop: ir.Property) -> list[set[ir.Var]]:
+    """Growing variable sets for localization: what the property reads, then what those
+    variables' updates read, and so on, ending with the whole cone.  The invariant search tries
+    the small sets first: fewer features, far fewer abstract states, and the re-check still
+    judges the result against the whole system."""
+    by_name = {f"{v.name}@pre": v for v in sys.model.vars}
+    j = sys.fresh_cpu("layer")
+    full = cone(sys, prop)
+    pred = prop.invariant_expr()
+    start = set(_vars_in(pred) if pred is not None else _checked(sys.model, prop.name)) & full
+    paths: list[z3.ExprRef] = [f for act in sys.actions for f in act.effect.aborts.get(prop.name, [])]
+    if pred is not None:
+        paths.append(sys.prop(pred, sys.pre))  # sees through enabled() and quiescent
+    with_paths = (start | {by_name[n] for n in _symbols(paths) if n in by_name}) & full
+    out: list[set[ir.Var]] = []
+    for found in (start, with_paths):
+        while True:
+            if found not in out:
+                out.append(set(found))
+            more = [_term(act.effect.post.vars[v], j, _dims(v)) for act in sys.actions for v in found]
+            grown = (found | {by_name[n] for n in _symbols(more) if n in by_name}) & full
+            if grown == found:
+                break
+            found = grown
+    if full not in out:
+        out.append(full)
+    return sorted(out, key=len)
+
+
+def _vars_in(e: object) -> set[ir.Var]:
+    """Every variable an IR expression reads (its own conditions only, not the path's)."""
+    if isinstance(e, ir.VarRef):
+        return {e.var}
+    out: set[ir.Var] = set()
+    for name in getattr(e, "__slots__", ()):
+        child = getattr(e, name)
+        if isinstance(child, (tuple, list)):
+            for c in child:
+                out |= _vars_in(c)
+        elif hasattr(child, "__slots__") and not isinstance(child, (ir.Var, ir.Param, ir.Choice, ir.Bound)):
+            out |= _vars_in(child)
+    return out
+
+
+def _checked(model: ir.Model, prop: str) -> set[ir.Var]:
+    """The variables the asserts of `prop` read."""
+    out: set[ir.Var] = set()
+
+    def walk(stmts: tuple[ir.Stmt, ...]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Check) and s.prop == prop:
+                out.update(_vars_in(s.cond))
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.else_)
+
+    for a in model.agents:
+        for step in a.steps:
+            walk(step.body)
+    return out
+
+
+def _term(v: Value, j: z3.ExprRef, dims: int) -> z3.ExprRef:
+    return v([j] + [z3.Int(f"cone.i{k}") for k in range(dims - 1)]) if isinstance(v, Fn) else v
+
+
 def cone(sys: System, prop: ir.Property) -> set[ir.Var]:
     by_name = {f"{v.name}@pre": v for v in sys.model.vars}
     j = sys.fresh_cpu("cone")
