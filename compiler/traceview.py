@@ -486,6 +486,20 @@ def _stacked_view(rows: list[tuple[str, list[str]]], width: int) -> list[str]:
     return out
 
 
+def fit_lines(text: str, width: int = LKML_WIDTH) -> str:
+    """Every line of `text` longer than `width` columns wrapped (continuations indented four
+    more than the line); shorter lines are left as they are."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        lead = line[:len(line) - len(body)]
+        out += [lead + w for w in _wrap(body, max(_MIN_LANE, width - len(lead)), "    ")]
+    return "\n".join(out)
+
+
 def _wrap(text: str, width: int, indent: str) -> list[str]:
     """Word-wrap to `width` columns; a word longer than a line is broken, never cut."""
     out: list[str] = []

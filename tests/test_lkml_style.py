@@ -90,6 +90,7 @@ def test_s1_reads_like_gowans_diagram() -> None:
     with contextlib.redirect_stdout(buf):
         assert main(["prove", str(ROOT / "specs" / "gicv3_its_fasteoi.irqspec"), "--style", "lkml",
                      "--quiet", "--property", "no_lost_interrupt"]) == 1
+    assert max(len(line) for line in buf.getvalue().splitlines()) <= 75  # every line, not only the diagram's
     text = buf.getvalue().split("counterexample, 9 steps\n", 1)[1]
     head = text.splitlines()[0]
     assert [c.strip() for c in head.split("|")] == ["CPU 0", "CPU 1", "nic", "set_affinity"]

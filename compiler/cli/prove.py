@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from compiler.events import annotate, step_events
 from compiler.cli.trace import sarif_problem, write_sarif
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
+from compiler.traceview import fit_lines
 from compiler.trace import itf_filename, render_lkml, render_table, state_to_itf, to_itf, write_itf
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
@@ -247,6 +249,15 @@ def _note(line: str) -> None:
 
 
 def _print_text(runs: list[SpecRun], depth: int, out: TextIO, style: str = "table") -> None:
+    if style == "lkml":  # a patch-review reply: every line fits 75 columns, not only the diagram's
+        buf = io.StringIO()
+        _print_text_lines(runs, depth, buf, style)
+        out.write(fit_lines(buf.getvalue()))
+    else:
+        _print_text_lines(runs, depth, out, style)
+
+
+def _print_text_lines(runs: list[SpecRun], depth: int, out: TextIO, style: str) -> None:
     for i, sr in enumerate(runs):
         if i:
             out.write("\n")
