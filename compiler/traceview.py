@@ -300,14 +300,14 @@ def pick_event(paths: _Any, target: _Any, before: dict[str, _Any], after: dict[s
 
 def annotate(doc: dict[str, _Any], step_events: _Any, hidden: list[str], kinds: dict[str, str]) -> None:
     """Add each step's `event` (and the trace's `hidden` vars and agent `kinds`) to an ITF document."""
-    meta = doc["#meta"]
+    meta = doc.setdefault("#meta", {})
     meta["hidden"] = sorted(hidden)
     meta["kinds"] = dict(sorted(kinds.items()))
     states = doc["states"]
     failed = meta.get("property") if meta.get("property_kind") == "check" else None
     vals = [itf_values(st, k) for k, st in enumerate(states)]
     for k in range(1, len(states)):
-        m = states[k]["#meta"]
+        m = states[k].setdefault("#meta", {})
         paths = step_events.get((m.get("agent"), m.get("step")))
         if not paths:
             continue
