@@ -57,3 +57,15 @@ def test_text_output_names_the_change_and_the_step(capsys: pytest.CaptureFixture
     assert main(["diff", S1, S3]) == 0
     out = capsys.readouterr().out
     assert "no_lost_interrupt" in out and "fixed" in out and "blocked at step 8" in out
+
+
+def test_prove_json_on_a_broken_spec_is_json_with_the_diagnostics(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11: `--json` prints JSON on every path, bad input included (exit 2)."""
+    bad = tmp_path / "bad.irqspec"
+    bad.write_text("spec bad;\nvar x: bool = ;\n")
+    assert main(["prove", str(bad), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["diagnostics"][0]["location"]["path"] == str(bad)
+    assert main(["prove", S1, "--property", "nope", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["diagnostics"][0]["code"] == "E501"

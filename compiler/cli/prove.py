@@ -15,7 +15,7 @@ from compiler.backends.c.search import SEARCHES
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
 from compiler.backends.z3 import interrupt as z3_interrupt
 from compiler.cli.watchdog import EXIT_STATUS, Watchdog
-from compiler.cli import usage_error
+from compiler.cli import emit_diagnostics_json, usage_error
 from compiler.cli.paths import output_dir_problem
 from compiler.coverage import Scan, step_warnings, suspicious
 from compiler.events import annotate, step_events
@@ -126,10 +126,13 @@ def run(args: argparse.Namespace) -> int:
             if model is not None:
                 models.append((path, model))
     if diags.has_errors:
-        sys.stderr.write(render_all(diags) + "\n")
+        if args.json:  # --json prints JSON on every path (docs/schemas/diagnostics.schema.json)
+            emit_diagnostics_json(diags, sys.stdout)
+        else:
+            sys.stderr.write(render_all(diags) + "\n")
         return EXIT_USAGE
     if (msg := _unknown_names(models, overrides, args.property)) is not None:
-        return _usage(msg)
+        return _usage(msg, args.json)
     if args.all_cpus:
         from compiler.cli.allcpus import run_all_cpus
         return run_all_cpus(models, overrides, args)
