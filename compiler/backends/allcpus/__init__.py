@@ -116,8 +116,9 @@ def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], ou
             left = _left(deadline)
             if left is not None and left <= 0:
                 break
-            # Each try gets a share of what is left; the last one gets all of it.
-            share = None if left is None else (left if k == len(tries) - 1 else max(10.0, left / (len(tries) - k)))
+            # A small try that fails tends to fail slowly (a coarse abstraction has many states):
+            # each gets a quarter of what is left, the last one all of it.
+            share = None if left is None else (left if k == len(tries) - 1 else max(5.0, left / 4))
             stop = None if share is None else time.perf_counter() + share
             say(f"{model.name}: {p.name}: an invariant over {len(vars_)} variables "
                 f"(try {k + 1} of {len(tries)})")
