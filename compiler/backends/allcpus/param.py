@@ -193,7 +193,9 @@ class System:
         try:
             return ir.domain_values(t, self.params)
         except KeyError:
-            raise Unsupported(f"a type whose range depends on CPUS{_where(where)}") from None
+            name = f"{where.name}: " if isinstance(where, (ir.Var, ir.Choice)) else ""
+            raise Unsupported(f"{name}a type whose range depends on CPUS{_where(where)} "
+                              f"(a CPU id outside 0..CPUS-1 has no place in a proof for every CPU count)") from None
 
     def scalar_sort(self, t: ir.ScalarType, lock: bool = False) -> z3.SortRef:
         if lock:
