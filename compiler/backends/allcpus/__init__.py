@@ -107,13 +107,16 @@ def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], ou
             out[p.name].reason = f"the spec is outside what the all-CPU encoding covers: {e}"
         return
     samples: dict[int, tuple[Any, list[Sequence[int]]]] = {}
-    for p in props:
+    for i, p in enumerate(props):
         if _left(deadline) is not None and (_left(deadline) or 0) <= 0:
             out[p.name].reason = "no inductive invariant found: the time budget ran out before its turn"
             continue
+        # Each property gets an equal share of what is left, so that one hard property cannot
+        # starve the others.
+        mine = None if deadline is None else time.perf_counter() + (_left(deadline) or 0) / (len(props) - i)
         tries = layers(system, p)
         for k, vars_ in enumerate(tries):
-            left = _left(deadline)
+            left = _left(mine)
             if left is not None and left <= 0:
                 break
             # A small try that fails tends to fail slowly (a coarse abstraction has many states):
