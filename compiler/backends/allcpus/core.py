@@ -115,6 +115,9 @@ def infer(sys: System, views: Views, seeds: set[Abstract], budget: Budget,
           progress: Callable[[str], None] | None = None) -> Invariant:
     """The closed set of abstract states (raises Stopped past the budget)."""
     inv = Invariant(views, set(seeds))
+    # Far more abstract states than the instances reach is the sign of an abstraction too coarse
+    # for the property (spurious behaviour feeding itself): give up early, a finer try follows.
+    limit = 2 * len(seeds) + 100
     queries: list[tuple[str, list[z3.BoolRef] | None, PState]] = [("init", None, sys.init_state)]
     queries += [(a.name, _step(a), a.effect.post) for a in sys.actions]
     while True:
@@ -122,6 +125,9 @@ def infer(sys: System, views: Views, seeds: set[Abstract], budget: Budget,
         for name, step, post in queries:
             start = time.perf_counter()
             grew |= _close(sys, inv, step, post, budget)
+            if len(inv.states) > limit:
+                raise Stopped(f"over these variables the abstraction grew past {limit} abstract states, "
+                              f"{len(seeds)} of them from the instances: too coarse")
             if progress is not None:
                 progress(f"{name}: {len(inv.states)} abstract states ({time.perf_counter() - start:.1f} s)")
         if not grew:
