@@ -212,3 +212,28 @@ def test_cli_all_cpus_rejects_a_cpus_param(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "compiler.cli", "prove", "--all-cpus", "--param", "CPUS=3",
                            str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "--all-cpus" in proc.stderr
+
+
+# --------------------------------------------------------------------------- shipped specs
+
+
+def shipped(name: str) -> ir.Model:
+    diags = Diagnostics()
+    m = load_model(str(ROOT / "specs" / f"{name}.irqspec"), {}, diags)
+    assert m is not None, render_all(diags)
+    return m
+
+
+@pytest.mark.parametrize("spec, prop", [("gicv3_its_fasteoi", "no_lost_interrupt"),
+                                        ("fasteoi_rerun_loop", "affinity_respected")])
+def test_shipped_violations_are_found_at_two_cpus(spec: str, prop: str) -> None:
+    m = shipped(spec)
+    params = {p.name: p.default for p in m.params if p.name != "CPUS"}
+    (v,) = prove_all_cpus(m, params, properties=[prop], timeout=120, max_instance=2)
+    assert (v.verdict, v.cpus) == ("violated", 2) and v.result is not None and v.result.trace is not None
+
+
+def test_imsic_specs_are_refused_with_the_reason() -> None:
+    m = shipped("imsic_move_intermediate")
+    with pytest.raises(Unsupported, match=r"set_affinity\.c: a type whose range depends on CPUS"):
+        System(m, {p.name: p.default for p in m.params if p.name != "CPUS"})
