@@ -237,3 +237,13 @@ def test_imsic_specs_are_refused_with_the_reason() -> None:
     m = shipped("imsic_move_intermediate")
     with pytest.raises(Unsupported, match=r"set_affinity\.c: a type whose range depends on CPUS"):
         System(m, {p.name: p.default for p in m.params if p.name != "CPUS"})
+
+
+def test_s3_eoi_pairing_is_proved_for_every_cpu_count() -> None:
+    m = shipped("fasteoi_resend")
+    params = {p.name: p.default for p in m.params if p.name != "CPUS"}
+    (v,) = prove_all_cpus(m, params, properties=["eoi_pairing"], timeout=240, max_instance=2)
+    assert v.verdict == "proved" and v.n0 == 1, v.reason
+    assert {o.answer for o in v.evidence} == {"unsat"}
+    assert any("fails eoi_pairing" in o.what for o in v.evidence)
+    assert any(o.what.startswith("CPUS=2") for o in v.evidence)
