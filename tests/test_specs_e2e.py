@@ -32,6 +32,8 @@ class Run:
     spec: str
     params: tuple[tuple[str, int], ...]
     depth: int
+    max_states: int | None = None  # instead of MAX_STATES[CPUS], for the larger instances
+    timeout: float | None = None  # bounds Z3's confirmation of a long trace (the search's trace is kept)
 
     @property
     def id(self) -> str:
@@ -49,11 +51,23 @@ RUNS = [
     Run("imsic_naive_move", (("CPUS", 2),), 10),
     Run("imsic_naive_move", (("CPUS", 3),), 8),
     Run("imsic_move_deferred", (("CPUS", 2),), 10),
-    Run("imsic_move_deferred", (("CPUS", 3),), 8),
-    Run("imsic_move_deferred_hotplug", (("CPUS", 2),), 8),
-    Run("imsic_move_deferred_hotplug", (("CPUS", 3),), 5),
-    Run("imsic_move_intermediate", (("CPUS", 2),), 8),
-    Run("imsic_move_intermediate", (("CPUS", 3),), 6),
+    Run("imsic_move_deferred", (("CPUS", 3),), 8, timeout=240),
+    Run("imsic_move_deferred_hotplug", (("CPUS", 2),), 8, max_states=1_600_000),
+    Run("imsic_move_deferred_hotplug", (("CPUS", 3), ("RERUN_BOUND", 1)), 5, max_states=1_500_000, timeout=240),
+    Run("imsic_move_intermediate", (("CPUS", 2),), 8, max_states=1_300_000, timeout=300),
+    Run("imsic_move_intermediate", (("CPUS", 3),), 6, timeout=300),
+    Run("imsic_move_timer_wrong_cpu", (("CPUS", 2),), 16, timeout=300),
+    Run("imsic_move_timer_wrong_cpu", (("CPUS", 3),), 16, timeout=300),
+    # The hot-unplug instances have 2.9-3.7 million states at CPUS=2 (`irqc prove --max-states
+    # 5000000` proves what holds; docs/specs/imsic_hotplug_*.md): here a cut search settles every
+    # violation at its pinned length and bounds the rest (BOUNDED_AT_TWO).  Their CPUS=3 results
+    # (bounded, and with one more violation in the unfixed spec) are on those pages.
+    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
+    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
+    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
+    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
+    Run("imsic_hotplug_force_complete", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
+    Run("imsic_hotplug_force_complete", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
     Run("edge_irq_migration_livelock", (("CPUS", 2), ("RERUN_BOUND", 3)), 24),
     Run("edge_irq_migration_livelock", (("CPUS", 3), ("RERUN_BOUND", 2)), 18),
     Run("edge_irq_busywait_fix", (("CPUS", 2), ("RERUN_BOUND", 3)), 24),
@@ -79,12 +93,27 @@ CEX_LENGTH = {
     ("imsic_move_deferred", "msi_lands_owned"): 6,
     ("imsic_move_deferred_hotplug", "msi_lands_owned"): 5,
     ("imsic_move_deferred_hotplug", "no_lost_interrupt"): 5,
+    ("imsic_move_timer_wrong_cpu", "no_lost_interrupt"): 16,
+    ("imsic_hotplug_stale_move_prev", "moves_complete"): 11,
+    ("imsic_hotplug_stale_move_prev", "no_double_free"): 18,
+    ("imsic_hotplug_stale_move_prev", "no_lost_interrupt"): 24,
+    ("imsic_hotplug_stale_move_prev_fix", "no_double_free"): 18,
+    ("imsic_hotplug_stale_move_prev_fix", "no_lost_interrupt"): 25,
+    ("imsic_hotplug_force_complete", "no_double_free"): 18,
+    ("imsic_hotplug_force_complete", "no_lost_interrupt"): 25,
     ("simple_irq_concurrent_drop", "no_lost_interrupt"): 9,
     ("simple_irq_resend", "no_lost_interrupt"): 9,
     ("x86_msi_set_affinity_as_coded", "msi_lands_owned"): 8,
 }
 # bounded_rerun at RERUN_BOUND=k needs k+1 handler runs in one flow.
 BOUND_LENGTH = {1: 10, 2: 15, 3: 20}
+# bounded_rerun of the IMSIC edge flow at RERUN_BOUND=2: S5's live-lock, and S6's, longer because
+# the new CPU must first sync its vector's enable.
+IMSIC_BOUND_LENGTH = {"imsic_move_deferred": 15, "imsic_move_deferred_hotplug": 15, "imsic_move_intermediate": 30,
+                      "imsic_hotplug_stale_move_prev": 33, "imsic_hotplug_stale_move_prev_fix": 33,
+                      "imsic_hotplug_force_complete": 33}
+# Specs whose CPUS=2 instance is larger than an e2e run searches (see RUNS).
+BOUNDED_AT_TWO = {"imsic_hotplug_stale_move_prev", "imsic_hotplug_stale_move_prev_fix", "imsic_hotplug_force_complete"}
 
 # name -> (base spec, probe declarations, property that must be violated, depth)
 PROBES = {
@@ -101,7 +130,8 @@ PROBES = {
 MAX_STATES = {2: 1_000_000, 3: 400_000}
 
 
-def _prove(path: str, params: dict[str, int], depth: int) -> list[tuple[str, str, int, str | None]]:
+def _prove(path: str, params: dict[str, int], depth: int, max_states: int | None = None,
+           timeout: float | None = None) -> list[tuple[str, str, int, str | None]]:
     from compiler.engine import check
     from compiler.pipeline import load_model
     from dsl.diagnostics import Diagnostics, render_all
@@ -111,12 +141,14 @@ def _prove(path: str, params: dict[str, int], depth: int) -> list[tuple[str, str
     if model is None:
         raise AssertionError(render_all(diags))
     full = {p.name: p.default for p in model.params}
-    results = check(model, full, depth=depth, max_k=0, max_states=MAX_STATES[full.get("CPUS", 2)])
+    results = check(model, full, depth=depth, max_k=0, max_states=max_states or MAX_STATES[full.get("CPUS", 2)],
+                    timeout=timeout)
     return [(r.property, r.verdict, r.depth, r.expected) for r in results]
 
 
 def _run(run: Run) -> list[tuple[str, str, int, str | None]]:
-    return _prove(os.path.join(SPECS, run.spec + ".irqspec"), dict(run.params), run.depth)
+    return _prove(os.path.join(SPECS, run.spec + ".irqspec"), dict(run.params), run.depth, run.max_states,
+                  run.timeout)
 
 
 def _probe(args: tuple[str, str, str, str, int]) -> list[tuple[str, str, int, str | None]]:
@@ -169,8 +201,8 @@ def test_verdicts_match_expect(run: Run, results: dict[str, list[tuple[str, str,
         assert ok, f"{run.id}: {prop} is {verdict} (depth {depth}), the spec expects {exp}"
 
 
-@pytest.mark.parametrize("run", [r for r in RUNS if dict(r.params)["CPUS"] == 2],
-                         ids=[r.id for r in RUNS if dict(r.params)["CPUS"] == 2])
+@pytest.mark.parametrize("run", [r for r in RUNS if dict(r.params)["CPUS"] == 2 and r.spec not in BOUNDED_AT_TWO],
+                         ids=[r.id for r in RUNS if dict(r.params)["CPUS"] == 2 and r.spec not in BOUNDED_AT_TWO])
 def test_two_cpus_are_searched_to_the_end(run: Run, results: dict[str, list[tuple[str, str, int, str | None]]]) -> None:
     for prop, verdict, depth, _ in results[run.id]:
         assert verdict in ("proved", "violated", "covered", "unreachable"), \
@@ -182,7 +214,10 @@ def test_counterexample_lengths(run: Run, results: dict[str, list[tuple[str, str
     for prop, verdict, depth, _ in results[run.id]:
         if verdict != "violated":
             continue
-        if prop == "bounded_rerun":
+        if prop == "bounded_rerun" and run.spec in IMSIC_BOUND_LENGTH:
+            if dict(run.params).get("RERUN_BOUND", 2) == 2:
+                assert depth == IMSIC_BOUND_LENGTH[run.spec], f"{run.id}: bounded_rerun violated at {depth}"
+        elif prop == "bounded_rerun":
             k = dict(run.params)["RERUN_BOUND"]
             assert depth == BOUND_LENGTH[k], f"{run.id}: bounded_rerun violated at {depth}"
         elif (run.spec, prop) in CEX_LENGTH:
