@@ -54,20 +54,18 @@ RUNS = [
     Run("imsic_move_deferred", (("CPUS", 3),), 8, timeout=240),
     Run("imsic_move_deferred_hotplug", (("CPUS", 2),), 8, max_states=1_600_000),
     Run("imsic_move_deferred_hotplug", (("CPUS", 3), ("RERUN_BOUND", 1)), 5, max_states=1_500_000, timeout=240),
-    Run("imsic_move_intermediate", (("CPUS", 2),), 8, max_states=1_300_000, timeout=300),
+    Run("imsic_move_intermediate", (("CPUS", 2),), 8, timeout=300),
     Run("imsic_move_intermediate", (("CPUS", 3),), 6, timeout=300),
     Run("imsic_move_timer_wrong_cpu", (("CPUS", 2),), 16, timeout=300),
     Run("imsic_move_timer_wrong_cpu", (("CPUS", 3),), 16, timeout=300),
-    # The hot-unplug instances have 2.9-3.7 million states at CPUS=2 (`irqc prove --max-states
-    # 5000000` proves what holds; docs/specs/imsic_hotplug_*.md): here a cut search settles every
-    # violation at its pinned length and bounds the rest (BOUNDED_AT_TWO).  Their CPUS=3 results
-    # (bounded, and with one more violation in the unfixed spec) are on those pages.
-    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
-    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
-    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
-    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
-    Run("imsic_hotplug_force_complete", (("CPUS", 2),), 12, max_states=800_000, timeout=150),
-    Run("imsic_hotplug_force_complete", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, max_states=800_000, timeout=150),
+    # The hot-unplug specs at CPUS=2 with RERUN_BOUND 2 and 1; their CPUS=3 results (bounded, and
+    # with one more violation in the unfixed spec) are on docs/specs/imsic_hotplug_*.md.
+    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2),), 12, timeout=150),
+    Run("imsic_hotplug_stale_move_prev", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, timeout=150),
+    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2),), 12, timeout=150),
+    Run("imsic_hotplug_stale_move_prev_fix", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, timeout=150),
+    Run("imsic_hotplug_force_complete", (("CPUS", 2),), 12, timeout=150),
+    Run("imsic_hotplug_force_complete", (("CPUS", 2), ("RERUN_BOUND", 1)), 12, timeout=150),
     Run("edge_irq_migration_livelock", (("CPUS", 2), ("RERUN_BOUND", 3)), 24),
     Run("edge_irq_migration_livelock", (("CPUS", 3), ("RERUN_BOUND", 2)), 18),
     Run("edge_irq_busywait_fix", (("CPUS", 2), ("RERUN_BOUND", 3)), 24),
@@ -112,8 +110,6 @@ BOUND_LENGTH = {1: 10, 2: 15, 3: 20}
 IMSIC_BOUND_LENGTH = {"imsic_move_deferred": 15, "imsic_move_deferred_hotplug": 15, "imsic_move_intermediate": 30,
                       "imsic_hotplug_stale_move_prev": 33, "imsic_hotplug_stale_move_prev_fix": 33,
                       "imsic_hotplug_force_complete": 33}
-# Specs whose CPUS=2 instance is larger than an e2e run searches (see RUNS).
-BOUNDED_AT_TWO = {"imsic_hotplug_stale_move_prev", "imsic_hotplug_stale_move_prev_fix", "imsic_hotplug_force_complete"}
 
 # name -> (base spec, probe declarations, property that must be violated, depth)
 PROBES = {
@@ -201,8 +197,8 @@ def test_verdicts_match_expect(run: Run, results: dict[str, list[tuple[str, str,
         assert ok, f"{run.id}: {prop} is {verdict} (depth {depth}), the spec expects {exp}"
 
 
-@pytest.mark.parametrize("run", [r for r in RUNS if dict(r.params)["CPUS"] == 2 and r.spec not in BOUNDED_AT_TWO],
-                         ids=[r.id for r in RUNS if dict(r.params)["CPUS"] == 2 and r.spec not in BOUNDED_AT_TWO])
+@pytest.mark.parametrize("run", [r for r in RUNS if dict(r.params)["CPUS"] == 2],
+                         ids=[r.id for r in RUNS if dict(r.params)["CPUS"] == 2])
 def test_two_cpus_are_searched_to_the_end(run: Run, results: dict[str, list[tuple[str, str, int, str | None]]]) -> None:
     for prop, verdict, depth, _ in results[run.id]:
         assert verdict in ("proved", "violated", "covered", "unreachable"), \
