@@ -144,6 +144,9 @@ def _close(sys: System, inv: Invariant, step: list[z3.BoolRef] | None, post: PSt
     acc = ParamSymbolic(sys, post)
     grew = False
     for _ in range(MAX_PER_QUERY):
+        ms = budget.ms()  # each check gets what is left now, not what was left at the first
+        if ms:
+            s.set(timeout=ms)
         s.push()
         s.add(z3.Not(inv.formula(acc)))
         answer = s.check()
