@@ -242,23 +242,30 @@ def _meminfo() -> tuple[int, int] | None:
         return None
 
 
+# Z3 re-checks "no shorter counterexample" by bounded model checking up to this depth.  Deeper
+# violations (S6's live-lock at 30 steps) would cost minutes of SAT search for a fact the
+# breadth-first search already establishes; their traces are still pinned and confirmed.
+SHORTNESS_DEPTH = 12
+
+
 def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], search: Search,
             timeout: float | None, progress: Callable[[int, float], None] | None) -> dict[str, PropertyResult]:
     """Each violation the search found, confirmed by Z3 twice: bounded model checking finds
-    none shallower (the depth is the shortest), and the search's own trace is a run of the
-    Z3 transition system that violates the property.  That trace is the one printed: it
-    depends only on the spec and the parameters (docs/prove.md, "Which counterexample").
+    none shallower (up to SHORTNESS_DEPTH), and the search's own trace is a run of the Z3
+    transition system that violates the property.  That trace is the one printed: it depends
+    only on the spec and the parameters (docs/prove.md, "Which counterexample").
 
     Breadth-first search meets every violation first at its least depth, even when it was
     cut: every shallower state had been examined."""
     if not bad:
         return {}
-    deepest = max(search.violations[p.name] for p in bad)
+    bmc_depth = min(SHORTNESS_DEPTH, max(search.violations[p.name] for p in bad))
     out: dict[str, PropertyResult] = {}
     ts: TransitionSystem | None = None
-    for r in prove(model, params, depth=deepest, properties=[p.name for p in bad], timeout=timeout,
+    for r in prove(model, params, depth=bmc_depth, properties=[p.name for p in bad], timeout=timeout,
                    induction=False, progress=progress):
-        r = _confirmed(r, search.violations[r.property])
+        depth = search.violations[r.property]
+        r = _confirmed(r, depth) if depth <= bmc_depth else _none_shallower(r, depth, bmc_depth)
         mine = _search_trace(search, r.property)
         if r.verdict == "violated" and mine is not None:
             ts = ts or TransitionSystem(model, params)
@@ -268,9 +275,22 @@ def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], sea
                     f"property `{r.property}`: Z3 rejects the exhaustive search's counterexample of depth "
                     f"{len(mine.states) - 1}: {why}")
             if why is None:
-                r = replace(r, trace=mine, method="exhaustive search, confirmed by Z3")
+                method = "exhaustive search, confirmed by Z3" if depth <= bmc_depth else \
+                    f"exhaustive search, trace confirmed by Z3 (none shorter up to depth {bmc_depth})"
+                r = replace(r, trace=mine, method=method)
         out[r.property] = replace(r, seconds=r.seconds + search.seconds)
     return out
+
+
+def _none_shallower(r: PropertyResult, depth: int, bmc_depth: int) -> PropertyResult:
+    """A violation deeper than Z3's shortness check: Z3 must find none up to that depth."""
+    if r.verdict == "inconclusive":
+        return r
+    if r.verdict == "violated":
+        raise BackendDisagreement(
+            f"property `{r.property}`: the simulator's exhaustive search finds a shortest violation at depth "
+            f"{depth}, but Z3 bounded model checking finds one at depth {r.depth}")
+    return replace(r, verdict="violated", depth=depth, reason=None)
 
 
 def _confirmed(r: PropertyResult, depth: int) -> PropertyResult:
