@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "specs").glob("*.irqspec"))
 MAX_STATES = 200_000  # keeps the suite fast; a bigger instance is compared on the runs searched in full
 BMC_FLOOR = 12  # BMC depth for comparing properties that hold, when the search's depth is larger
-BMC_CAP = 16  # and the deepest BMC run: a violation deeper than that (S6's live-lock at 30 on a
+BMC_CAP = 10  # and the deepest BMC run: a violation deeper than that (S6's live-lock at 30 on a
 #               large encoding takes minutes of SAT) is compared by the engine's pinned-trace check
 
 
