@@ -14,15 +14,21 @@ As a library: `Simulator(params)` has `initial_states()`, `enabled(s)`,
 `successors(s, instance, step)`, `violated(s)`, `replay(itf)` and `explore()`.
 States are flat tuples of ints: every var element, then every pc.
 """
-from __future__ import annotations
+import os
+import sys
+
+# `python3 DIR/x.py` puts DIR first on sys.path, so a simulator beside this one named like a
+# standard module (DIR/json.py) would be imported instead of it.  Only the standard library is
+# needed here; `os` and `sys` are built in or frozen, and nothing else is imported above.
+if __name__ == "__main__" and "__file__" in globals() and sys.path \
+        and os.path.realpath(sys.path[0] or os.curdir) == os.path.dirname(os.path.realpath(__file__)):
+    del sys.path[0]
 
 import argparse
 import gc
 import itertools
 import json
-import os
 import random
-import sys
 import time
 
 SPEC = '../specs/imsic_naive_move.irqspec'
@@ -37,8 +43,9 @@ PARAMS = {'CPUS': 2}
 #   ret_t: IRQ_SET_MASK_OK_DONE=0, EBUSY=1, ENOSPC=2
 
 
-def _build(P):
-    """Lay the state out for the parameter values P and make the step functions."""
+def _shape(P):
+    """The variables and agents at the parameter values P.  Cheap whatever P is, so that replay
+    can check a trace's parameters against its states before building anything."""
     p_CPUS = P['CPUS']
     # name, kind, index dimensions (lo, hi, labels), element lo..hi, enum members, initial value (None: any)
     VARS = (
@@ -57,7 +64,7 @@ def _build(P):
         _VarInfo('xmove.old_cpu', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('xmove.old_id', 'enum', (), 0, 1, ('A', 'B'), 0),
         _VarInfo('ret', 'enum', (), 0, 2, ('IRQ_SET_MASK_OK_DONE', 'EBUSY', 'ENOSPC'), 0),
-        _VarInfo('desc.lock', 'lock', (), -1, (((1 + (((p_CPUS - 1) - 0) + 1)) + 1) - 1), None, -1),
+        _VarInfo('desc.lock', 'lock', (), -1, ((1 + (p_CPUS - 1) + 1 + 1) - 1), None, -1),
         _VarInfo('desc.inprogress', 'bool', (), 0, 1, None, 0),
         _VarInfo('desc.pending', 'bool', (), 0, 1, None, 0),
         _VarInfo('desc.masked', 'bool', (), 0, 1, None, 0),
@@ -77,7 +84,13 @@ def _build(P):
         _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_simple_irq@144', 'handle_irq_event@169', 'handle_irq_event_percpu@174')),
         _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@187', 'pci_write_msg_msi@244')),
     )
-    L = _Layout(VARS, AGENTS)
+    return VARS, AGENTS
+
+
+def _build(P):
+    """Lay the state out for the parameter values P and make the step functions."""
+    p_CPUS = P['CPUS']
+    L = _Layout(*_shape(P))
     O_imsic_eip = L.offset['imsic.eip']
     S0_imsic_eip = L.stride['imsic.eip'][0]
     O_imsic_eie = L.offset['imsic.eie']
@@ -256,7 +269,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return out
         t = list(s)
-        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
+        t[O_desc_lock] = 1 + (p_CPUS - 1) + 1
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t
@@ -389,7 +402,7 @@ def _build(P):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
-        t[O_desc_lock] = 1 + ((p_CPUS - 1) + 1)
+        t[O_desc_lock] = 1 + (p_CPUS - 1) + 1
         for c_t in R2:  # any t
             t1 = list(t)
             t1[O_set_affinity_req] = c_t
@@ -447,7 +460,7 @@ def _build(P):
 
     # ../specs/imsic_naive_move.irqspec:41: deadlock deadlock
     def prop_deadlock(s):
-        return ((enabled_dev(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R2)) or enabled_set_affinity(s, 0)) or (all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R2) and (s[PC_set_affinity] in ()))
+        return enabled_dev(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R2) or enabled_set_affinity(s, 0) or (all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R2) and (s[PC_set_affinity] in ()))
 
     def initially(s):
         return (1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0]) and (all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_4]) or ((b_c == 0) and (0 == b_v_4))) for b_v_4 in R1) for b_c in R2)) and (all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_5] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_5])) for b_v_5 in R1) for b_c_2 in R2))
@@ -485,12 +498,546 @@ def _build(P):
         for step in AT_set_affinity[s[PC_set_affinity]]:
             out += step(s, 0)
         return out
-    return _Built(L, STEPS, PROPERTIES, initially, successors)
+    # Not symmetric in CPU ids (compiler/symmetry.py says why): no reduction.
+    SYMMETRY = None
+    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY)
 
 
 # ------------------------------------------------------------------------------------------------
 # The runtime below is the same in every generated simulator; only `_build` above is spec-specific.
-# Traces follow irqc's compiler/trace.py: the same ITF JSON and the same table.
+# Traces: irqc copies compiler/traceview.py (between its marker lines) here; it is the one source
+# of the ITF reader and of the table and race-diagram views, for irqc and every simulator.
+# Only mypy reads the shared code's annotations (in irqc); here they need a name to evaluate.
+_Any = object
+# ---- irqc shared runtime: begin (copied verbatim into every generated simulator)
+import json as _json
+
+ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
+
+
+class TraceFormatError(Exception):
+    """Bad input: an ITF trace that cannot be read (the message says where).  A simulator
+    calls it SimulatorError and raises it for bad parameters too."""
+
+
+# Values in a spec's types have a few digits and a few levels of arrays; past these limits a
+# trace is malformed, and refusing it early keeps every reader fast on any input.
+MAX_DIGITS = 64
+MAX_NESTING = 32
+
+
+def itf_value(v: _Any) -> _Any:
+    """A trace value as ITF JSON: ints as {"#bigint": "N"}, bools and names as they are."""
+    if isinstance(v, (bool, str)):  # bool before int: a bool is an int in Python
+        return v
+    if isinstance(v, int):
+        return {"#bigint": str(v)}
+    return [itf_value(x) for x in v]
+
+
+def value_from_itf(v: _Any, where: str, depth: int = 0) -> _Any:
+    if isinstance(v, (bool, str, int)):  # ITF allows plain JSON numbers for small ints
+        return v
+    if isinstance(v, dict) and set(v) == {"#bigint"}:
+        digits = v["#bigint"]
+        body = digits[1:] if isinstance(digits, str) and digits[:1] == "-" else digits
+        if not (isinstance(body, str) and 0 < len(body) <= MAX_DIGITS and body.isascii() and body.isdigit()):
+            raise TraceFormatError("%s: bad #bigint %s (a string of at most %d decimal digits)"
+                                   % (where, short(digits), MAX_DIGITS))
+        return int(digits)
+    if isinstance(v, list):
+        if depth >= MAX_NESTING:
+            raise TraceFormatError("%s: lists nested more than %d deep" % (where, MAX_NESTING))
+        return [value_from_itf(x, where, depth + 1) for x in v]
+    raise TraceFormatError("%s: unsupported ITF value %s" % (where, short(v)))
+
+
+def short(v: _Any) -> str:
+    """A value as JSON, cut to fit in one line of an error message."""
+    try:
+        text = _json.dumps(v, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(type(v))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def itf_states(doc: _Any) -> list[_Any]:
+    """The states of an ITF document, each checked to be an object with an object #meta."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("states"), list):
+        raise TraceFormatError('not an ITF trace (no "states" list)')
+    for k, state in enumerate(doc["states"]):
+        if not isinstance(state, dict):
+            raise TraceFormatError("state %d is not an object but %s" % (k, short(state)))
+        if not isinstance(state.get("#meta", {}), dict):
+            raise TraceFormatError("state %d: #meta is not an object but %s" % (k, short(state["#meta"])))
+    states: list[_Any] = doc["states"]
+    return states
+
+
+def itf_values(state: _Any, k: int) -> dict[str, _Any]:
+    if not isinstance(state, dict):
+        raise TraceFormatError("state %d is not an object" % k)
+    return {name: value_from_itf(v, "state %d, %s" % (k, name)) for name, v in state.items() if name != "#meta"}
+
+
+def check_document(doc: _Any) -> None:
+    """Everything the views read, checked up front: a malformed trace is one located error."""
+    states = itf_states(doc)
+    meta = doc.get("#meta", {})
+    if not isinstance(meta, dict):
+        raise TraceFormatError("#meta is not an object but %s" % short(meta))
+    for key in ("instances", "locks", "hidden"):
+        if not isinstance(meta.get(key, []), list) or not all(isinstance(x, str) for x in meta.get(key, [])):
+            raise TraceFormatError("#meta: %s is %s, not a list of names" % (key, short(meta[key])))
+    for key in ("indices", "kinds"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise TraceFormatError("#meta: %s is %s, not an object" % (key, short(meta[key])))
+    at = meta.get("violated_at")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int)):
+        raise TraceFormatError("#meta: violated_at is %s, not a step number" % short(at))
+    if not isinstance(doc.get("vars", []), list) or not all(isinstance(v, str) for v in doc.get("vars", [])):
+        raise TraceFormatError('"vars" is %s, not a list of names' % short(doc.get("vars")))
+    for k, state in enumerate(states):
+        itf_values(state, k)
+        if k == 0:
+            continue
+        m = state.get("#meta", {})
+        for key in ("instance", "step"):
+            if not isinstance(m.get(key), str):
+                raise TraceFormatError("state %d: #meta: %s is %s, not a name" % (k, key, short(m.get(key))))
+        for key in ("text", "span", "agent"):
+            if not isinstance(m.get(key, ""), (str, type(None))):
+                raise TraceFormatError("state %d: #meta: %s is %s, not a string" % (k, key, short(m.get(key))))
+        if not isinstance(m.get("event", []), list) or not all(isinstance(x, str) for x in m.get("event", [])):
+            raise TraceFormatError("state %d: #meta: event is %s, not a list of strings" % (k, short(m["event"])))
+
+
+def var_names(doc: dict[str, _Any]) -> list[str]:
+    names = doc.get("vars")
+    if isinstance(names, list):
+        return names
+    states = doc.get("states") or [{}]
+    return sorted(k for k in states[0] if k != "#meta")
+
+
+# ------------------------------------------------------------------------ what a step changed
+
+
+def span_line(span: _Any) -> int | None:
+    if not isinstance(span, str):
+        return None
+    parts = span.rsplit(":", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def span_file(span: _Any) -> str | None:
+    if not isinstance(span, str) or span_line(span) is None:
+        return None
+    return span.rsplit(":", 2)[0]
+
+
+def location(span: _Any, files: int) -> str | None:
+    """`L68`, or `gicv3_its_fasteoi.irqspec:68` when the trace spans more than one file."""
+    line = span_line(span)
+    if line is None:
+        return None
+    if files > 1:
+        return "%s:%d" % ((span_file(span) or "").replace("\\", "/").rsplit("/", 1)[-1], line)
+    return "L%d" % line
+
+
+def files_of(doc: dict[str, _Any]) -> int:
+    return len({span_file(s.get("#meta", {}).get("span")) for s in doc["states"][1:]} - {None})
+
+
+def changes(meta: dict[str, _Any], names: list[str], before: dict[str, _Any],
+            after: dict[str, _Any]) -> list[tuple[str, _Any]]:
+    """The (display name, new value) of every scalar element a step changed, in var order."""
+    out = []
+    indices = meta.get("indices", {})
+    for name in names:
+        if name.startswith("pc."):
+            continue  # the acting cell names the step; its location change adds nothing
+        for label, old, new in elements(name, before.get(name), after.get(name), indices.get(name)):
+            if old != new:
+                out.append((label, new))
+    return out
+
+
+def elements(name: str, old: _Any, new: _Any, labels: _Any, depth: int = 0) -> list[tuple[str, _Any, _Any]]:
+    if not isinstance(new, list):
+        return [(name, old, new)]
+    olds = old if isinstance(old, list) and len(old) == len(new) else [None] * len(new)
+    dim = labels[depth] if isinstance(labels, list) and depth < len(labels) and isinstance(labels[depth], list) \
+        and len(labels[depth]) == len(new) else None
+    out: list[tuple[str, _Any, _Any]] = []
+    for i, (o, n) in enumerate(zip(olds, new)):
+        out += elements("%s[%s]" % (name, dim[i] if dim else i), o, n, labels, depth + 1)
+    return out
+
+
+def show_value(meta: dict[str, _Any], name: str, v: _Any) -> str:
+    """Bools as 0/1 (kernel flag style), lock owners by instance name or `-`."""
+    base = name.split("[", 1)[0]
+    instances = meta.get("instances", [])
+    if base in meta.get("locks", []) and isinstance(v, int) and not isinstance(v, bool):
+        if v < 0:
+            return "-"
+        return instances[v] if v < len(instances) else str(v)
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, list):
+        return "[" + ", ".join(show_value(meta, base, x) for x in v) + "]"
+    return str(v)
+
+
+def verdict_line(meta: dict[str, _Any]) -> str:
+    at = meta.get("violated_at")
+    where = "after step %s" % at if at else "in the initial state"
+    if meta.get("property_kind") == "check":
+        return "=> %s violated at step %s" % (meta["property"], at)
+    if meta.get("property_kind") == "cover":  # the run is a witness: it reaches the covered state
+        return "=> %s covered %s" % (meta["property"], where)
+    return "=> %s violated %s" % (meta["property"], where)
+
+
+def acting_instances(doc: dict[str, _Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for s in doc["states"][1:]:
+        inst = s.get("#meta", {}).get("instance")
+        if isinstance(inst, str):
+            seen.setdefault(inst, None)
+    return list(seen)
+
+
+# ------------------------------------------------------------------------ the lane table
+
+MAX_CELL = 44  # keeps a 4-column table printable in a mail
+
+
+def render_table(doc: dict[str, _Any], verdict: bool = True) -> str:
+    """The trace as a plain-text table: one column per agent instance, one row per step."""
+    meta = doc.get("#meta", {})
+    states = doc["states"]
+    names = var_names(doc)
+    vals = [itf_values(st, k) for k, st in enumerate(states)]
+    cols = list(meta.get("instances") or acting_instances(doc))
+    files = files_of(doc)
+    rows = []
+    for k in range(1, len(states)):
+        m = states[k].get("#meta", {})
+        rows.append((str(k), {m.get("instance") or "?": _cell(meta, names, vals, m, k, files)}))
+    widths = [max([len("step")] + [len(r[0]) for r in rows])]
+    for c in cols:
+        widths.append(max([len(c)] + [len(line) for _, cells in rows for line in cells.get(c, [])]))
+    out = [_row(["step"] + cols, widths), "-+-".join("-" * w for w in widths)]
+    for num, cells in rows:
+        height = max(len(v) for v in cells.values())
+        for i in range(height):
+            first = num if i == 0 else ""
+            out.append(_row([first] + [cells.get(c, [])[i] if i < len(cells.get(c, [])) else "" for c in cols],
+                            widths))
+    if verdict and meta.get("property"):
+        out.append(verdict_line(meta))
+    return "\n".join(out)
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    first = cells[0].rjust(widths[0])
+    return " | ".join([first] + [c.ljust(w) for c, w in zip(cells[1:], widths[1:])]).rstrip()
+
+
+def _cell(meta: dict[str, _Any], names: list[str], vals: list[dict[str, _Any]], m: dict[str, _Any], k: int,
+          files: int) -> list[str]:
+    where = location(m.get("span"), files)
+    head = where + ": " if where is not None else ""
+    text = (m.get("text") or m.get("step") or "?").strip()
+    lines = [_clip(head + text)]
+    for name, v in changes(meta, names, vals[k - 1], vals[k]):
+        lines.append(_clip("  %s=%s" % (name, show_value(meta, name, v))))
+    if meta.get("property_kind") == "check" and meta.get("violated_at") == k:
+        lines.append(_clip("  !! check %s fails at this step: its run ends here" % meta.get("property")))
+    return lines
+
+
+def _clip(s: str) -> str:
+    return s if len(s) <= MAX_CELL else s[:MAX_CELL - 3] + "..."
+
+
+# ------------------------------------------------------------------------ kernel-level events
+# What a step did, in the words of the spec's functions: irqc computes, for every step, the
+# paths through its body (compiler/events.py) as (target location, {scalar var: the constant
+# it last writes, or None}, the checks it passes, the event lines); the path a trace took is
+# the one whose end and constant writes agree with the recorded states.
+
+
+def pick_event(paths: _Any, target: _Any, before: dict[str, _Any], after: dict[str, _Any],
+               failed: str | None) -> list[str] | None:
+    """The event lines of the path of one step that fits the recorded pre- and post-state."""
+    fits = []
+    for path in paths:
+        to, writes, checks, lines = path
+        if failed is not None:
+            if failed in checks:
+                fits.append(path)
+            continue
+        if to != target:
+            continue
+        if all(value is None or after.get(var) == value for var, value in writes.items()):
+            fits.append(path)
+    if not fits:
+        return None
+    changed = {name for name in after if name in before and after[name] != before[name]}
+    for path in fits:  # prefer a path that writes everything that changed
+        if changed <= set(path[1]):
+            return list(path[3])
+    return list(fits[0][3])
+
+
+def annotate(doc: dict[str, _Any], step_events: _Any, hidden: list[str], kinds: dict[str, str]) -> None:
+    """Add each step's `event` (and the trace's `hidden` vars and agent `kinds`) to an ITF document."""
+    meta = doc.setdefault("#meta", {})
+    meta["hidden"] = sorted(hidden)
+    meta["kinds"] = dict(sorted(kinds.items()))
+    states = doc["states"]
+    failed = meta.get("property") if meta.get("property_kind") == "check" else None
+    vals = [itf_values(st, k) for k, st in enumerate(states)]
+    for k in range(1, len(states)):
+        m = states[k].setdefault("#meta", {})
+        paths = step_events.get((m.get("agent"), m.get("step")))
+        if not paths:
+            continue
+        target = _pc_of(vals[k], m.get("agent"), m.get("instance"))
+        event = pick_event(paths, target, vals[k - 1], vals[k], failed if meta.get("violated_at") == k else None)
+        if event is not None:
+            m["event"] = event
+
+
+def _pc_of(values: dict[str, _Any], agent: _Any, instance: _Any) -> _Any:
+    pc = values.get("pc.%s" % agent)
+    if isinstance(pc, list):
+        i = _index_of(instance)
+        return pc[i] if i < len(pc) else None
+    return pc
+
+
+# ------------------------------------------------------------------------ the LKML race diagram
+
+LKML_WIDTH = 75  # what checkpatch allows in a commit log
+_MIN_LANE = 16  # below this a lane's words wrap more than they read: stack the steps instead
+
+
+def render_lkml(doc: dict[str, _Any], width: int = LKML_WIDTH) -> str:
+    """The trace as the race diagrams of LKML threads: one lane per acting instance (CPUs
+    first), each cell the kernel-level event of a step, the variable changes that matter as
+    numbered footnotes.  No line is wider than `width`."""
+    meta = doc.get("#meta", {})
+    states = doc["states"]
+    names = var_names(doc)
+    vals = [itf_values(st, k) for k, st in enumerate(states)]
+    order = lanes(doc)
+    hidden = set(meta.get("hidden", []))
+    notes: list[str] = []
+    rows: list[tuple[str, list[str]]] = []  # (lane, cell lines) per step
+    for k in range(1, len(states)):
+        m = states[k].get("#meta", {})
+        lines = _event_lines(meta, m, vals, k)
+        shown = [(n, v) for n, v in changes(meta, names, vals[k - 1], vals[k]) if n.split("[", 1)[0] not in hidden]
+        if meta.get("property_kind") == "check" and meta.get("violated_at") == k:
+            lines.append("!! %s fails" % meta.get("property"))
+        if shown:
+            notes.append("step %d (%s): %s" % (k, lane_name(m.get("instance") or "?"), ", ".join(
+                "%s=%s" % (n, show_value(meta, n, v)) for n, v in shown)))
+            lines[-1] += " [%d]" % len(notes)
+        rows.append((m.get("instance") or "?", lines))
+    busy = _busy(doc, vals, order)
+    widths = _fit([max([len(lane_name(x))] + [len(line) for ln, ls in rows if ln == x for line in ls])
+                   for x in order],
+                  [max([0] + [len(w) for ln, ls in rows if ln == x for line in ls for w in line.split(" ")])
+                   for x in order], width)
+    out = _lanes_view(order, rows, busy, widths) if widths else _stacked_view(rows, width)
+    if meta.get("property"):
+        out.append("")
+        out += _wrap(verdict_line(meta), width, "   ")
+    if notes:
+        out.append("")
+        for i, note in enumerate(notes, 1):
+            out += _wrap("[%d] %s" % (i, note), width, " " * (len(str(i)) + 3))
+    return "\n".join(out)
+
+
+def lanes(doc: dict[str, _Any]) -> list[str]:
+    acting = acting_instances(doc)
+    kinds = doc.get("#meta", {}).get("kinds", {})
+    agent_of = {}
+    for s in doc["states"][1:]:
+        m = s.get("#meta", {})
+        agent_of[m.get("instance")] = m.get("agent")
+    order = list(doc.get("#meta", {}).get("instances") or acting)
+
+    def key(inst: str) -> tuple[int, int]:
+        kind = kinds.get(agent_of.get(inst)) or ("cpu" if inst.startswith("cpu[") else "")
+        return (0 if kind == "cpu" else 1, order.index(inst) if inst in order else len(order))
+    return sorted(acting, key=key)
+
+
+def _index_of(instance: _Any) -> int:
+    """cpu[1] -> 1; an instance of a single-instance agent is 0."""
+    if isinstance(instance, str) and instance.endswith("]") and "[" in instance:
+        digits = instance[instance.rindex("[") + 1:-1]
+        if digits.isdigit():
+            return int(digits)
+    return 0
+
+
+def lane_name(inst: str) -> str:
+    """cpu[1] -> CPU 1, as in the mails; other instances keep their names."""
+    if inst.startswith("cpu[") and inst.endswith("]") and inst[4:-1].isdigit():
+        return "CPU %s" % inst[4:-1]
+    return inst
+
+
+def _event_lines(meta: dict[str, _Any], m: dict[str, _Any], vals: list[dict[str, _Any]], k: int) -> list[str]:
+    event = m.get("event")
+    if isinstance(event, list) and event:
+        return [str(x) for x in event]
+    # A trace without events (an older file, or a step irqc could not describe): the
+    # function of the location it leaves, else the statement it starts with.
+    step = str(m.get("step") or "?")
+    fn = step
+    for sep in "@:#":
+        fn = fn.split(sep, 1)[0]
+    if fn != step:
+        return [fn]
+    return [(m.get("text") or step).strip()]
+
+
+def _busy(doc: dict[str, _Any], vals: list[dict[str, _Any]], lanes: list[str]) -> list[set[str]]:
+    """Per step, the CPU lanes in the middle of a flow (away from an idle location): the
+    `...` of the mails."""
+    agent_of = {}
+    for s in doc["states"][1:]:
+        m = s.get("#meta", {})
+        agent_of[m.get("instance")] = m.get("agent")
+    out = []
+    for k in range(len(vals)):
+        now = set()
+        for inst in lanes:
+            if not inst.startswith("cpu["):
+                continue
+            loc = _pc_of(vals[k], agent_of.get(inst), inst)
+            if isinstance(loc, str) and not loc.startswith("idle") and loc not in ("end", "ready"):
+                now.add(inst)
+        out.append(now)
+    return out
+
+
+def _fit(natural: list[int], words: list[int], width: int) -> list[int] | None:
+    """Lane widths that fit `width` with their separators: the widest lanes give up columns
+    first (their events wrap between words; a word is broken only when no other way fits);
+    None when even the narrowest readable lanes do not fit."""
+    widths = list(natural)
+    avail = width - 3 * (len(widths) - 1)
+    if not widths or avail < _MIN_LANE * len(widths):
+        return None
+    for floors in ([max(_MIN_LANE, min(n, w)) for n, w in zip(natural, words)], [_MIN_LANE] * len(widths)):
+        while sum(widths) > avail:
+            room = [w - f for w, f in zip(widths, floors)]
+            if max(room) <= 0:
+                break
+            i = max(range(len(widths)), key=lambda j: (room[j] > 0, widths[j]))
+            widths[i] -= 1
+    return widths
+
+
+def _lanes_view(order: list[str], rows: list[tuple[str, list[str]]], busy: list[set[str]],
+                widths: list[int]) -> list[str]:
+    width_of = dict(zip(order, widths))
+    out = [_lkml_row([lane_name(x) for x in order], widths), "-+-".join("-" * w for w in widths)]
+    for k, (lane, lines) in enumerate(rows, 1):
+        wrapped = [w for line in lines for w in _wrap(line, width_of.get(lane, widths[0]), "  ")]
+        for i, line in enumerate(wrapped):
+            cells = []
+            for other in order:
+                if other == lane:
+                    cells.append(line)
+                elif i == 0 and other in busy[k - 1] and other in busy[k]:
+                    cells.append("...")
+                else:
+                    cells.append("")
+            out.append(_lkml_row(cells, widths))
+    return out
+
+
+def _lkml_row(cells: list[str], widths: list[int]) -> str:
+    return " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+
+def _stacked_view(rows: list[tuple[str, list[str]]], width: int) -> list[str]:
+    """Too many lanes for side by side: one entry per step, lane first."""
+    out = []
+    for k, (lane, lines) in enumerate(rows, 1):
+        head = "%3d %s: " % (k, lane_name(lane))
+        out += _wrap(head + "; ".join(lines), width, " " * 6)
+    return out
+
+
+def fit_lines(text: str, width: int = LKML_WIDTH) -> str:
+    """Every line of `text` longer than `width` columns wrapped (continuations indented four
+    more than the line); shorter lines are left as they are."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        lead = line[:len(line) - len(body)]
+        out += [lead + w for w in _wrap(body, max(_MIN_LANE, width - len(lead)), "    ")]
+    return "\n".join(out)
+
+
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    """Word-wrap to `width` columns; a word longer than a line is broken, never cut."""
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = word if not line else line + " " + word
+        if len(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            out.append(line)
+            line = indent + word if out else word
+        else:
+            line = word
+        while len(line) > width:
+            out.append(line[:width])
+            line = indent + line[width:]
+    if line or not out:
+        out.append(line)
+    return out
+# ---- irqc shared runtime: end
+
+
+# The race diagram's tables, from irqc's compiler/events.py: per (agent, step), every path
+# through the step as (target location, {scalar var: constant written}, checks, event lines);
+# the ghost vars; the vars each property reads; each agent's kind.
+TRACE_EVENTS = {
+    ('cpu', 'handle_irq_event@169'): (('idle', {'desc.lock': -1, 'desc.inprogress': False}, (), ('handle_irq_event', 'desc_handle_irq return', 'interrupt end')),),
+    ('cpu', 'handle_irq_event_percpu@174'): (('handle_irq_event@169', {'dev.outstanding': False}, (), ('handle_irq_event_percpu',)),),
+    ('cpu', 'handle_simple_irq@144'): (('idle', {'desc.lock': -1}, (), ('handle_simple_irq', 'irq_may_run() -> early out', 'interrupt end')), ('handle_irq_event_percpu@174', {'desc.lock': -1, 'desc.pending': False, 'desc.inprogress': True}, (), ('handle_simple_irq', 'handle_irq_event'))),
+    ('cpu', 'idle'): (('handle_simple_irq@144', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start',)), ('idle', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start', 'interrupt end')), ('handle_simple_irq@144', {'imsic.eie': None, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'xmove.active': False, 'cpu.job': None}, (), ('interrupt start', 'imsic_local_sync')), ('idle', {'imsic.eie': None, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'xmove.active': False, 'cpu.job': None}, (), ('interrupt start', 'imsic_local_sync', 'irq_set_affinity_locked return', 'interrupt end'))),
+    ('dev', 'fire'): (('ready', {'dev.outstanding': True, 'imsic.eip': None, 'xbit': None}, (), ('fire',)),),
+    ('set_affinity', 'pci_write_msg_msi@244'): (('set_affinity@187', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None, 'imsic.eie': None, 'xmove.active': False, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, (), ('pci_write_msg_msi', 'imsic_vector_move', 'imsic_local_sync')), ('set_affinity@187', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None, 'imsic.eie': None, 'xmove.active': True, 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, (), ('pci_write_msg_msi', 'imsic_vector_move'))),
+    ('set_affinity', 'set_affinity@187'): (('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': 'IRQ_SET_MASK_OK_DONE'}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'cpumask_test_cpu() -> early out')), ('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity')), ('pci_write_msg_msi@244', {'desc.lock': None, 'set_affinity.req': None, 'new_vec.cpu': None, 'new_vec.id': None, 'imsic.owner': None, 'msi_msg.addr': None, 'msi_msg.data': None, 'msg.addr': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'pci_write_msg_msi')), ('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'desc.move_pending': True, 'desc.pending_mask': None}, (), ('irq_set_affinity_locked',))),
+}
+TRACE_GHOST = ['xbit', 'stolen']
+TRACE_READS = {'deadlock': [], 'msi_lands_owned': ['desc.lock', 'imsic.owner', 'stolen', 'xbit'], 'no_lost_interrupt': ['desc.lock', 'dev.outstanding']}
+TRACE_KINDS = {'dev': 'device', 'cpu': 'cpu', 'set_affinity': 'thread'}
+
+# The names the runtime below uses for the shared functions.
+_itf_value, _from_itf, _short, _itf_states, _itf_values = itf_value, value_from_itf, short, itf_states, itf_values
+_span_line, _verdict_line, _MAX_DIGITS, _MAX_NESTING = span_line, verdict_line, MAX_DIGITS, MAX_NESTING
 
 
 class _VarInfo:
@@ -550,9 +1097,9 @@ class _PropInfo:
 
 
 class _Built:
-    def __init__(self, layout, steps, properties, initially, successors):
+    def __init__(self, layout, steps, properties, initially, successors, symmetry=None):
         self.layout, self.steps, self.properties, self.initially = layout, steps, properties, initially
-        self.successors = successors
+        self.successors, self.symmetry = successors, symmetry
 
 
 def _steps_at(steps, agent, n_locations):
@@ -560,8 +1107,196 @@ def _steps_at(steps, agent, n_locations):
     return tuple(tuple(st.fn for st in steps if st.agent == agent and st.source == loc) for loc in range(n_locations))
 
 
-class SimulatorError(Exception):
-    """Bad input to the simulator (a parameter, a trace file): the message says what is wrong."""
+class _SymInfo:
+    """How CPU ids move under a permutation (generated by irqc from compiler/symmetry.py)."""
+
+    __slots__ = ("agent", "vars", "pins", "offsets")
+
+    def __init__(self, agent, vars, pins, offsets):
+        # the cpu agent; (var, per dimension: indexed by cpu?, element sort "cpu"/"owner"/"plain");
+        # (sort, value) of the constants that pin a CPU; what `base + self` adds to make a lock owner
+        self.agent, self.vars, self.pins, self.offsets = agent, vars, pins, offsets
+
+
+_STRUCT_CODES = (("B", 0, 0xFF), ("b", -0x80, 0x7F), ("H", 0, 0xFFFF), ("h", -0x8000, 0x7FFF),
+                 ("I", 0, 0xFFFFFFFF), ("i", -0x80000000, 0x7FFFFFFF))
+
+
+def _packer(layout):
+    """(pack, unpack) between states and bytes: each slot in the fewest bytes its range needs."""
+    import struct
+    codes = []
+    for v in layout.vars:
+        codes += [_struct_code(v.lo, v.hi)] * v.size
+    for _, agent, _, _ in layout.instances:
+        codes.append(_struct_code(0, len(agent.locations) - 1))
+    st = struct.Struct("<" + "".join(codes))
+    return st.pack, st.unpack
+
+
+def _as_tuple(*t):
+    return t
+
+
+def _same(t):
+    return t
+
+
+def _struct_code(lo, hi):
+    for code, low, high in _STRUCT_CODES:
+        if low <= lo and hi <= high:
+            return code
+    return "q"
+
+
+class _Unpacked:
+    """The states of a search as tuples, unpacked as they are read."""
+
+    def __init__(self, keys, unpack):
+        self.keys, self.unpack = keys, unpack
+
+    def __iter__(self):
+        return map(self.unpack, self.keys)
+
+    def __len__(self):
+        return len(self.keys)
+
+
+def _canonicaliser(layout, info, pack):
+    """(canon, movable): `canon(s)` is the packed least image of s under the permutations of the
+    CPU ids `movable` (the ones no constant of the spec pins); (None, ()) when that leaves only
+    the identity.
+
+    The CPUs are sorted by their own data (their pc and their row of each array indexed by cpu
+    alone), which a permutation carries along: only CPUs with equal data can be ordered in more
+    than one way.  Their ties are broken by which scalar CPU ids and lock owners name them;
+    CPUs still tied then have equal data and no scalar names them, so swapping them changes
+    nothing.  Only when a CPU id is held in (or indexes) an array with a cpu index are all the
+    orders of tied CPUs tried, keeping the least image."""
+    import itertools
+    import operator
+    agent = next((a for a in layout.agents if info is not None and a.name == info.agent), None)
+    if agent is None or agent.count < 2:
+        return None, ()
+    n = agent.count
+    base = next(g for g, (_, a, i, _) in enumerate(layout.instances) if a is agent and i == 0)
+    if any(o != base for o in info.offsets):
+        return None, ()
+    pinned = set(v if sort == "cpu" else v - base for sort, v in info.pins)
+    movable = tuple(c for c in range(n) if c not in pinned)
+    if len(movable) < 2:
+        return None, ()
+    by_name = {v.name: v for v in layout.vars}
+    elements = []  # (slot, index tuple, cpu dims, element sort, var)
+    sig_slots = {c: [agent.pc + c] for c in movable}
+    names = []  # (slot, value that names CPU 0): the scalar CPU ids and lock owners
+    tangled = False  # some array with a cpu index holds CPU ids, or has two cpu indices
+    for name, cpu_dims, elem in info.vars:
+        v = by_name[name]
+        sizes = [max(0, hi - lo + 1) for lo, hi, _ in v.dims]
+        tangled = tangled or sum(cpu_dims) > 1 or (elem != "plain" and any(cpu_dims))
+        for idx in itertools.product(*(range(k) for k in sizes)):
+            slot = v.base + sum(i * st for i, st in zip(idx, v.strides))
+            elements.append((slot, idx, cpu_dims, elem, v))
+            if sum(cpu_dims) == 1 and elem == "plain":
+                c = next(i for i, cpu in zip(idx, cpu_dims) if cpu)
+                if c in sig_slots:
+                    sig_slots[c].append(slot)
+            elif not any(cpu_dims):
+                names.append((slot, 0 if elem == "cpu" else base))
+    sigs = [(c, operator.itemgetter(*sig_slots[c])) for c in movable]
+    named = operator.itemgetter(*[slot for slot, _ in names]) if names else None
+    refs = {c: tuple(zero + c for _, zero in names) for c in movable}
+    one_name = len(names) == 1
+    eq = operator.eq
+    n_owners = len(layout.instances)
+    images = {}
+
+    def image_of(order):
+        """The getter and value fixes of the permutation sending order[j] to movable[j]."""
+        p = list(range(n))
+        for j, c in enumerate(order):
+            p[c] = movable[j]
+        src = list(range(layout.size))
+        fixes = []
+        owners = tuple(base + p[g - base] if base <= g < base + n else g for g in range(n_owners)) + (-1,)
+        for slot, idx, cpu_dims, elem, v in elements:
+            new = v.base + sum((p[i] if cpu else i) * st for i, cpu, st in zip(idx, cpu_dims, v.strides))
+            src[new] = slot
+            if elem == "cpu":
+                fixes.append((new, tuple(p)))
+            elif elem == "owner":
+                fixes.append((new, owners))  # -1 (free) reads the last entry
+        for i in range(n):
+            src[agent.pc + p[i]] = agent.pc + i
+        got = images[order] = (operator.itemgetter(*src), tuple(fixes))
+        return got
+
+    def apply(order, s):
+        if order == movable:  # s is already in order: the identity
+            return pack(*s)
+        getter, fixes = images.get(order) or image_of(order)
+        if not fixes:
+            return pack(*getter(s))
+        t = list(getter(s))
+        for k, m in fixes:
+            t[k] = m[t[k]]
+        return pack(*t)
+
+    if len(movable) == 2 and not tangled:
+        return _canon_pair(movable, sigs, named, refs, one_name, pack, apply), movable
+
+    def canon(s):
+        keyed = sorted([(sig(s), c) for c, sig in sigs])
+        tied = False
+        for j in range(1, len(keyed)):
+            if keyed[j][0] == keyed[j - 1][0]:
+                tied = True
+                break
+        if not tied:
+            return apply(tuple(c for _, c in keyed), s)
+        if tangled:
+            return _least_image(keyed, s, apply)
+        if named is not None:
+            vals = (named(s),) if one_name else named(s)
+            keyed = sorted([(sig(s), tuple(map(eq, vals, refs[c])), c) for c, sig in sigs])
+        return apply(tuple(k[-1] for k in keyed), s)
+
+    return canon, movable
+
+
+def _canon_pair(movable, sigs, named, refs, one_name, pack, apply):
+    """`canon` for two movable CPUs: the same order as the general one, without sorting."""
+    import operator
+    (_, sig_a), (_, sig_b) = sigs
+    swapped = movable[::-1]
+    refs_a, refs_b = refs[movable[0]], refs[movable[1]]
+    eq = operator.eq
+
+    def canon(s):
+        a, b = sig_a(s), sig_b(s)
+        if a == b and named is not None:
+            vals = (named(s),) if one_name else named(s)
+            a, b = tuple(map(eq, vals, refs_a)), tuple(map(eq, vals, refs_b))
+        return apply(swapped, s) if b < a else pack(*s)
+
+    return canon
+
+
+def _least_image(keyed, s, apply):
+    """The least image over every order of the CPUs whose own data ties."""
+    import itertools
+    order = tuple(c for _, c in keyed)
+    classes, start = [], 0
+    for j in range(1, len(keyed) + 1):
+        if j == len(keyed) or keyed[j][0] != keyed[start][0]:
+            classes.append(order[start:j])
+            start = j
+    return min(apply(sum(parts, ()), s) for parts in itertools.product(*(itertools.permutations(cl) for cl in classes)))
+
+
+# Bad input to the simulator (a parameter, a trace file): the message says what is wrong.
+SimulatorError = TraceFormatError
 
 
 class Simulator:
@@ -569,8 +1304,9 @@ class Simulator:
 
     An *action* is one (agent instance, step) pair, numbered instance-major in
     global instance order (the order `irqc prove` uses).  Step results are lists
-    of `(successor, violated_check_or_None)`; a failed check yields the
-    pre-state as successor, and no step is taken from it.
+    of `(successor or None, tuple of violated checks or None)`: a failed check
+    violates its property and the path goes on for the others (each property
+    is judged alone); a failed in_range check leaves the path without successor.
     """
 
     def __init__(self, params=None):
@@ -586,6 +1322,7 @@ class Simulator:
         b = _build(P)
         self.layout, self.initially, self._successors = b.layout, b.initially, b.successors
         self.steps = b.steps
+        self._symmetry = b.symmetry  # _SymInfo, or None: the search may not permute CPU ids
         self.properties = b.properties
         self.instances = [name for name, _, _, _ in self.layout.instances]
         self.actions = []  # (instance gid, step record)
@@ -628,7 +1365,7 @@ class Simulator:
         out = []
         for slot, index, table in self._tables:
             for aid, fn in table[s[slot]]:
-                if fn(s, index):
+                if any(t is not None or "in_range" in props for t, props in fn(s, index)):
                     gid, st = self.actions[aid]
                     out.append((self.instances[gid], st.name))
         return out
@@ -638,12 +1375,12 @@ class Simulator:
         return self._action_fn(self.action_id(instance, step))(s)
 
     def step_all(self, s):
-        """Every (action id, successor, violated check or None) from s."""
+        """Every (action id, successor or None, violated checks or None) from s."""
         out = []
         for slot, index, table in self._tables:
             for aid, fn in table[s[slot]]:
-                for t, prop in fn(s, index):
-                    out.append((aid, t, prop))
+                for t, props in fn(s, index):
+                    out.append((aid, t, props))
         return out
 
     def violated(self, s):
@@ -685,6 +1422,10 @@ class Simulator:
 
     def state_from_values(self, values, where="state"):
         """The inverse of `values`; raises SimulatorError naming the first bad entry."""
+        known = set(v.name for v in self.layout.vars) | set("pc." + a.name for a in self.layout.agents)
+        unknown = sorted(name for name in values if name not in known)
+        if unknown:
+            raise SimulatorError("%s: %s is not a variable of spec %s" % (where, _short(unknown[0]), SPEC_NAME))
         s = [0] * self.layout.size
         for v in self.layout.vars:
             if v.name not in values:
@@ -698,10 +1439,10 @@ class Simulator:
                 raise SimulatorError("%s: no value for %s" % (where, key))
             locs = [values[key]] if a.domain is None else values[key]
             if not isinstance(locs, list) or len(locs) != a.count:
-                raise SimulatorError("%s: %s should list %d locations" % (where, key, a.count))
+                raise SimulatorError("%s: %s should list %d locations, not %s" % (where, key, a.count, _short(locs)))
             for i, loc in enumerate(locs):
-                if loc not in a.locations:
-                    raise SimulatorError("%s: %s has no location %r" % (where, key, loc))
+                if not isinstance(loc, str) or loc not in a.locations:
+                    raise SimulatorError("%s: %s has no location %s" % (where, key, _short(loc)))
                 s[a.pc + i] = a.locations.index(loc)
         return tuple(s)
 
@@ -757,62 +1498,95 @@ class Simulator:
 
     # ------------------------------------------------------------------ exploration
 
-    def explore(self, max_states=None, max_seconds=None):
+    def explore(self, max_states=None, max_seconds=None, symmetry=False):
         """Breadth-first search of the reachable states.
 
         For every property, the first violation found is a shortest one: BFS meets
         every state first at its least depth, and a check that fails on a step
         from depth d is violated at depth d + 1.  The search stops early only when
         every property is violated, `max_states` states have been seen, or
-        `max_seconds` have passed (looked at every 4096 expanded states).
+        `max_seconds` have passed (looked at every 256 expanded states).
+
+        With `symmetry`, it keeps one state per orbit of the CPU permutations the spec
+        allows (`symmetry_group()`; irqc's compiler/symmetry.py decides which): those
+        permutations map runs to runs and keep every property, so each orbit is met first
+        at the least depth of its states and the verdicts and depths are the same.
+        `states` then counts orbits.  Violations are found on the concrete states reached,
+        and every trace is a concrete run, rebuilt forwards from an initial state.
         """
-        # Millions of new tuples would trigger the cyclic collector over and over; states hold no cycles.
+        # Millions of new objects would trigger the cyclic collector over and over; states hold no cycles.
         was_enabled = gc.isenabled()
         gc.disable()
+        import struct
         try:
-            return self._explore(max_states, max_seconds)
+            try:
+                return self._explore(max_states, max_seconds, symmetry, _packer(self.layout))
+            except struct.error:  # a value outside its type: IR built without in_range checks keeps tuples
+                return self._explore(max_states, max_seconds, symmetry, (_as_tuple, _same))
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _explore(self, max_states, max_seconds=None):
+    def symmetry_group(self):
+        """The CPU ids the search may permute among themselves at these parameters (empty:
+        the spec does not treat its CPUs alike, or names all but one of them)."""
+        return _canonicaliser(self.layout, self._symmetry, _as_tuple)[1]
+
+    def _explore(self, max_states, max_seconds, symmetry, packer):
         t0 = time.perf_counter()
-        parent = {}  # state -> the state it was first reached from (None: initial)
-        found = {}  # property -> (depth, state): the violating state, or the pre-state of the aborted step
+        # States are kept packed into bytes (a fifth of a tuple's memory), as the keys of
+        # `parent`; the layer being expanded is unpacked one state at a time.
+        pack, unpack = packer
+        canon = _canonicaliser(self.layout, self._symmetry, pack)[0] if symmetry else None
+        parent = {}  # packed state (under symmetry: an orbit's representative) -> its parent's, None: initial
+        roots = {}  # packed initial state -> the concrete initial state it was first met as
+        found = {}  # property -> (depth, parent's key or None, the violating state; None: a check of the parent's step)
         pending = list(self._invariants)
         frontier = []
         for s in self.initial_states():
-            if s not in parent:
-                parent[s] = None
-                frontier.append(s)
-                pending = self._note_invariants(s, 0, pending, found)
+            key = pack(*s) if canon is None else canon(s)
+            if key not in parent:
+                parent[key] = None
+                roots[key] = s
+                frontier.append(key)
+                pending = self._note_invariants(s, (0, None, s), pending, found)
         n_props = len(self.properties)
         successors = self._successors
         depth, cut = 0, False
         deadline = None if max_seconds is None else t0 + max_seconds
+        watch = getattr(self, "watch", None)  # irqc prove's hook, (states, depth) -> stop? (signals, memory)
         expanded = 0
         # The loop below is the hot path: no attribute lookups, no allocation but the states.
         while frontier and len(found) < n_props:
             nxt = []
-            for s in frontier:
+            for k in frontier:
                 if max_states is not None and len(parent) >= max_states:
                     cut = True
                     break
                 expanded += 1
-                if deadline is not None and not expanded & 4095 and time.perf_counter() > deadline:
+                if not expanded & 255 and (deadline is not None and time.perf_counter() > deadline
+                                           or watch is not None and watch(len(parent), depth)):
                     cut = True
                     break
-                for t, prop in successors(s):
-                    if prop is None:
-                        if t not in parent:  # most successors were seen before: one hash, no insert
-                            parent[t] = s
-                            nxt.append(t)
-                            for _, inv in pending:
-                                if not inv(t):
-                                    pending = self._note_invariants(t, depth + 1, pending, found)
-                                    break
-                    elif prop not in found:
-                        found[prop] = (depth + 1, s)
+                for t, props in successors(unpack(k)):
+                    if props is not None:  # failed checks: the path goes on for the others
+                        for prop in props:
+                            if prop not in found:
+                                found[prop] = (depth + 1, k, None)
+                        if t is None:
+                            continue
+                    key = pack(*t)
+                    if key not in parent:  # most successors were seen before: one hash, no insert
+                        if canon is not None:  # most successors of a representative are one: cheap first look
+                            key = canon(t)
+                            if key in parent:
+                                continue
+                        parent[key] = k
+                        nxt.append(key)
+                        for _, inv in pending:
+                            if not inv(t):
+                                pending = self._note_invariants(t, (depth + 1, k, t), pending, found)
+                                break
             if cut:
                 break
             if nxt:
@@ -822,42 +1596,70 @@ class Simulator:
         # Every state of depth <= `depth` has been met and checked, and every step from a
         # state of depth < `depth` has been tried: no other violation is that shallow.
         bound = None if not frontier else depth
+        key_of = canon or (lambda t: pack(*t))
         violations = {}
-        for prop, (d, s) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
-            path = self._path_to(parent, s)
-            if d == len(path):  # a check: the step from s aborted, so the last state repeats s
-                path.append((s, self._aborting_action(s, prop)))
-            violations[prop] = (d, path)
-        return ExploreResult(len(parent), depth, bound, violations, seconds, max_states)
+        for prop, (d, at, s) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
+            violations[prop] = (d, self._violation_path(parent, roots, key_of, prop, at, s))
+        result = ExploreResult(len(parent), depth, bound, violations, seconds, max_states)
+        result.reached = _Unpacked(parent, unpack)  # every state met, for irqc prove's coverage scan (compiler/coverage.py)
+        result.symmetry = self.symmetry_group() if canon is not None else ()  # the CPU ids it permuted
+        return result
 
-    def _note_invariants(self, s, depth, pending, found):
+    def _violation_path(self, parent, roots, key_of, prop, at, s):
+        """The concrete run to a violation: to the parent state `at`, then its step to `s` (an
+        invariant) or its step that fails check `prop` (`s` None: the last state repeats its
+        pre-state)."""
+        if at is None:
+            return [(s, None)]
+        path = self._path_to(parent, roots, at, key_of)
+        last = path[-1][0]
+        if s is None:
+            path.append((last, self._aborting_action(last, prop)))
+            return path
+        aid, t = self._link(last, key_of(s), key_of)
+        inv = dict(self._invariants)[prop]
+        if inv(t):  # a permutation of CPUs changed the property's value: compiler/symmetry.py let through an asymmetry
+            raise AssertionError("the symmetric image of a state violating %s does not violate it" % prop)
+        path.append((t, aid))
+        return path
+
+    def _note_invariants(self, s, record, pending, found):
         still = []
         for name, inv in pending:
             if inv(s):
                 still.append((name, inv))
             else:
-                found[name] = (depth, s)
+                found[name] = record
         return still
 
-    def _link(self, before, after):
-        """An action that takes `before` to `after` (the search keeps states, not actions)."""
-        for aid, t, prop in self.step_all(before):
-            if prop is None and t == after:
-                return aid
+    def _link(self, before, want, key_of):
+        """The first action (in action order) from the concrete state `before` to a state of
+        key `want`, and that state (the search keeps packed states, not actions)."""
+        for aid, t, _ in self.step_all(before):
+            if t is not None and key_of(t) == want:
+                return aid, t
         raise AssertionError("no step leads from the parent state to its child")
 
     def _aborting_action(self, s, prop):
-        for aid, _, p in self.step_all(s):
-            if p == prop:
+        for aid, _, props in self.step_all(s):
+            if props is not None and prop in props:
                 return aid
         raise AssertionError("no step of the recorded state aborts on " + prop)
 
-    def _path_to(self, parent, s):
-        chain = [s]
+    def _path_to(self, parent, roots, key, key_of):
+        """A concrete run to a state of key `key`: the chain of keys back to an initial one, walked
+        forwards from that initial state.  Under symmetry each step goes to some state of the
+        next key's orbit; a permutation of the representative's step always does."""
+        chain = [key]
         while parent[chain[-1]] is not None:
             chain.append(parent[chain[-1]])
         chain.reverse()
-        return [(chain[0], None)] + [(t, self._link(p, t)) for p, t in zip(chain, chain[1:])]
+        s = roots[chain[0]]
+        path = [(s, None)]
+        for want in chain[1:]:
+            aid, s = self._link(s, want, key_of)
+            path.append((s, aid))
+        return path
 
     # ------------------------------------------------------------------ random runs
 
@@ -883,10 +1685,11 @@ class Simulator:
                 return path, None, "no step is enabled"
             aid = sorted(by_action)[rng.randrange(len(by_action))]
             options = by_action[aid]
-            t, prop = options[rng.randrange(len(options))]
+            t, props = options[rng.randrange(len(options))]
+            if props is not None:  # the trace of a check violation repeats the pre-state
+                path.append((s, aid))
+                return path, props[0], "a check failed"
             path.append((t, aid))
-            if prop is not None:
-                return path, prop, "a check failed"
             bad = self.violated(t)
             if bad:
                 return path, bad[0], "an invariant is false"
@@ -917,19 +1720,22 @@ class Simulator:
                 aid = self.action_id(m.get("instance"), m.get("step"))
             except SimulatorError as e:
                 return ReplayResult(False, k, None, None, "step %d: %s" % (k, e), path)
-            results = [prop for t, prop in self._action_fn(aid)(s) if t == want]
-            if not results:
+            results = self._action_fn(aid)(s)
+            last = k == len(states) - 1
+            # A check violation's trace repeats the pre-state at its end (the property's run
+            # ends there); a trace may also show the real successor of the failing path.
+            failing = [p for t, props in results if props is not None and (t == want or want == s) for p in props]
+            reached = [t for t, _ in results if t == want]
+            if last and failing and (claimed in failing or not reached):
+                path.append((want, aid))
+                return ReplayResult(True, k, claimed if claimed in failing else failing[0], "check", None, path)
+            if not reached:
+                if failing:
+                    return ReplayResult(False, k, None, None,
+                                        "step %d fails check %s and repeats its state, but the trace goes on"
+                                        % (k, failing[0]), path)
                 return ReplayResult(False, k, None, None, _mismatch(self, s, want, aid, k), path)
             path.append((want, aid))
-            aborts = [prop for prop in results if prop is not None]
-            last = k == len(states) - 1
-            # A step that changes nothing and a failed check both leave the state as it was:
-            # the abort wins when it is the only way, or when the trace claims it at its end.
-            if aborts and (None not in results or (last and claimed in aborts)):
-                if not last:
-                    return ReplayResult(False, k, None, None,
-                                        "step %d aborts on check %s, but the trace goes on" % (k, aborts[0]), path)
-                return ReplayResult(True, k, claimed if claimed in aborts else aborts[0], "check", None, path)
             s = want
         bad = self.violated(s)
         if bad:
@@ -986,7 +1792,7 @@ def _read_scalar(v, x, where):
             return v.members.index(x)
     elif isinstance(x, int) and not isinstance(x, bool) and v.lo <= x <= v.hi:
         return x
-    raise SimulatorError("%s: %r is not a value of its type" % (where, x))
+    raise SimulatorError("%s: %s is not a value of its type" % (where, _short(x)))
 
 
 def _dim_labels(dim):
@@ -1005,44 +1811,11 @@ def _flatten(value, sizes, where):
     if not sizes:
         return [value]
     if not isinstance(value, list) or len(value) != sizes[0]:
-        raise SimulatorError("%s: expected a list of %d values" % (where, sizes[0]))
+        raise SimulatorError("%s: expected a list of %d values, not %s" % (where, sizes[0], _short(value)))
     out = []
     for x in value:
         out += _flatten(x, sizes[1:], where)
     return out
-
-
-def _itf_value(v):
-    if isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, int):
-        return {"#bigint": str(v)}
-    return [_itf_value(x) for x in v]
-
-
-def _from_itf(v, where):
-    if isinstance(v, (bool, str, int)):
-        return v
-    if isinstance(v, dict) and set(v) == {"#bigint"}:
-        try:
-            return int(v["#bigint"])
-        except (TypeError, ValueError):
-            raise SimulatorError("%s: bad #bigint %r" % (where, v["#bigint"]))
-    if isinstance(v, list):
-        return [_from_itf(x, where) for x in v]
-    raise SimulatorError("%s: unsupported ITF value %s" % (where, json.dumps(v)[:60]))
-
-
-def _itf_states(doc):
-    if not isinstance(doc, dict) or not isinstance(doc.get("states"), list):
-        raise SimulatorError('not an ITF trace (no "states" list)')
-    return doc["states"]
-
-
-def _itf_values(state, k):
-    if not isinstance(state, dict):
-        raise SimulatorError("state %d is not an object" % k)
-    return {name: _from_itf(v, "state %d, %s" % (k, name)) for name, v in state.items() if name != "#meta"}
 
 
 def _mismatch(sim, s, want, aid, k):
@@ -1058,110 +1831,6 @@ def _mismatch(sim, s, want, aid, k):
             diffs.append("%s: simulator %s, trace %s" % (name, json.dumps(have[name]), json.dumps(value)))
     alt = " (one of %d possible successors)" % len(got) if len(got) > 1 else ""
     return "step %d: %s gives a different state%s: %s" % (k, who, alt, "; ".join(diffs[:4]))
-
-
-# ------------------------------------------------------------------------------------------------
-# the counterexample table: the same text as compiler/trace.py's render_table
-
-_MAX_CELL = 44
-
-
-def render_table(doc, verdict=True):
-    meta = doc["#meta"]
-    states = doc["states"]
-    names = doc["vars"]
-    vals = [_itf_values(st, k) for k, st in enumerate(states)]
-    cols = list(meta.get("instances") or [])
-    rows = []
-    for k in range(1, len(states)):
-        m = states[k].get("#meta", {})
-        rows.append((str(k), {m.get("instance") or "?": _cell(meta, names, vals, m, k)}))
-    widths = [max([len("step")] + [len(r[0]) for r in rows])]
-    for c in cols:
-        widths.append(max([len(c)] + [len(line) for _, cells in rows for line in cells.get(c, [])]))
-    out = [_row(["step"] + cols, widths), "-+-".join("-" * w for w in widths)]
-    for num, cells in rows:
-        height = max(len(v) for v in cells.values())
-        for i in range(height):
-            first = num if i == 0 else ""
-            out.append(_row([first] + [cells.get(c, [])[i] if i < len(cells.get(c, [])) else "" for c in cols],
-                            widths))
-    if verdict and meta.get("property"):
-        out.append(_verdict_line(meta))
-    return "\n".join(out)
-
-
-def _row(cells, widths):
-    first = cells[0].rjust(widths[0])
-    return " | ".join([first] + [c.ljust(w) for c, w in zip(cells[1:], widths[1:])]).rstrip()
-
-
-def _cell(meta, names, vals, m, k):
-    line = _span_line(m.get("span"))
-    head = "L%d: " % line if line is not None else ""
-    text = (m.get("text") or m.get("step") or "?").strip()
-    lines = [_clip(head + text)]
-    for name, v in _changes(meta, names, vals[k - 1], vals[k]):
-        lines.append(_clip("  %s=%s" % (name, _show_value(meta, name, v))))
-    if meta.get("property_kind") == "check" and meta.get("violated_at") == k:
-        lines.append(_clip("  !! check %s fails: step aborted" % meta.get("property")))
-    return lines
-
-
-def _span_line(span):
-    if not span:
-        return None
-    parts = span.rsplit(":", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-
-
-def _changes(meta, names, before, after):
-    out = []
-    indices = meta.get("indices", {})
-    for name in names:
-        if name.startswith("pc."):
-            continue  # the acting cell names the step; its location change adds nothing
-        for label, old, new in _elements(name, before.get(name), after.get(name), indices.get(name)):
-            if old != new:
-                out.append((label, new))
-    return out
-
-
-def _elements(name, old, new, labels, depth=0):
-    if not isinstance(new, list):
-        return [(name, old, new)]
-    olds = old if isinstance(old, list) and len(old) == len(new) else [None] * len(new)
-    dim = labels[depth] if labels and depth < len(labels) and len(labels[depth]) == len(new) else None
-    out = []
-    for i, (o, n) in enumerate(zip(olds, new)):
-        out += _elements("%s[%s]" % (name, dim[i] if dim else i), o, n, labels, depth + 1)
-    return out
-
-
-def _show_value(meta, name, v):
-    base = name.split("[", 1)[0]
-    instances = meta.get("instances", [])
-    if base in meta.get("locks", []) and isinstance(v, int) and not isinstance(v, bool):
-        if v < 0:
-            return "-"
-        return instances[v] if v < len(instances) else str(v)
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, list):
-        return "[" + ", ".join(_show_value(meta, base, x) for x in v) + "]"
-    return str(v)
-
-
-def _clip(s):
-    return s if len(s) <= _MAX_CELL else s[:_MAX_CELL - 3] + "..."
-
-
-def _verdict_line(meta):
-    at = meta.get("violated_at")
-    where = "after step %s" % at if at else "in the initial state"
-    if meta.get("property_kind") == "check":
-        return "=> %s violated at step %s" % (meta["property"], at)
-    return "=> %s violated %s" % (meta["property"], where)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1192,9 +1861,9 @@ def _cmd_run(args):
     print("random run of %s, seed %d: %d steps; %s" % (_describe(sim), args.seed, max(0, len(path) - 1), why))
     if not path:
         return 2
-    doc = sim.trace(path, prop, len(path) - 1 if prop else None, "irqc simulator run")
+    doc = _annotated(sim.trace(path, prop, len(path) - 1 if prop else None, "irqc simulator run"))
     if len(path) > 1:
-        print(render_table(doc))
+        print(_render(doc, args.style))
     elif prop:
         print(_verdict_line(doc["#meta"]))
     if args.trace_out:
@@ -1203,14 +1872,10 @@ def _cmd_run(args):
 
 
 def _cmd_replay(args):
-    try:
-        with open(args.trace, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise SimulatorError("%s: cannot read an ITF trace: %s" % (args.trace, e))
-    meta = doc.get("#meta", {}) if isinstance(doc, dict) else {}
-    params = meta.get("params", {}) if isinstance(meta, dict) else {}
-    sim = Simulator({k: int(v) for k, v in params.items()} if isinstance(params, dict) else {})
+    doc = _read_trace(args.trace)
+    sim = Simulator(_trace_params(doc))
+    _check_trace(sim, doc)
+    meta = doc.get("#meta", {})
     if meta.get("source_hash") and meta.get("source_hash") != SOURCE_HASH:
         sys.stderr.write("warning: the trace was made from a different version of the spec (source_hash differs)\n")
     res = sim.replay(doc)
@@ -1219,6 +1884,8 @@ def _cmd_replay(args):
         print("replay of %s: DISAGREES at step %d: %s" % (args.trace, res.steps, res.problem))
         return 1
     print("replay of %s on %s: all %d steps match" % (args.trace, _describe(sim), res.steps))
+    if args.style is not None and len(res.path) > 1:
+        print(_render(_annotated(doc), args.style))
     if res.property is not None:
         gid, st = sim.actions[res.path[-1][1]] if res.path[-1][1] is not None else (None, None)
         by = " (step %d: %s.%s, L%s: %s)" % (res.steps, sim.instances[gid], st.name, _span_line(st.span), st.text) \
@@ -1232,6 +1899,113 @@ def _cmd_replay(args):
     return 0
 
 
+# A trace irqc writes is a few kB per step; anything this big is not one of ours.
+_MAX_TRACE_BYTES = 64 << 20
+
+
+def _read_trace(path):
+    """The trace file as a JSON document; SimulatorError when it cannot be one."""
+    try:
+        size = os.stat(path).st_size
+        if size > _MAX_TRACE_BYTES:
+            raise SimulatorError("%s: %d bytes: replay reads traces of up to %d MiB"
+                                 % (path, size, _MAX_TRACE_BYTES >> 20))
+        with open(path, encoding="utf-8") as f:
+            return json.load(f, parse_constant=_not_json)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SimulatorError("%s: cannot read an ITF trace: %s" % (path, e))
+    except RecursionError:
+        raise SimulatorError("%s: cannot read an ITF trace: nested too deeply" % path)
+
+
+def _not_json(name):
+    raise ValueError("%s is not a JSON value" % name)
+
+
+# Below this many slots a simulator builds in well under a second: state_from_values then
+# says precisely what the first state lacks.
+_MAX_SLOTS_UNCHECKED = 1 << 20
+
+
+def _trace_params(doc):
+    """The parameters a trace was made at, checked against its first state before the
+    simulator is built: parameters that make huge states must not hang replay."""
+    states = _itf_states(doc)
+    meta = doc.get("#meta", {})
+    if not isinstance(meta, dict):
+        raise SimulatorError("#meta is not an object but %s" % _short(meta))
+    params = meta.get("params", {})
+    if not isinstance(params, dict):
+        raise SimulatorError("#meta: params is not an object but %s" % _short(params))
+    P = dict(PARAMS)
+    for name, value in params.items():
+        value = _from_itf(value, "#meta: params: %s" % name)
+        if name not in P:
+            raise SimulatorError("#meta: params: %s is not a parameter of spec %s (it has: %s)"
+                                 % (_short(name), SPEC_NAME, ", ".join(sorted(PARAMS)) or "none"))
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SimulatorError("#meta: params: %s is %s, not an integer" % (name, _short(value)))
+        P[name] = value
+    if states:
+        have, want = _slots_given(states[0], P), _state_size(P)
+        if want > max(have, _MAX_SLOTS_UNCHECKED):
+            raise SimulatorError("state 0 holds %d values, but at %s the states of spec %s have %d: the trace's "
+                                 "params do not fit its states" % (have, _shown_params(P), SPEC_NAME, want))
+    return {name: P[name] for name in params}
+
+
+def _state_size(P):
+    vars, agents = _shape(P)
+    size = sum(a.count for a in agents)
+    for v in vars:
+        n = 1
+        for lo, hi, _ in v.dims:
+            n *= max(0, hi - lo + 1)
+        size += n
+    return size
+
+
+def _slots_given(state, P):
+    """How many scalar values the state holds for the spec's variables and pcs."""
+    vars, agents = _shape(P)
+    names = [v.name for v in vars] + ["pc." + a.name for a in agents]
+    return sum(_leaves(state[name]) for name in names if name in state)
+
+
+def _leaves(v, depth=0):
+    if not isinstance(v, list) or depth > _MAX_NESTING:
+        return 1
+    return sum(_leaves(x, depth + 1) for x in v)
+
+
+def _shown_params(P):
+    return ", ".join("%s=%s" % kv for kv in sorted(P.items())) or "the default parameters"
+
+
+def _check_trace(sim, doc):
+    """Every state reads as a state of this spec and every step names one of its steps, so
+    that replay meets only well-formed input: a malformed trace is an error naming the state
+    and the field, not a disagreement."""
+    meta = doc.get("#meta", {})
+    if not isinstance(meta.get("property", ""), (str, type(None))):
+        raise SimulatorError("#meta: property is %s, not a property name" % _short(meta["property"]))
+    at = meta.get("violated_at")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int)):
+        raise SimulatorError("#meta: violated_at is %s, not a step number" % _short(at))
+    for k, state in enumerate(_itf_states(doc)):
+        sim.state_from_values(_itf_values(state, k), "state %d" % k)
+        if k == 0:
+            continue
+        m = state.get("#meta", {})
+        for key in ("instance", "step"):
+            if not isinstance(m.get(key), str):
+                raise SimulatorError("state %d: #meta: %s is %s, not a name" % (k, key, _short(m.get(key))))
+        try:
+            sim.action_id(m["instance"], m["step"])
+        except SimulatorError as e:
+            raise SimulatorError("state %d: #meta: %s" % (k, e))
+
+
 def _cmd_explore(args):
     sim = Simulator(_parse_params(args.param))
     res = sim.explore(args.max_states)
@@ -1240,18 +2014,20 @@ def _cmd_explore(args):
     for prop in sim.properties:
         name, kind = prop.name, prop.kind
         note = "" if prop.expect is None else "  (expected: %s)" % prop.expect
+        # A cover is searched as the invariant !EXPR: its "violation" is a run reaching EXPR.
+        bad, good = ("covered", "unreachable") if kind == "cover" else ("violated", "holds")
         if name in res.violations:
             depth, path = res.violations[name]
-            print("%s (%s): violated at depth %d%s" % (name, kind, depth, note))
+            print("%s (%s): %s at depth %d%s" % (name, kind, bad, depth, note))
             doc = sim.trace(path, name, depth, "irqc simulator explore")
             if depth:
                 print(render_table(doc))
             if args.trace_out:
                 _write_json("%s/%s.%s.itf.json" % (args.trace_out, SPEC_NAME, name), doc)
         elif res.complete:
-            print("%s (%s): holds%s" % (name, kind, note))
+            print("%s (%s): %s%s" % (name, kind, good, note))
         else:
-            print("%s (%s): no violation in runs of up to %d steps%s" % (name, kind, res.bound, note))
+            print("%s (%s): not %s in runs of up to %d steps%s" % (name, kind, bad, res.bound, note))
     if res.complete and not res.violations:
         print("the search is complete: every property holds in every reachable state of this instance "
               "(%d states)" % res.states)
@@ -1266,6 +2042,18 @@ def _cmd_explore(args):
     return 0 if res.complete else 3
 
 
+def _annotated(doc):
+    """The trace with what the race diagram needs: each step's event, the ghost vars to hide
+    (all but those its property reads), the agents' kinds."""
+    prop = doc.get("#meta", {}).get("property") or ""
+    annotate(doc, TRACE_EVENTS, [v for v in TRACE_GHOST if v not in TRACE_READS.get(prop, ())], TRACE_KINDS)
+    return doc
+
+
+def _render(doc, style):
+    return render_lkml(doc) if style == "lkml" else render_table(doc)
+
+
 def _write_json(path, doc):
     d = os.path.dirname(path)
     if d:
@@ -1274,16 +2062,29 @@ def _write_json(path, doc):
         f.write(json.dumps(doc, indent=2) + "\n")
 
 
+REPLAY_EXIT = """exit status:
+  0   every step matches, and the trace shows the violation it claims (if any)
+  1   the trace disagrees with the spec: the output names the step and the variables
+  2   the trace is unreadable or malformed (error: names the state and the field), or a bad option
+  130 interrupted"""
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog=SPEC_NAME, description="Simulator of spec %s, generated by irqc." % SPEC_NAME)
+    p = argparse.ArgumentParser(prog=SPEC_NAME, description="Simulator of spec %s, generated by irqc." % SPEC_NAME,
+                                allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="print a random run as a table")
+    run = sub.add_parser("run", help="print a random run as a table", allow_abbrev=False)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--steps", type=int, default=30)
     run.add_argument("--trace-out", metavar="FILE", help="also write the run as ITF JSON")
-    rep = sub.add_parser("replay", help="replay an ITF trace written by `irqc prove --trace-out`")
+    rep = sub.add_parser("replay", help="replay an ITF trace written by `irqc prove --trace-out`", allow_abbrev=False,
+                         epilog=REPLAY_EXIT, formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("trace")
-    exp = sub.add_parser("explore", help="breadth-first search of every reachable state")
+    run.add_argument("--style", choices=("table", "lkml"), default="table",
+                     help="table: one column per agent instance (default); lkml: the race diagram, 75 columns")
+    rep.add_argument("--style", choices=("table", "lkml"), default=None,
+                     help="also print the replayed trace: table, or lkml (the race diagram, 75 columns)")
+    exp = sub.add_parser("explore", help="breadth-first search of every reachable state", allow_abbrev=False)
     exp.add_argument("--max-states", type=int, default=None)
     exp.add_argument("--trace-out", metavar="DIR", help="write each violation as ITF JSON into DIR")
     for sp in (run, exp):
