@@ -177,6 +177,8 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
     traces = {prop: sim.trace(path, prop, d, generator="irqc prove")
               for prop, (d, path) in result.violations.items()}
     covered = result.depth if result.complete else result.bound
+    if covered is not None and covered < 0:  # stopped before it had met every initial state
+        covered = None
     stopped = None if result.complete else \
         watch.stopped or getattr(result, "stopped", None) or _limit_hit(result, max_states, left)
     if watch.budget is not None:

@@ -5892,6 +5892,15 @@ def _build(P):
     def initially(s):
         return (1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0]) and (all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2)) and (all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2))
 
+    CLAUSES = (
+        # ../specs/imsic_naive_move.irqspec:91
+        lambda s: 1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0],
+        # ../specs/imsic_naive_move.irqspec:92
+        lambda s: all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2),
+        # ../specs/imsic_naive_move.irqspec:93
+        lambda s: all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2),
+    )
+
     STEPS = (
         _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/imsic_naive_move.irqspec:102:3', step_dev__fire),
         _StepInfo(1, 'idle', 0, 'either {', '../specs/imsic_naive_move.irqspec:115:7', step_cpu__idle),
@@ -5931,7 +5940,7 @@ def _build(P):
         return out
     # Not symmetric in CPU ids (compiler/symmetry.py says why): no reduction.
     SYMMETRY = None
-    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY)
+    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -6530,9 +6539,44 @@ class _PropInfo:
 
 
 class _Built:
-    def __init__(self, layout, steps, properties, initially, successors, symmetry=None):
+    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=()):
         self.layout, self.steps, self.properties, self.initially = layout, steps, properties, initially
         self.successors, self.symmetry = successors, symmetry
+        self.clauses = clauses  # the `initially` clauses one by one (initial_states prunes with them)
+
+
+class SearchStopped(Exception):
+    """The search was told to stop before it had met every initial state."""
+
+
+class _NotChosen(Exception):
+    pass
+
+
+class _Partial:
+    """A state whose free slots are chosen one by one: reading one not yet chosen raises."""
+    __slots__ = ("values", "unset")
+
+    def __init__(self, values, unset):
+        self.values, self.unset = values, unset
+
+    def __getitem__(self, k):
+        if k in self.unset:
+            raise _NotChosen
+        return self.values[k]
+
+
+def _refuted(clauses, partial):
+    """Some clause is false on the slots chosen so far, whatever the others will be: it read
+    only chosen slots (its evaluation depends on nothing else), and any other outcome, a read
+    of a slot not chosen yet or any error, judges nothing."""
+    for clause in clauses:
+        try:
+            if not clause(partial):
+                return True
+        except Exception:  # noqa: BLE001 - not judged here; the whole state is checked by `initially`
+            pass
+    return False
 
 
 def _steps_at(steps, agent, n_locations):
@@ -6742,6 +6786,8 @@ class Simulator:
     is judged alone); a failed in_range check leaves the path without successor.
     """
 
+    SearchStopped = SearchStopped  # what initial_states raises when its `stop` says so
+
     def __init__(self, params=None):
         P = dict(PARAMS)
         for name, value in (params or {}).items():
@@ -6754,6 +6800,7 @@ class Simulator:
         self.params = P
         b = _build(P)
         self.layout, self.initially, self._successors = b.layout, b.initially, b.successors
+        self._clauses = b.clauses
         self.steps = b.steps
         self._symmetry = b.symmetry  # _SymInfo, or None: the search may not permute CPU ids
         self.properties = b.properties
@@ -6772,8 +6819,15 @@ class Simulator:
 
     # ------------------------------------------------------------------ library interface
 
-    def initial_states(self):
-        """Every initial state, in a fixed order: vars without an initial value range over their type."""
+    def initial_states(self, stop=None):
+        """Every initial state, in a fixed order: vars without an initial value range over their type.
+
+        The free slots are chosen one at a time, in slot order, each value in turn (the order
+        of itertools.product over them); a clause of `initially` already false on the slots
+        chosen so far cuts every completion of them, so specs whose free slots are tied by
+        `initially` (an owner table and its enable bits) do not pay for the product.  Every
+        state kept is checked whole by `initially`.  `stop()`, asked every 1024 choices,
+        returning True raises SearchStopped."""
         base = [0] * self.layout.size
         free = []
         for v in self.layout.vars:
@@ -6784,13 +6838,32 @@ class Simulator:
                     base[k] = v.init
         for _, agent, _, slot in self.layout.instances:
             base[slot] = agent.initial
+        unset = {k for k, _ in free}
+        partial, clauses = _Partial(base, unset), self._clauses
         out = []
-        for values in itertools.product(*(dom for _, dom in free)):
-            for (k, _), x in zip(free, values):
-                base[k] = x
-            s = tuple(base)
-            if self.initially(s):
-                out.append(s)
+        at = [-1] * len(free)  # per free slot: the index of its value in its range
+        i, tried = 0, 0
+        while i >= 0:
+            if i == len(free):
+                s = tuple(base)
+                if self.initially(s):
+                    out.append(s)
+                i -= 1
+                continue
+            k, dom = free[i]
+            at[i] += 1
+            if at[i] == len(dom):
+                at[i] = -1
+                unset.add(k)
+                i -= 1
+                continue
+            base[k] = dom[at[i]]
+            unset.discard(k)
+            tried += 1
+            if stop is not None and not tried & 1023 and stop():
+                raise SearchStopped
+            if not _refuted(clauses, partial):
+                i += 1
         return out
 
     def enabled(self, s):
@@ -6976,7 +7049,19 @@ class Simulator:
         found = {}  # property -> (depth, parent's key or None, the violating state; None: a check of the parent's step)
         pending = list(self._invariants)
         frontier = []
-        for s in self.initial_states():
+        deadline = None if max_seconds is None else t0 + max_seconds
+        watch = getattr(self, "watch", None)  # irqc prove's hook, (states, depth) -> stop? (signals, memory)
+
+        def stop():
+            return deadline is not None and time.perf_counter() > deadline or watch is not None and watch(0, 0)
+
+        try:
+            initial = self.initial_states(stop)
+        except SearchStopped:  # no depth is covered, not even the initial states
+            result = ExploreResult(0, 0, -1, {}, time.perf_counter() - t0, max_states)
+            result.reached, result.symmetry = (), ()
+            return result
+        for s in initial:
             key = pack(*s) if canon is None else canon(s)
             if key not in parent:
                 parent[key] = None
@@ -6986,8 +7071,6 @@ class Simulator:
         n_props = len(self.properties)
         successors = self._successors
         depth, cut = 0, False
-        deadline = None if max_seconds is None else t0 + max_seconds
-        watch = getattr(self, "watch", None)  # irqc prove's hook, (states, depth) -> stop? (signals, memory)
         expanded = 0
         # The loop below is the hot path: no attribute lookups, no allocation but the states.
         while frontier and len(found) < n_props:
@@ -7181,7 +7264,8 @@ class ExploreResult:
     def __init__(self, states, depth, bound, violations, seconds, max_states):
         self.states, self.depth = states, depth  # states met; the deepest layer reached
         # None when every reachable state was visited; else runs of up to `bound` steps
-        # were all covered (the search was cut, or stopped once every property was violated)
+        # were all covered (the search was cut, or stopped once every property was violated;
+        # -1: stopped before it had met every initial state)
         self.bound = bound
         self.violations = violations  # property -> (depth, [(state, action id or None), ...])
         self.seconds, self.max_states = seconds, max_states

@@ -3060,6 +3060,13 @@ def _build(P):
     def initially(s):
         return (1 == s[O_vector_irq + 0 * S0_vector_irq + 0]) and (all(all((((b_c == 0) and (0 == b_v)) or (0 == s[O_vector_irq + b_c * S0_vector_irq + b_v]) or (2 == s[O_vector_irq + b_c * S0_vector_irq + b_v])) for b_v in R1) for b_c in R0))
 
+    CLAUSES = (
+        # ../specs/x86_msi_set_affinity.irqspec:89
+        lambda s: 1 == s[O_vector_irq + 0 * S0_vector_irq + 0],
+        # ../specs/x86_msi_set_affinity.irqspec:90
+        lambda s: all(all((((b_c == 0) and (0 == b_v)) or (0 == s[O_vector_irq + b_c * S0_vector_irq + b_v]) or (2 == s[O_vector_irq + b_c * S0_vector_irq + b_v])) for b_v in R1) for b_c in R0),
+    )
+
     STEPS = (
         _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/x86_msi_set_affinity.irqspec:101:3', step_dev__fire),
         _StepInfo(1, 'other_driver@115', 0, 'raw_spin_lock(&vector_lock);', '../specs/x86_msi_set_affinity.irqspec:115:3', step_other_driver__other_driver_115),
@@ -3134,7 +3141,7 @@ def _build(P):
     # that hold or are indexed by them, the constants that pin a CPU, the lock owner offsets.
     SYMMETRY = _SymInfo('cpu', (('lapic.irr', (True, False), 'plain'), ('vector_irq', (True, False), 'plain'), ('vector_lock', (), 'owner'), ('msg.addr', (), 'cpu'), ('cfg.dest', (), 'cpu'), ('apicd.prev_cpu', (), 'cpu'), ('desc.lock', (), 'owner'), ('desc.pending_mask', (), 'cpu'), ('xbit', (True, False), 'plain'), ('other_driver.c', (), 'cpu'), ('cpu.v', (True,), 'plain'), ('cpu.job', (True,), 'plain'), ('cpu.irq_move_masked_irq.ret', (True,), 'plain'), ('cpu.msi_set_affinity.return', (True,), 'plain'), ('cpu.msi_set_affinity.old_dest', (True,), 'cpu'), ('cpu.msi_set_affinity.old_vector', (True,), 'plain'), ('cpu.msi_set_affinity.ret', (True,), 'plain'), ('cpu.apic_set_affinity.return', (True,), 'plain'), ),
                         (('cpu', 0), ('owner', (1 + 1 + (p_CPUS - 1) + 1)), ('owner', -1), ('owner', 1), ), ((1 + 1), ))
-    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY)
+    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -3758,9 +3765,44 @@ class _PropInfo:
 
 
 class _Built:
-    def __init__(self, layout, steps, properties, initially, successors, symmetry=None):
+    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=()):
         self.layout, self.steps, self.properties, self.initially = layout, steps, properties, initially
         self.successors, self.symmetry = successors, symmetry
+        self.clauses = clauses  # the `initially` clauses one by one (initial_states prunes with them)
+
+
+class SearchStopped(Exception):
+    """The search was told to stop before it had met every initial state."""
+
+
+class _NotChosen(Exception):
+    pass
+
+
+class _Partial:
+    """A state whose free slots are chosen one by one: reading one not yet chosen raises."""
+    __slots__ = ("values", "unset")
+
+    def __init__(self, values, unset):
+        self.values, self.unset = values, unset
+
+    def __getitem__(self, k):
+        if k in self.unset:
+            raise _NotChosen
+        return self.values[k]
+
+
+def _refuted(clauses, partial):
+    """Some clause is false on the slots chosen so far, whatever the others will be: it read
+    only chosen slots (its evaluation depends on nothing else), and any other outcome, a read
+    of a slot not chosen yet or any error, judges nothing."""
+    for clause in clauses:
+        try:
+            if not clause(partial):
+                return True
+        except Exception:  # noqa: BLE001 - not judged here; the whole state is checked by `initially`
+            pass
+    return False
 
 
 def _steps_at(steps, agent, n_locations):
@@ -3970,6 +4012,8 @@ class Simulator:
     is judged alone); a failed in_range check leaves the path without successor.
     """
 
+    SearchStopped = SearchStopped  # what initial_states raises when its `stop` says so
+
     def __init__(self, params=None):
         P = dict(PARAMS)
         for name, value in (params or {}).items():
@@ -3982,6 +4026,7 @@ class Simulator:
         self.params = P
         b = _build(P)
         self.layout, self.initially, self._successors = b.layout, b.initially, b.successors
+        self._clauses = b.clauses
         self.steps = b.steps
         self._symmetry = b.symmetry  # _SymInfo, or None: the search may not permute CPU ids
         self.properties = b.properties
@@ -4000,8 +4045,15 @@ class Simulator:
 
     # ------------------------------------------------------------------ library interface
 
-    def initial_states(self):
-        """Every initial state, in a fixed order: vars without an initial value range over their type."""
+    def initial_states(self, stop=None):
+        """Every initial state, in a fixed order: vars without an initial value range over their type.
+
+        The free slots are chosen one at a time, in slot order, each value in turn (the order
+        of itertools.product over them); a clause of `initially` already false on the slots
+        chosen so far cuts every completion of them, so specs whose free slots are tied by
+        `initially` (an owner table and its enable bits) do not pay for the product.  Every
+        state kept is checked whole by `initially`.  `stop()`, asked every 1024 choices,
+        returning True raises SearchStopped."""
         base = [0] * self.layout.size
         free = []
         for v in self.layout.vars:
@@ -4012,13 +4064,32 @@ class Simulator:
                     base[k] = v.init
         for _, agent, _, slot in self.layout.instances:
             base[slot] = agent.initial
+        unset = {k for k, _ in free}
+        partial, clauses = _Partial(base, unset), self._clauses
         out = []
-        for values in itertools.product(*(dom for _, dom in free)):
-            for (k, _), x in zip(free, values):
-                base[k] = x
-            s = tuple(base)
-            if self.initially(s):
-                out.append(s)
+        at = [-1] * len(free)  # per free slot: the index of its value in its range
+        i, tried = 0, 0
+        while i >= 0:
+            if i == len(free):
+                s = tuple(base)
+                if self.initially(s):
+                    out.append(s)
+                i -= 1
+                continue
+            k, dom = free[i]
+            at[i] += 1
+            if at[i] == len(dom):
+                at[i] = -1
+                unset.add(k)
+                i -= 1
+                continue
+            base[k] = dom[at[i]]
+            unset.discard(k)
+            tried += 1
+            if stop is not None and not tried & 1023 and stop():
+                raise SearchStopped
+            if not _refuted(clauses, partial):
+                i += 1
         return out
 
     def enabled(self, s):
@@ -4204,7 +4275,19 @@ class Simulator:
         found = {}  # property -> (depth, parent's key or None, the violating state; None: a check of the parent's step)
         pending = list(self._invariants)
         frontier = []
-        for s in self.initial_states():
+        deadline = None if max_seconds is None else t0 + max_seconds
+        watch = getattr(self, "watch", None)  # irqc prove's hook, (states, depth) -> stop? (signals, memory)
+
+        def stop():
+            return deadline is not None and time.perf_counter() > deadline or watch is not None and watch(0, 0)
+
+        try:
+            initial = self.initial_states(stop)
+        except SearchStopped:  # no depth is covered, not even the initial states
+            result = ExploreResult(0, 0, -1, {}, time.perf_counter() - t0, max_states)
+            result.reached, result.symmetry = (), ()
+            return result
+        for s in initial:
             key = pack(*s) if canon is None else canon(s)
             if key not in parent:
                 parent[key] = None
@@ -4214,8 +4297,6 @@ class Simulator:
         n_props = len(self.properties)
         successors = self._successors
         depth, cut = 0, False
-        deadline = None if max_seconds is None else t0 + max_seconds
-        watch = getattr(self, "watch", None)  # irqc prove's hook, (states, depth) -> stop? (signals, memory)
         expanded = 0
         # The loop below is the hot path: no attribute lookups, no allocation but the states.
         while frontier and len(found) < n_props:
@@ -4409,7 +4490,8 @@ class ExploreResult:
     def __init__(self, states, depth, bound, violations, seconds, max_states):
         self.states, self.depth = states, depth  # states met; the deepest layer reached
         # None when every reachable state was visited; else runs of up to `bound` steps
-        # were all covered (the search was cut, or stopped once every property was violated)
+        # were all covered (the search was cut, or stopped once every property was violated;
+        # -1: stopped before it had met every initial state)
         self.bound = bound
         self.violations = violations  # property -> (depth, [(state, action id or None), ...])
         self.seconds, self.max_states = seconds, max_states

@@ -117,4 +117,4 @@ def test_sample_through_the_real_command(tmp_path: Path) -> None:
         assert r.returncode in (0, 2), (name, r.stderr)
         assert "Traceback" not in r.stderr, (name, r.stderr)
         if r.returncode == 2:
-            assert re.search(rf"{re.escape(str(f))}:\d+:\d+: error\[E\d+\]", r.stderr), (name, r.stderr)
+            assert re.search(rf"{re.escape(str(f))}:\d+:\d+: error: .* \[E\d+\]$", r.stderr, re.M), (name, r.stderr)

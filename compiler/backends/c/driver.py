@@ -170,11 +170,12 @@ def _sweep(folder: Path) -> None:
             pass
 
 
-def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path | None,
+def run(exe: Path, max_states: int | None, max_seconds: float | None, dump: Path | None, initial: Path,
         watch: Callable[[int, int], bool] | None = None) -> dict[str, Any]:
-    """Run the compiled search; its JSON report.  `watch(states, depth)` True stops it."""
+    """Run the compiled search from the initial states in `initial`; its JSON report.
+    `watch(states, depth)` True stops it."""
     args = [str(exe), str(-1 if max_states is None else max_states),
-            "-1" if max_seconds is None else repr(max(0.0, max_seconds)), str(dump) if dump else "-"]
+            "-1" if max_seconds is None else repr(max(0.0, max_seconds)), str(dump) if dump else "-", str(initial)]
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 text=True)

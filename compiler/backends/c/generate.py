@@ -64,11 +64,10 @@ def generate(model: ir.Model, params: dict[str, int]) -> Program:
     sc = Scope(model, layout, Names())
     steps, n_actions = _steps(model, sc, bits)
     preds = _predicates(props, sc)
-    init = _initially(model, sc)
     succ = _successors(model, layout)
     guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
     parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), *guards, *steps,
-             *preds, *init, *succ, runtime.SEARCH]
+             *preds, *succ, runtime.SEARCH]
     return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions)
 
 
@@ -82,34 +81,19 @@ def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
     ctype = "uint8_t" if layout.cell_bits == 8 else "uint16_t"
     per_word = 64 // layout.cell_bits
     width = -(-max(layout.size, 1) // per_word) * per_word  # cells, padded to whole 64-bit words
-    base = [0] * width
-    free: list[tuple[int, int]] = []
     for v, vs in layout.vars.items():
-        for k in range(vs.base, vs.base + vs.size):
-            if v.init is None:
-                free.append((k, vs.hi - vs.lo + 1))
-            else:
-                base[k] = ir.eval_const(v.init, layout.params) - vs.lo
-    for a in model.agents:
-        for i in range(layout.count[a.name]):
-            base[layout.pc_base[a.name] + i] = a.initial
-    if any(not 0 <= x <= layout.hi[k] - layout.lo[k] for k, x in enumerate(base[:layout.size])):
-        raise UnsupportedC("an initial value outside its type")
+        if v.init is not None and not vs.lo <= ir.eval_const(v.init, layout.params) <= vs.hi:
+            raise UnsupportedC("an initial value outside its type")
     lines = [
         f"typedef {ctype} cell;",
         f"#define NSLOTS {layout.size}",
         f"#define W {width}",
         f"#define WB (W * sizeof(cell))",
         f"#define NPROPS {len(props)}",
-        f"#define NFREE {len(free)}",
         f"static const int64_t SLOT_LO[NSLOTS + 1] = {{{', '.join(map(str, layout.lo))}{', ' if layout.lo else ''}0}};",
-        f"static const cell INIT_BASE[W] = {{{', '.join(map(str, base))}}};",
-        f"static const int FREE_SLOT[NFREE + 1] = {{{''.join(f'{k}, ' for k, _ in free)}0}};",
-        f"static const int64_t FREE_N[NFREE + 1] = {{{''.join(f'{n}, ' for _, n in free)}0}};",
         f"static const int HAS_PRED[NPROPS + 1] = {{{''.join(f'{int(p.expr is not None)}, ' for p in props)}0}};",
         "static void result(int aid, const cell *t, uint64_t failed);",
         "static int holds(int k, const cell *s);",
-        "static int initially(const cell *s);",
         "static void successors(const cell *s);",
     ]
     lines += [f"static int enabled_{k}(const cell *s, int64_t i);" for k in range(len(model.agents))]
@@ -153,11 +137,6 @@ def _predicates(props: list[ir.Property], sc: Scope) -> list[str]:
             out.append(f"    case {k}: return {cexprs.expr(pred, sc)};  /* {csteps._safe(p.name)} */")
     out += ["    default: return 1;", "    }", "}"]
     return out
-
-
-def _initially(model: ir.Model, sc: Scope) -> list[str]:
-    conds = [cexprs.expr(e, sc) for e in model.initially] or ["1"]
-    return ["static int initially(const cell *s) {", f"    return {' && '.join(conds)};", "}"]
 
 
 def _successors(model: ir.Model, layout: Layout) -> list[str]:

@@ -2,8 +2,9 @@
 
 PRELUDE comes before the model's code (includes and macros), SEARCH
 after it (the hash set, the breadth-first loop, the JSON report and `main`).  The model's
-code defines: W, WB, NSLOTS, NPROPS, cell, SLOT_LO, INIT_BASE, NFREE, FREE_SLOT, FREE_N,
-initially(), holds(k, s) with HAS_PRED[k], successors(s).
+code defines: W, WB, NSLOTS, NPROPS, cell, SLOT_LO, holds(k, s) with HAS_PRED[k], successors(s).
+The initial states come from a file the driver writes: the simulator's `initial_states()`
+(one enumeration of `initially`, pruned clause by clause, for both searches).
 """
 from __future__ import annotations
 
@@ -165,22 +166,18 @@ static void flush(void) {
     nbatch = 0;
 }
 
-static void initial_states(void) {
+/* The initial states, NSLOTS cells each (value - SLOT_LO), in the simulator's order. */
+static void initial_states(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) bug("cannot open the initial states", 0);
     cell s[W];
-    int64_t at[NFREE + 1];
-    memcpy(s, INIT_BASE, WB);
-    for (int k = 0; k < NFREE; k++) at[k] = 0;
-    for (;;) {
-        for (int k = 0; k < NFREE; k++) s[FREE_SLOT[k]] = (cell)at[k];
-        if (initially(s)) {
-            int64_t k = insert(s);
-            if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, 0); }
-            if (out_of_memory) return;
-        }
-        int k = NFREE - 1;
-        while (k >= 0 && ++at[k] == FREE_N[k]) at[k--] = 0;
-        if (k < 0) return;
+    memset(s, 0, WB);
+    while (fread(s, sizeof(cell), NSLOTS, f) == NSLOTS) {
+        int64_t k = insert(s);
+        if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, 0); }
+        if (out_of_memory) break;
     }
+    fclose(f);
 }
 
 static double now(void) {
@@ -220,7 +217,10 @@ static void print_path(int p) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: %s MAX_STATES MAX_SECONDS DUMP_FILE|-\n", argv[0]); return 2; }
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s MAX_STATES MAX_SECONDS DUMP_FILE|- INITIAL_STATES_FILE\n", argv[0]);
+        return 2;
+    }
     int64_t max_states = strtoll(argv[1], NULL, 10);
     double max_seconds = strtod(argv[2], NULL);
     signal(SIGINT, on_signal);
@@ -228,7 +228,7 @@ int main(int argc, char **argv) {
     signal(SIGUSR1, on_signal);  /* irqc's own "stop now" (a limit it watches): keep the states */
     double t0 = now(), next_report = t0 + 0.25;
     if (!grow_states() || !grow_table()) bug("no memory to start", 0);
-    initial_states();
+    initial_states(argv[4]);
     uint64_t lo = 0, hi = n_states, expanded = 0;
     int64_t depth = 0;
     const char *stopped = out_of_memory ? "memory" : NULL;

@@ -15,6 +15,7 @@ both searches meet states in the same order (docs/prove.md, "Which counterexampl
 """
 from __future__ import annotations
 
+import array
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -146,9 +147,16 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
     if budget is not None and (pending is not None or driver.cached(program.source, opt) is None):
         budget.status = f"compiling the exhaustive search ({opt})"
     with driver.build(program.source, opt, pending) as built, tempfile.TemporaryDirectory(prefix="irqc-states-") as tmp:
-        left = None if max_seconds is None else max_seconds - built.seconds
+        left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
+        initial = Path(tmp) / "initial"
+        try:
+            initial.write_bytes(_initial_states(program.layout, sim, left, watch))
+        except sim.SearchStopped:
+            return CResult(0, 0, -1, {}, time.perf_counter() - t0, 0.0, max_states, built.seconds, built.cached, 0,
+                           None, [])  # the engine names the limit: the watch's, or the time
+        left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
         dump = Path(tmp) / "states"
-        doc = driver.run(built.exe, max_states, left, dump, watch)
+        doc = driver.run(built.exe, max_states, left, dump, initial, watch)
         if not doc["dumped"] and doc["stopped"] not in ("SIGINT", "SIGTERM"):
             raise CompileError(f"the compiled search could not write the states it met into {tmp}")
         packed = dump.read_bytes() if doc["dumped"] else b""
@@ -160,6 +168,21 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
     return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
                    max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
                    reached if doc["bound"] is None else _while_budget_lasts(reached))
+
+
+def _initial_states(layout: Layout, sim: Any, max_seconds: float | None,
+                    watch: Callable[[int, int], bool] | None) -> bytes:
+    """The simulator's initial states as the program's cells (value - the slot's low end),
+    in its order; raises sim.SearchStopped when `watch` or the time stops the enumeration."""
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
+
+    def stop() -> bool:
+        return deadline is not None and time.perf_counter() > deadline or watch is not None and watch(0, 0)
+
+    cells = array.array("B" if layout.cell_bits == 8 else "H")
+    for s in sim.initial_states(stop):
+        cells.extend(v - low for v, low in zip(s, layout.lo))
+    return cells.tobytes()
 
 
 def _unpack(packed: bytes, layout: Layout) -> Iterator[tuple[int, ...]]:

@@ -54,7 +54,8 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         sc.names.param(p)
     step_views = [_step_view(a, st, sc, show_path) for a in model.agents for st in a.steps]
     prop_views = [_prop_view(p, sc, show_path) for p in model.properties if p.expr is not None]
-    initially = " and ".join(f"({exprs.cond(e, sc)})" for e in model.initially) or "True"
+    clauses = [exprs.cond(e, sc) for e in model.initially]
+    initially = " and ".join(f"({c})" for c in clauses) or "True"
     enabled = [_enabled_fn(name, sc) for name in list(sc.needs.enabled)]
     guards = [_guard_view(a, st, sc, show_path) for a in model.agents if a.name in sc.needs.enabled
               for st in a.steps]
@@ -77,6 +78,7 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         "guards": guards,
         "props": prop_views,
         "initially": initially,
+        "clauses": [(_where(e.span, show_path), c) for e, c in zip(model.initially, clauses)],
         "step_infos": _step_infos(model, sc, show_path),
         "prop_infos": [_prop_info(p, sc, show_path) for p in _all_properties(model)],
         "dispatch": [f"{sc.names.steps_at(a.name)} = _steps_at(STEPS, {k}, {len(a.locations)})"
