@@ -118,16 +118,20 @@ def _value_to_itf(v: Value) -> Any:
     return traceview.itf_value(v)
 
 
+def itf_document(trace: Trace) -> dict[str, Any]:
+    """The trace as its file holds it (traceview.encode_itf: what the Rust `itf` crate reads)."""
+    return traceview.encode_itf(to_itf(trace))
+
+
 def itf_text(trace: Trace) -> str:
-    """Deterministic text: sorted meta keys, two-space indent, trailing newline."""
-    return json.dumps(to_itf(trace), indent=2) + "\n"
+    """Deterministic text: the file's document, two-space indent, trailing newline."""
+    return traceview.itf_text(to_itf(trace))
 
 
 def write_itf(trace: Trace, path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(itf_text(trace), encoding="utf-8")
-    return p
+    """The trace file, written atomically: a reader never sees half a trace."""
+    traceview.write_atomically(str(path), itf_text(trace))
+    return Path(path)
 
 
 def itf_filename(spec: str, prop: str) -> str:

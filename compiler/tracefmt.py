@@ -227,5 +227,5 @@ def render(doc: dict[str, Any], to: str) -> str:
     if to == "sarif":
         return json.dumps(sarif_log([doc]), indent=2) + "\n"
     if to == "itf":
-        return json.dumps(doc, indent=2) + "\n"
+        return traceview.itf_text(doc)
     raise ValueError(f"unknown format {to}")

@@ -199,7 +199,7 @@ def test_cli_all_cpus_json(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "compiler.cli", "prove", "--all-cpus", "--json", "--quiet",
                            str(path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 1, proc.stderr
-    doc = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)["specs"]
     assert doc[0]["params"]["CPUS"] == "all"
     res = {r["property"]: r for r in doc[0]["results"]}
     assert res["at_most_two"]["verdict"] == "violated" and res["at_most_two"]["cpus"] == 3

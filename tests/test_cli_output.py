@@ -304,9 +304,14 @@ def test_schemas_reject_what_irqc_does_not_print() -> None:
     for bad in ({**good, "code": "201"}, {**good, "severity": "fatal"}, {**good, "labels": [{"line": 1, "col": 1}]},
                 {k: v for k, v in good.items() if k != "location"}):
         assert not _validator("check.schema.json").is_valid({"diagnostics": [bad]}), bad
-    assert not _validator("prove.schema.json").is_valid({"spec": "s", "name": "s", "params": {}, "results": [
-        {"property": "p", "verdict": "maybe", "depth": 1, "method": "bmc", "seconds": 0, "expected": None,
-         "reason": None, "trace": None}]})
+    run = {"spec": "s", "name": "s", "params": {}, "results": [
+        {"property": "p", "verdict": "holds", "depth": 1, "method": "bmc", "seconds": 0, "expected": None,
+         "reason": None, "trace": None}]}
+    _valid("prove.schema.json", {"irqc": "0.2", "all_cpus": False, "specs": [run]})
+    maybe = {**run, "results": [{**run["results"][0], "verdict": "maybe"}]}
+    for bad in ({"irqc": "0.2", "all_cpus": False, "specs": [maybe]}, run, [run],  # 0.1's shapes are gone
+                {"irqc": "0.2", "all_cpus": True, "specs": [run]}):
+        assert not _validator("prove.schema.json").is_valid(bad), bad
 
 
 def test_prove_json_and_its_itf_trace_match_their_schemas(tmp_path: Path) -> None:
@@ -314,7 +319,7 @@ def test_prove_json_and_its_itf_trace_match_their_schemas(tmp_path: Path) -> Non
     assert r.returncode == 1, r.stderr  # S1 models Gowans's race: no_lost_interrupt is violated
     doc = _json(r)
     _valid("prove.schema.json", doc)
-    files = [res["trace"] for res in doc["results"] if res["trace"] is not None]
+    files = [res["trace"] for res in doc["specs"][0]["results"] if res["trace"] is not None]
     assert files and all(isinstance(f, str) for f in files)
     for f in files:
         _valid("itf.schema.json", json.loads(Path(f).read_text(encoding="utf-8")))
@@ -324,9 +329,11 @@ def test_prove_json_for_several_specs_with_inline_traces() -> None:
     r = irqc("prove", "--json", "--property", "no_lost_interrupt", S1, S1)
     assert r.returncode == 1, r.stderr
     doc = _json(r)
-    assert isinstance(doc, list) and len(doc) == 2
-    assert isinstance(doc[0]["results"][0]["trace"], list)
+    assert len(doc["specs"]) == 2
+    inline = doc["specs"][0]["results"][0]["trace"]
+    assert inline["#meta"]["property"] == "no_lost_interrupt" and len(inline["states"]) == 10
     _valid("prove.schema.json", doc)
+    _valid("itf.schema.json", inline)
 
 
 def test_prove_json_usage_error_matches_the_schema() -> None:

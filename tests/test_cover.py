@@ -132,9 +132,9 @@ def test_json_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     path = write(tmp_path, "c", "cover two: x == 2;\ncover three: x == 3;\nexpect three: unreachable;")
     code, out, _ = prove(capsys, str(path), "--json")
     assert code == 0
-    res = {r["property"]: r for r in json.loads(out)["results"]}
+    res = {r["property"]: r for r in json.loads(out)["specs"][0]["results"]}
     assert (res["two"]["verdict"], res["two"]["depth"], res["two"]["expected"]) == ("covered", 2, "covered")
-    assert isinstance(res["two"]["trace"], list) and len(res["two"]["trace"]) == 3
+    assert len(res["two"]["trace"]["states"]) == 3  # the ITF document inline
     assert (res["three"]["verdict"], res["three"]["expected"], res["three"]["trace"]) == ("unreachable", "unreachable",
                                                                                             None)
 

@@ -75,7 +75,7 @@ def test_the_never_firing_tutorial_lists_fire_and_strict_exits_4(tmp_path: Path,
     code, out, _ = prove(capsys, str(path), "--strict")
     assert code == 4
     code, out, _ = prove(capsys, str(path), "--json")
-    cov = json.loads(out)["coverage"]
+    cov = json.loads(out)["specs"][0]["coverage"]
     assert {"agent": "dev", "step": "fire", "path": str(path), "line": 12} in cov["never_taken"]
     assert (cov["steps"], cov["taken"], cov["complete"]) == (6, 1, True)
 
@@ -84,7 +84,7 @@ def test_the_tutorial_takes_every_step(tmp_path: Path, capsys: pytest.CaptureFix
     path = tutorial(tmp_path, "tut", never_fires=False)
     code, out, _ = prove(capsys, str(path), "--strict", "--json")
     assert code == 1  # the race: violated, whatever --strict says
-    doc = json.loads(out)
+    doc = json.loads(out)["specs"][0]
     assert doc["coverage"] == {"steps": 6, "taken": 6, "never_taken": [], "complete": True}
     assert not any("vacuous" in r for r in doc["results"])  # present only when true
 
@@ -101,7 +101,7 @@ def test_an_invariant_whose_premise_never_holds_is_vacuous(tmp_path: Path,
     assert "  live  proved (exhaustive search, " in out
     code, out, _ = prove(capsys, str(path), "--property", "calm", "--property", "live", "--strict", "--json")
     assert code == 4
-    vac = {r["property"]: r.get("vacuous", False) for r in json.loads(out)["results"]}
+    vac = {r["property"]: r.get("vacuous", False) for r in json.loads(out)["specs"][0]["results"]}
     assert vac == {"calm": True, "live": False}
 
 
@@ -122,7 +122,7 @@ def test_an_assert_never_reached_is_vacuous(tmp_path: Path, capsys: pytest.Captu
     path.write_text(ASSERTS.format(name="asserts"), encoding="utf-8")
     code, out, _ = prove(capsys, str(path), "--json")
     assert code == 0
-    res = {r["property"]: r for r in json.loads(out)["results"]}
+    res = {r["property"]: r for r in json.loads(out)["specs"][0]["results"]}
     assert (res["never_here"]["verdict"], res["never_here"]["vacuous"]) == ("proved", True)
     assert "vacuous" not in res["always_here"]
     assert "vacuous" not in res["in_range"]  # built-in checks make no claim of the author's
@@ -133,7 +133,7 @@ def test_an_assert_never_reached_is_vacuous(tmp_path: Path, capsys: pytest.Captu
 def test_a_cut_search_gives_partial_coverage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tutorial(tmp_path, "tut", never_fires=False)
     code, out, _ = prove(capsys, str(path), "--max-states", "3", "--depth", "1", "--json")
-    cov = json.loads(out)["coverage"]
+    cov = json.loads(out)["specs"][0]["coverage"]
     assert cov["complete"] is False and cov["taken"] < cov["steps"]
     code, out, _ = prove(capsys, str(path), "--max-states", "3", "--depth", "1")
     assert "warning: step cpu." in out and "is not taken in the 3 states the cut search reached [W001]" in out
@@ -142,7 +142,7 @@ def test_a_cut_search_gives_partial_coverage(tmp_path: Path, capsys: pytest.Capt
 def test_z3_alone_reports_no_coverage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tutorial(tmp_path, "quiet", never_fires=True)
     code, out, _ = prove(capsys, str(path), "--engine", "bmc", "--json", "--max-k", "2", "--depth", "3")
-    assert "coverage" not in json.loads(out)
+    assert "coverage" not in json.loads(out)["specs"][0]
     code, _, _ = prove(capsys, str(path), "--engine", "bmc", "--strict", "--max-k", "2", "--depth", "3")
     assert code == 0  # nothing to be strict about: no search, no evidence either way
 

@@ -101,7 +101,7 @@ def test_sigterm_during_z3_with_json_and_quiet() -> None:
     time.sleep(2)
     code, out, err, took = stop(p, signal.SIGTERM)
     assert code == 143 and took < STOP_WITHIN, (code, took, err)
-    results = {r["property"]: r for r in json.loads(out)["results"]}
+    results = {r["property"]: r for r in json.loads(out)["specs"][0]["results"]}
     assert results["msi_lands_owned"]["verdict"] == "inconclusive"
     assert results["msi_lands_owned"]["stopped_by"] == "SIGTERM"
     assert "progress" not in err and "stopped by SIGTERM" in err
@@ -130,7 +130,7 @@ def test_timeout_is_honoured_and_named(args: tuple[str, ...]) -> None:
     # generating the simulator come before the clock starts and take seconds at CPUS=4.
     assert wall < 60, wall
     assert p.returncode == 3, err
-    for r in json.loads(out)["results"]:
+    for r in json.loads(out)["specs"][0]["results"]:
         if r["verdict"] in ("inconclusive", "holds", "not_covered"):
             assert r["stopped_by"] == "timeout", r
             assert "--max-states" not in (r["reason"] or ""), r
@@ -209,7 +209,7 @@ def test_json_names_the_limit_only_where_one_stopped(capsys: pytest.CaptureFixtu
 
     def result(*args: str) -> dict[str, Any]:
         main(["prove", str(S1), "--json", "--quiet", "--property", "eoi_pairing", *args])
-        doc: dict[str, Any] = json.loads(capsys.readouterr().out)["results"][0]
+        doc: dict[str, Any] = json.loads(capsys.readouterr().out)["specs"][0]["results"][0]
         return doc
 
     cut = result("--max-states", "50", "--depth", "3", "--max-k", "0")

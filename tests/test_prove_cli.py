@@ -103,14 +103,15 @@ def test_folder_runs_every_spec_sorted_with_one_summary(specs: Path, capsys: pyt
 
 def test_json_single_spec_object(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(specs / "counter.irqspec"), "--json")
-    doc = json.loads(out)
-    assert code == 1 and isinstance(doc, dict)
+    top = json.loads(out)  # one shape for one spec or many
+    assert code == 1 and set(top) == {"irqc", "all_cpus", "specs"} and top["all_cpus"] is False
+    [doc] = top["specs"]
     assert doc["spec"].endswith("counter.irqspec") and doc["params"] == {}
     below = doc["results"][0]
     assert set(below) == {"property", "verdict", "depth", "method", "seconds", "expected", "reason", "trace"}
     assert (below["property"], below["verdict"], below["depth"], below["expected"]) == ("below", "violated", 3,
                                                                                          "violated")
-    assert [s["#meta"]["index"] for s in below["trace"]] == [0, 1, 2, 3]  # inline ITF states
+    assert [s["#meta"]["index"] for s in below["trace"]["states"]] == [0, 1, 2, 3]  # the ITF document inline
     assert doc["results"][2]["trace"] is None
 
 
@@ -119,7 +120,7 @@ def test_json_several_specs_list_and_trace_paths(specs: Path, tmp_path: Path,
     out_dir = tmp_path / "traces"
     code, out, _ = run(capsys, str(specs / "counter.irqspec"), str(specs / "race.irqspec"), "--json",
                        "--trace-out", str(out_dir))
-    docs = json.loads(out)
+    docs = json.loads(out)["specs"]
     assert code == 1 and [Path(d["spec"]).stem for d in docs] == ["counter", "race"]
     race = docs[1]["results"][0]
     assert race["trace"] == str(out_dir / "race.no_lost_update.itf.json")
@@ -130,7 +131,7 @@ def test_json_several_specs_list_and_trace_paths(specs: Path, tmp_path: Path,
 
 def test_param_override_and_unknown_param(specs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(specs / "race.irqspec"), "--param", "CPUS=3", "--json")
-    assert code == 1 and json.loads(out)["params"] == {"CPUS": 3}
+    assert code == 1 and json.loads(out)["specs"][0]["params"] == {"CPUS": 3}
     code, out, err = run(capsys, str(specs / "race.irqspec"), "--param", "NOPE=1")
     assert code == 2 and out == "" and "E211" in err and "NOPE" in err
 
@@ -161,7 +162,7 @@ needs_s1 = pytest.mark.skipif(not S1.exists(), reason="specs/gicv3_its_fasteoi.i
 def test_s1_lost_interrupt_matches_reference_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Reference §8.3: the 9 steps of Gowans's diagram, up to the order of independent steps."""
     code, out, _ = run(capsys, str(S1), "--property", "no_lost_interrupt", "--json", "--trace-out", str(tmp_path))
-    result = json.loads(out)["results"][0]
+    result = json.loads(out)["specs"][0]["results"][0]
     assert code == 1 and (result["verdict"], result["depth"]) == ("violated", 9)
     trace = read_itf(result["trace"])
     steps = [(s.instance, s.step) for s in trace.states[1:]]

@@ -53,7 +53,7 @@ def prove(path: Path, *args: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "compiler.cli.__main__", "prove", "--json", *args, str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    doc: dict[str, Any] = json.loads(proc.stdout)
+    doc: dict[str, Any] = json.loads(proc.stdout)["specs"][0]
     return doc
 
 

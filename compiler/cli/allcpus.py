@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from compiler import ir
 from compiler.backends.allcpus import AllCpuVerdict, prove_all_cpus
 from compiler.backends.allcpus.param import CPUS
-from compiler.trace import render_table, to_itf
+from compiler.trace import itf_document, render_table
 
 SHOWN_LINES = 12  # lines of a proved invariant printed in text; --json carries all of them
 DEFAULT_TIMEOUT = 300.0  # seconds per spec when --timeout is not given: the invariant search can run for hours
@@ -31,8 +31,9 @@ def run_all_cpus(models: list[tuple[str, ir.Model]], overrides: dict[str, int], 
                                   timeout=args.timeout or DEFAULT_TIMEOUT, progress=say)
         done.append((path, model, params, verdicts))
     if args.json:
-        json.dump([_json(path, model, params, vs) for path, model, params, vs in done], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from compiler.cli.prove import prove_document
+        specs = [_json(path, model, params, vs) for path, model, params, vs in done]
+        sys.stdout.write(json.dumps(prove_document(specs, all_cpus=True), indent=2) + "\n")
     else:
         for path, model, params, vs in done:
             _text(path, model, params, vs, sys.stdout)
@@ -93,13 +94,13 @@ def _text(path: str, model: ir.Model, params: dict[str, int], vs: list[AllCpuVer
 
 def _json(path: str, model: ir.Model, params: dict[str, int], vs: list[AllCpuVerdict]) -> dict[str, Any]:
     return {
-        "spec": model.name, "path": path, "params": {CPUS: "all", **params},
+        "spec": path, "name": model.name, "params": {CPUS: "all", **params},
         "results": [{
             "property": v.property, "verdict": v.verdict, "summary": summary(v), "n0": v.n0, "cpus": v.cpus,
             "depth": None if v.result is None else v.result.depth, "settled": v.settled,
             "instances": {str(n): s for n, s in sorted(v.instances.items())},
             "invariant": v.invariant, "evidence": [{"obligation": o.what, "answer": o.answer} for o in v.evidence],
             "reason": v.reason, "expected": v.expected, "seconds": round(v.seconds, 3),
-            "trace": None if v.result is None or v.result.trace is None else to_itf(v.result.trace),
+            "trace": None if v.result is None or v.result.trace is None else itf_document(v.result.trace),
         } for v in vs],
     }

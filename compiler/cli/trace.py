@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from typing import Any
 
 from compiler import traceview, tracefmt
+from compiler.traceview import write_atomically
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -135,25 +135,6 @@ def write_sarif(path: str, docs: list[dict[str, Any]]) -> None:
     from compiler.cli import version
 
     write_atomically(path, json.dumps(tracefmt.sarif_log(docs, version()), indent=2) + "\n")
-
-
-def write_atomically(path: str, text: str) -> None:
-    """A reader sees the old file or the whole new one, never a part."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".irqc-", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file is an ordinary output
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 __all__ = ["add_parser", "run", "read_document", "sarif_problem", "write_sarif", "write_atomically"]
