@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.cli import main
+from tests.schemas import problems, valid
 
 ROOT = Path(__file__).resolve().parent.parent
 S1, S2, S3 = (str(ROOT / "specs" / f"{n}.irqspec") for n in ("gicv3_its_fasteoi", "fasteoi_rerun_loop", "fasteoi_resend"))
@@ -16,6 +17,7 @@ S1, S2, S3 = (str(ROOT / "specs" / f"{n}.irqspec") for n in ("gicv3_its_fasteoi"
 def diff(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, dict[str, object]]]:
     code = main(["diff", *args, "--json"])
     doc = json.loads(capsys.readouterr().out)
+    valid("diff.schema.json", doc)  # docs/schemas/diff.schema.json, on every real output
     return code, {p["property"]: p for p in doc["properties"]}
 
 
@@ -51,6 +53,21 @@ def test_bad_input_is_exit_2_with_diagnostics(tmp_path: Path, capsys: pytest.Cap
     assert main(["diff", S1, str(bad), "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert doc["diagnostics"] and doc["diagnostics"][0]["code"].startswith("E")
+    valid("diff.schema.json", doc)
+    assert main(["diff", S1, "--frobnicate", "--json"]) == 2
+    valid("diff.schema.json", json.loads(capsys.readouterr().out))
+
+
+def test_the_diff_schema_rejects_what_diff_does_not_print() -> None:
+    """The validation can fail: the schema is not vacuous."""
+    blocked = {"step": 8, "instance": "cpu[1]", "old_text": "t", "why": "w", "text": "blocked at step 8"}
+    prop = {"property": "p", "old": "violated at depth 9", "new": "proved", "change": "fixed", "blocked_at": blocked}
+    good = {"old": "a", "new": "b", "properties": [prop]}
+    valid("diff.schema.json", good)
+    for bad in ({**prop, "change": "better"}, {**prop, "old": "violated"}, {**prop, "blocked_at": {"step": 0}},
+                {k: v for k, v in prop.items() if k != "blocked_at"}):
+        assert problems("diff.schema.json", {**good, "properties": [bad]}), bad
+    assert problems("diff.schema.json", [good])
 
 
 def test_text_output_names_the_change_and_the_step(capsys: pytest.CaptureFixture[str]) -> None:
