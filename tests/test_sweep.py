@@ -24,6 +24,7 @@ from compiler.engine import check
 from compiler.pipeline import load_model
 from compiler.backends.z3 import resolve_params
 from dsl.diagnostics import Diagnostics
+from tests.schemas import valid
 
 ROOT = Path(__file__).resolve().parent.parent
 S1 = str(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
@@ -118,9 +119,10 @@ def test_a_local_sweep_prints_one_table_whose_columns_are_the_single_runs(
 def sweep_json(*extra: str) -> list[dict[str, Any]]:
     r = irqc(S1, "--param", "CPUS=2..3", "--json", "--quiet", *extra)
     assert r.returncode == 1 and r.stderr == "", r.stderr
-    docs = json.loads(r.stdout)
-    assert [d["params"]["CPUS"] for d in docs] == [2, 3]
-    return docs
+    doc = json.loads(r.stdout)
+    valid("prove.schema.json", doc)
+    assert [d["params"]["CPUS"] for d in doc["specs"]] == [2, 3]
+    return list(doc["specs"])
 
 
 def results(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

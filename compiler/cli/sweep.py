@@ -433,18 +433,16 @@ def verdict_cell(r: PropertyResult) -> str:
 
 
 def _print(results: list[CellResult], models: dict[str, ir.Model], args: argparse.Namespace) -> None:
-    if args.json:
-        docs = [r.doc if r.doc is not None else _error_doc(r) for r in results if r.exit is not None]
-        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
+    if args.json:  # a run that failed has no document: its diagnostics go to stderr, as the text's do
+        from compiler.cli.prove import prove_document
+
+        docs = [r.doc for r in results if r.doc is not None]
+        sys.stdout.write(json.dumps(prove_document(docs), indent=2) + "\n")
     else:
         sys.stdout.write(table(results, models, args.property) + "\n")
     for r in results:
         if r.errors:
             sys.stderr.write(r.errors if r.errors.endswith("\n") else r.errors + "\n")
-
-
-def _error_doc(r: CellResult) -> dict[str, Any]:
-    return {"spec": r.cell.path, "params": r.cell.params, "exit": r.exit, "error": r.errors}
 
 
 def table(results: list[CellResult], models: dict[str, ir.Model], wanted: list[str]) -> str:
