@@ -336,6 +336,33 @@ def test_prove_json_for_several_specs_with_inline_traces() -> None:
     _valid("itf.schema.json", inline)
 
 
+THREE = """spec three "violated only with three CPUs";
+param CPUS = 2;
+cpu c {
+  var f: bool = false;
+  for (;;) {
+  idle:
+    atomic { await (!f); f = true; }
+  }
+}
+invariant at_most_two: !(exists i: cpu :: exists j: cpu :: exists k: cpu ::
+                         i != j && j != k && i != k && cpu[i].f && cpu[j].f && cpu[k].f);
+"""
+
+
+def test_prove_all_cpus_json_is_the_same_envelope_and_matches_the_schema(tmp_path: Path) -> None:
+    path = spec(tmp_path, THREE)
+    r = irqc("prove", "--all-cpus", "--json", "--quiet", str(path))
+    assert r.returncode == 1, r.stderr  # violated at CPUS=3
+    doc = _json(r)
+    _valid("prove.schema.json", doc)
+    assert doc["all_cpus"] is True and [(s["spec"], s["name"]) for s in doc["specs"]] == [(str(path), "three")]
+    res = {x["property"]: x for x in doc["specs"][0]["results"]}
+    assert (res["at_most_two"]["verdict"], res["at_most_two"]["cpus"]) == ("violated", 3)
+    _valid("itf.schema.json", res["at_most_two"]["trace"])
+    assert not _validator("prove.schema.json").is_valid({**doc, "all_cpus": False})  # the flag picks the objects
+
+
 def test_prove_json_usage_error_matches_the_schema() -> None:
     r = irqc("prove", "--json", "--frobnicate", S1)
     assert r.returncode == 2
