@@ -48,7 +48,7 @@ def bench_spec(spec: Path, engine: str, depth: int | None, budget: float, bmc_ti
     if proc.returncode not in (0, 1, 3):
         print(f"{spec.stem:28} {engine:6} error {proc.returncode}: {proc.stderr.strip()[:200]}")
         return
-    doc = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)["specs"][0]  # one spec: the first of the one JSON shape
     for r in doc["results"]:
         print(ROW.format(spec.stem, engine, r["property"], r["verdict"], r["depth"], r["method"],
                          f"{r['seconds']:7.3f} s"))
