@@ -7,7 +7,6 @@ which does not finish, as the signal tests do."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
