@@ -15,7 +15,7 @@ from compiler.backends.c.search import SEARCHES
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
 from compiler.backends.z3 import interrupt as z3_interrupt
 from compiler.cli.watchdog import EXIT_STATUS, Watchdog
-from compiler.cli import emit_diagnostics_json, usage_error
+from compiler.cli import emit_diagnostics_json, sweep, usage_error
 from compiler.cli.paths import output_dir_problem
 from compiler.coverage import Scan, step_warnings, suspicious
 from compiler.events import annotate, step_events
@@ -23,7 +23,7 @@ from compiler.cli.trace import sarif_problem, write_sarif
 from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
 from compiler.traceview import fit_lines
-from compiler.trace import itf_filename, render_lkml, render_table, state_to_itf, to_itf, write_itf
+from compiler.trace import itf_document, itf_filename, render_lkml, render_table, to_itf, write_itf
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
@@ -97,6 +97,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--all-cpus", action="store_true",
                    help="one answer per property for every number of CPUs: proved (with an inductive invariant "
                         "re-checked by fresh solvers), violated at the smallest CPUS, or no proof (docs/prove.md)")
+    sweep.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (msg := _bad_options(args)) is not None:
         return _usage(msg, args.json)
+    if sweep.wanted(args):  # --param CPUS=2..4, --jobs, --scheduler: the matrix (compiler/cli/sweep.py)
+        return sweep.run(args)
     diags = Diagnostics()
     files = spec_files(args.paths, diags)
     overrides = parse_params(args.param, diags)
@@ -322,9 +325,16 @@ def _depth_or_method(r: PropertyResult) -> str:
 
 
 def _print_json(runs: list[SpecRun], out: TextIO) -> None:
-    docs = [spec_json(sr) for sr in runs]
-    payload: Any = docs[0] if len(docs) == 1 else docs
-    out.write(json.dumps(payload, indent=2) + "\n")
+    out.write(json.dumps(prove_document([spec_json(sr) for sr in runs]), indent=2) + "\n")
+
+
+def prove_document(specs: list[dict[str, Any]], *, all_cpus: bool = False) -> dict[str, Any]:
+    """What `irqc prove --json` prints: one object whatever the number of specs, with or without
+    --all-cpus (docs/schemas/prove.schema.json; 0.1 printed a bare object for one spec, a list
+    for several)."""
+    from compiler.cli import version
+
+    return {"irqc": version(), "all_cpus": all_cpus, "specs": specs}
 
 
 def spec_json(sr: SpecRun) -> dict[str, Any]:
@@ -335,12 +345,12 @@ def spec_json(sr: SpecRun) -> dict[str, Any]:
 
 def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
     trace: Any = None
-    if r.trace is not None:
-        trace = trace_file if trace_file else [state_to_itf(s, r.trace.vars) for s in r.trace.states]
+    if r.trace is not None:  # the file's path, or the document the file would hold
+        trace = trace_file if trace_file else itf_document(r.trace)
     return {"property": r.property, "verdict": r.verdict, "depth": r.depth, "method": r.method,
             "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace,
             **({"stopped_by": r.stopped_by} if r.stopped_by is not None else {}),
             **({"vacuous": True} if r.vacuous is not None else {})}
 
 
-__all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json"]
+__all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json", "prove_document"]
