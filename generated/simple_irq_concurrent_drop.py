@@ -385,8 +385,15 @@ def _build(P):
 _Any = object
 # ---- irqc shared runtime: begin (copied verbatim into every generated simulator)
 import json as _json
+import os as _os
 
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
+
+# Quint's name for the action that produced a state (`quint run --mbt`): generic ITF viewers
+# show it, so each state says who acted there.  Keys in the `mbt::` namespace are never spec
+# variables (an irqspec name has no `::`), and readers skip them.
+ACTION_TAKEN = "mbt::actionTaken"
+_TOOL_KEYS = "mbt::"
 
 
 class TraceFormatError(Exception):
@@ -449,17 +456,21 @@ def itf_states(doc: _Any) -> list[_Any]:
 
 
 def itf_values(state: _Any, k: int) -> dict[str, _Any]:
+    """The spec's variables in a state: `#meta` and the `mbt::` keys left out."""
     if not isinstance(state, dict):
         raise TraceFormatError("state %d is not an object" % k)
-    return {name: value_from_itf(v, "state %d, %s" % (k, name)) for name, v in state.items() if name != "#meta"}
+    return {name: value_from_itf(v, "state %d, %s" % (k, name)) for name, v in state.items()
+            if name != "#meta" and not name.startswith(_TOOL_KEYS)}
 
 
 def check_document(doc: _Any) -> None:
-    """Everything the views read, checked up front: a malformed trace is one located error."""
+    """Everything the views read, checked up front: a malformed trace is one located error.
+    The string-encoded `#meta` values of a file are decoded in place first (decode_meta)."""
     states = itf_states(doc)
     meta = doc.get("#meta", {})
     if not isinstance(meta, dict):
         raise TraceFormatError("#meta is not an object but %s" % short(meta))
+    decode_meta(doc)
     for key in ("instances", "locks", "hidden"):
         if not isinstance(meta.get(key, []), list) or not all(isinstance(x, str) for x in meta.get(key, [])):
             raise TraceFormatError("#meta: %s is %s, not a list of names" % (key, short(meta[key])))
@@ -488,10 +499,91 @@ def check_document(doc: _Any) -> None:
 
 def var_names(doc: dict[str, _Any]) -> list[str]:
     names = doc.get("vars")
-    if isinstance(names, list):
-        return names
-    states = doc.get("states") or [{}]
-    return sorted(k for k in states[0] if k != "#meta")
+    if not isinstance(names, list):
+        names = sorted((doc.get("states") or [{}])[0])
+    return [n for n in names if n != "#meta" and not n.startswith(_TOOL_KEYS)]
+
+
+# ------------------------------------------------------------------------ ITF files
+# The Rust `itf` crate (informalsystems/itf-rs, trace.rs and state.rs) reads every `#meta`
+# value it does not know as a string: irqc's lists, objects, numbers and nulls fail it.  So a
+# file holds each such value as its JSON text, and readers decode them; files written before
+# (values as they are) read the same.  Only a state's `index` stays a number (the crate's u64).
+
+_JSON_META = ("params", "violated_at", "instances", "locks", "indices", "hidden", "kinds")
+_JSON_STATE_META = ("event",)
+
+
+def encode_itf(doc: dict[str, _Any]) -> dict[str, _Any]:
+    """The document as a file holds it: `#meta` values as strings, and first in each state
+    (and in `vars`) ACTION_TAKEN, the step that produced it: `init`, or `<instance>.<step>`."""
+    names = var_names(doc)
+    states = [{"#meta": _meta_text(st.get("#meta", {})), ACTION_TAKEN: action_taken(st.get("#meta", {})),
+               **{n: st[n] for n in names}} for st in doc["states"]]
+    return {"#meta": _meta_text(doc.get("#meta", {})), "vars": [ACTION_TAKEN] + names, "states": states}
+
+
+def action_taken(m: dict[str, _Any]) -> str:
+    if not m.get("index") or not isinstance(m.get("instance"), str):
+        return "init"
+    return "%s.%s" % (m["instance"], m.get("step"))
+
+
+def _meta_text(meta: dict[str, _Any]) -> dict[str, _Any]:
+    return {key: v if isinstance(v, str) or key == "index" else _json.dumps(v)
+            for key, v in meta.items() if v is not None}
+
+
+def decode_meta(doc: dict[str, _Any]) -> None:
+    """The `#meta` values encode_itf wrote as JSON text, decoded in place."""
+    if not isinstance(doc, dict):
+        return
+    _decode(doc.get("#meta"), _JSON_META, "#meta")
+    for k, st in enumerate(doc.get("states") or []):
+        if isinstance(st, dict):
+            _decode(st.get("#meta"), _JSON_STATE_META, "state %d: #meta" % k)
+
+
+def _decode(meta: _Any, keys: tuple[str, ...], where: str) -> None:
+    if not isinstance(meta, dict):
+        return
+    for key in keys:
+        text = meta.get(key)
+        if isinstance(text, str):
+            try:
+                meta[key] = _json.loads(text, parse_constant=_no_constant)
+            except (ValueError, RecursionError):
+                raise TraceFormatError("%s: %s is %s, not JSON text" % (where, key, short(text)))
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError("%s is not JSON" % name)
+
+
+def itf_text(doc: dict[str, _Any]) -> str:
+    """A trace file's text: encode_itf's document, two-space indent, a final newline."""
+    return _json.dumps(encode_itf(doc), indent=2) + "\n"
+
+
+def write_atomically(path: str, text: str) -> None:
+    """A reader sees the old file or the whole new one, never a part."""
+    import tempfile  # here: most simulator runs write nothing
+
+    parent = _os.path.dirname(_os.path.abspath(path))
+    _os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".irqc-", suffix=".tmp", dir=parent)
+    try:
+        with _os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            _os.fsync(f.fileno())
+        umask = _os.umask(0)
+        _os.umask(umask)
+        _os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file is an ordinary output
+        _os.replace(tmp, path)
+    except BaseException:
+        _os.unlink(tmp)
+        raise
 
 
 # ------------------------------------------------------------------------ what a step changed
@@ -1815,7 +1907,7 @@ def _cmd_run(args):
     elif prop:
         print(_verdict_line(doc["#meta"]))
     if args.trace_out:
-        _write_json(args.trace_out, doc)
+        _write_trace(args.trace_out, doc)
     return 1 if prop else 0
 
 
@@ -1859,11 +1951,13 @@ def _read_trace(path):
             raise SimulatorError("%s: %d bytes: replay reads traces of up to %d MiB"
                                  % (path, size, _MAX_TRACE_BYTES >> 20))
         with open(path, encoding="utf-8") as f:
-            return json.load(f, parse_constant=_not_json)
+            doc = json.load(f, parse_constant=_not_json)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise SimulatorError("%s: cannot read an ITF trace: %s" % (path, e))
     except RecursionError:
         raise SimulatorError("%s: cannot read an ITF trace: nested too deeply" % path)
+    decode_meta(doc)  # a file holds #meta values as strings (docs/trace-format.md)
+    return doc
 
 
 def _not_json(name):
@@ -1971,7 +2065,7 @@ def _cmd_explore(args):
             if depth:
                 print(render_table(doc))
             if args.trace_out:
-                _write_json("%s/%s.%s.itf.json" % (args.trace_out, SPEC_NAME, name), doc)
+                _write_trace("%s/%s.%s.itf.json" % (args.trace_out, SPEC_NAME, name), doc)
         elif res.complete:
             print("%s (%s): %s%s" % (name, kind, good, note))
         else:
@@ -2002,12 +2096,8 @@ def _render(doc, style):
     return render_lkml(doc) if style == "lkml" else render_table(doc)
 
 
-def _write_json(path, doc):
-    d = os.path.dirname(path)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(json.dumps(doc, indent=2) + "\n")
+def _write_trace(path, doc):
+    write_atomically(path, itf_text(doc))  # the file form irqc writes too (compiler/traceview.py)
 
 
 REPLAY_EXIT = """exit status:
