@@ -14,6 +14,11 @@
    `depth` steps, that is the bounded verdict ("holds up to depth B"); otherwise BMC
    to `depth` and then k-induction decide, exactly as with `engine="bmc"`.
 
+`engine="ic3"` runs Z3's Spacer alone instead (compiler/backends/z3/ic3.py): proofs with a
+re-checked inductive invariant, violations as bounded model checking finds them.  It is not
+part of "auto": on a cut search it would turn "holds up to depth K" into "proved", a
+different verdict, at a cost no budget estimates.
+
 Limits (`compiler.limits`): `timeout` is one deadline for every engine of the call.
 The search may use half of it, so that Z3 keeps time for the counterexamples and for
 the bounded run after a cut search.  Whatever stops an engine (`--max-states`, the
@@ -32,12 +37,13 @@ from compiler.backends.c import search as c_search
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem, prove
 from compiler.backends.z3.confirm import confirm_trace
+from compiler.backends.z3.ic3 import InvariantRejected, prove_ic3
 from compiler.coverage import Scan, finish, judge_covers, scan
 from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
 
 DEFAULT_MAX_STATES = 2_000_000  # about 2 GB of states; the shipped specs need under 900,000
-ENGINES = ("auto", "bmc")
+ENGINES = ("auto", "bmc", "ic3")
 
 
 class BackendDisagreement(Exception):
@@ -72,6 +78,8 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
     "python", "c" (the compiled search) or "auto" (compiler/backends/c/search.py says which)."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     with limits.budget(timeout, model.name) as budget:
+        if engine == "ic3" and wanted:
+            return judge_covers(model, _ic3(model, params, wanted, depth, timeout, progress))
         if engine == "bmc" or max_states <= 0 or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
@@ -86,6 +94,15 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
         rest = [p for p in wanted if p.name not in search.violations]
         out.update(_settle_rest(model, params, rest, search, depth, max_k, timeout, progress, notice))
     return finish(model, [out[p.name] for p in wanted], search.scan)
+
+
+def _ic3(model: ir.Model, params: dict[str, int], wanted: list[ir.Property], depth: int, timeout: float | None,
+         progress: Callable[[int, float], None] | None) -> list[PropertyResult]:
+    try:
+        return prove_ic3(model, params, depth=depth, properties=[p.name for p in wanted], timeout=timeout,
+                         progress=progress)
+    except InvariantRejected as e:  # exit 70 wherever BackendDisagreement is (prove, sweep, test)
+        raise BackendDisagreement(f"IC3 and a fresh solver disagree: {e}") from e
 
 
 def _half(budget: limits.Budget) -> float | None:

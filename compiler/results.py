@@ -36,6 +36,7 @@ class PropertyResult:
     expected: str | None = None  # `expect` from the spec: "violated" | "holds" | "covered" | "unreachable" | None
     stopped_by: str | None = None  # the limit that stopped an engine short of a settled verdict
     vacuous: str | None = None  # holds or proved with no state that could violate it: why (compiler.coverage)
+    invariant: tuple[str, ...] | None = None  # proved by IC3: the re-checked inductive invariant, one conjunct each
 
     def __post_init__(self) -> None:
         assert self.verdict in VERDICTS, self.verdict

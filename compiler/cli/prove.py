@@ -32,13 +32,16 @@ EPILOG = f"""verdicts:
   holds up to depth K               no run of at most K steps violates it
   proved (exhaustive search, N st.) every reachable state of this instance was examined
   proved (k-induction, k=N)         no run of any length violates it
+  proved (IC3, inductive invariant re-checked)
+                                    --engine ic3: Spacer's invariant, re-checked by fresh solvers
   inconclusive (reason)             a limit or the solver stopped it (the reason says which); nothing
                                     violated up to the depth given
 
 How: the generated simulator first searches the instance exhaustively (up to --max-states,
 default {DEFAULT_MAX_STATES}); Z3 then finds each counterexample at the depth the search found it.
 When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
-k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone.
+k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone; --engine ic3
+uses Z3's Spacer (IC3/PDR) for proofs and BMC for counterexamples (--show-invariant prints each proof).
 --timeout S bounds each spec, every engine together; the search may use half of it.
 
 exit status:
@@ -71,7 +74,11 @@ def add_parser(subparsers: Any) -> None:
                    help=f"try k-induction up to k=N after a clean run; 0 turns it off (default {DEFAULT_MAX_K})")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto: exhaustive search, then Z3 for traces (or BMC and k-induction when the search "
-                        "cannot finish); bmc: Z3 alone (default auto)")
+                        "cannot finish); bmc: Z3 alone; ic3: Z3's Spacer (IC3/PDR), each proof an inductive "
+                        "invariant re-checked by fresh solvers, each violation found by BMC (default auto)")
+    p.add_argument("--show-invariant", action="store_true",
+                   help="--engine ic3: print the inductive invariant of each property it proves (--json always "
+                        "carries it, in `invariant`)")
     p.add_argument("--search", choices=SEARCHES, default="auto",
                    help="how the exhaustive search runs: c, compiled with the system C compiler and cross-checked "
                         "against the Python simulator; python, the simulator alone; auto, c when the spec is "
@@ -154,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(runs, sys.stdout)
     else:
-        _print_text(runs, args.depth, sys.stdout, args.style)
+        _print_text(runs, args.depth, sys.stdout, args.style, args.show_invariant)
     if args.sarif is not None:
         write_sarif(args.sarif, [to_itf(r.trace) for sr in runs for r in sr.results if r.trace is not None])
     if stopped is not None:
@@ -254,16 +261,17 @@ def _note(line: str) -> None:
 # --------------------------------------------------------------------------- text output
 
 
-def _print_text(runs: list[SpecRun], depth: int, out: TextIO, style: str = "table") -> None:
+def _print_text(runs: list[SpecRun], depth: int, out: TextIO, style: str = "table",
+                invariants: bool = False) -> None:
     if style == "lkml":  # a patch-review reply: every line fits 75 columns, not only the diagram's
         buf = io.StringIO()
-        _print_text_lines(runs, depth, buf, style)
+        _print_text_lines(runs, depth, buf, style, invariants)
         out.write(fit_lines(buf.getvalue()))
     else:
-        _print_text_lines(runs, depth, out, style)
+        _print_text_lines(runs, depth, out, style, invariants)
 
 
-def _print_text_lines(runs: list[SpecRun], depth: int, out: TextIO, style: str) -> None:
+def _print_text_lines(runs: list[SpecRun], depth: int, out: TextIO, style: str, invariants: bool) -> None:
     for i, sr in enumerate(runs):
         if i:
             out.write("\n")
@@ -277,6 +285,10 @@ def _print_text_lines(runs: list[SpecRun], depth: int, out: TextIO, style: str) 
                       f"{_expect_note(r)}\n")
         for line in step_warnings(sr.model, sr.scan) if sr.scan is not None else []:
             out.write(line + "\n")
+        for r in sr.results if invariants else []:
+            if r.invariant is not None:
+                out.write(f"\n{r.property}: inductive invariant (IC3, re-checked), the conjunction of\n")
+                out.write("".join(f"  {c}\n" for c in r.invariant))
         for r in sr.results:
             if r.trace is not None:
                 what = "witness" if r.verdict == "covered" else "counterexample"
@@ -350,7 +362,8 @@ def _result_json(r: PropertyResult, trace_file: str | None) -> dict[str, Any]:
     return {"property": r.property, "verdict": r.verdict, "depth": r.depth, "method": r.method,
             "seconds": round(r.seconds, 4), "expected": r.expected, "reason": r.reason, "trace": trace,
             **({"stopped_by": r.stopped_by} if r.stopped_by is not None else {}),
-            **({"vacuous": True} if r.vacuous is not None else {})}
+            **({"vacuous": True} if r.vacuous is not None else {}),
+            **({"invariant": list(r.invariant)} if r.invariant is not None else {})}
 
 
 __all__ = ["add_parser", "run", "exit_status", "summary_table", "spec_json", "prove_document"]
