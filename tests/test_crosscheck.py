@@ -39,7 +39,7 @@ from tests import py_irfixtures as fx
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "specs").glob("*.irqspec"))
-MAX_STATES = 200_000  # keeps the suite fast; a bigger instance is compared on the runs searched in full
+MAX_STATES = 100_000  # keeps the suite fast; a bigger instance is compared on the runs searched in full
 BMC_FLOOR = 12  # BMC depth for comparing properties that hold, when the search's depth is larger
 BMC_CAP = 10  # and the deepest BMC run: a violation deeper than that (S6's live-lock at 30 on a
 #               large encoding takes minutes of SAT) is compared by the engine's pinned-trace check
@@ -155,17 +155,21 @@ def assert_accepted(model: ir.Model, params: dict[str, int], sim: Any, path: lis
     solver = z3.Solver()
     solver.add(ts.init("i"), *pin("i", path[0][0]))
     assert solver.check() == z3.sat, "the simulator's initial state is not initial for Z3"
+    # One solver holds the step relation; each step of the run is asked under push/pop.
+    step = ts.unroll("a", "b")
+    solver = z3.Solver()
+    solver.add(step.relation)
     for k in range(1, len(path)):
         (pre, _), (post, aid) = path[k - 1], path[k]
-        step = ts.unroll("a", "b")
         aborted = prop is not None and k == len(path) - 1 and post == pre
-        solver = z3.Solver()
-        solver.add(step.relation, step.sel == aid, *pin("a", pre))
+        solver.push()
+        solver.add(step.sel == aid, *pin("a", pre))
         if aborted:
             solver.add(step.aborts.get(prop, z3.BoolVal(False)))
         else:
             solver.add(*pin("b", post))
         assert solver.check() == z3.sat, f"step {k} ({sim.actions[aid][1].name}) is not a Z3 transition"
+        solver.pop()
 
 
 def test_prove_trace_out_replays_in_built_program(tmp_path: Path) -> None:

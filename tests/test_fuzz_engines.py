@@ -7,7 +7,7 @@ shortest violation depth, and every counterexample (Z3's and the search's own) m
 the simulator, violating that property at that step.  A disagreement fails with the spec text,
 ready to be saved as a regression case.
 
-IRQC_FUZZ_N sets how many specs (default 60), IRQC_FUZZ_SEED the first seed (default 0).
+IRQC_FUZZ_N sets how many specs (default 30; bench/fuzz_campaign.py runs thousands), IRQC_FUZZ_SEED the first seed (default 0).
 `bench/fuzz_campaign.py` runs the same cross-check on a thousand specs and more.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from compiler.trace import to_itf
 from dsl.diagnostics import Diagnostics, render_all
 from tests.specgen import generate
 
-N = int(os.environ.get("IRQC_FUZZ_N", "60"))
+N = int(os.environ.get("IRQC_FUZZ_N", "30"))
 FIRST = int(os.environ.get("IRQC_FUZZ_SEED", "0"))
 # A few generated specs reach tens of thousands of states; past this the search is cut and the
 # engines are compared on the runs it covered in full.

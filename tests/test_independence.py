@@ -32,6 +32,9 @@ SPECS = sorted((ROOT / "specs").glob("*.irqspec"))
 INSERTED = frozenset({"in_range", "lock_discipline"})  # checks lowering inserts: never removed
 N = int(os.environ.get("IRQC_INDEPENDENCE_N", "200"))
 MAX_STATES = 20_000  # random specs: a cut search is compared on the runs it covered in full
+# Shipped specs: the same, past 150,000 states (the hot-unplug specs have 450,000 or more; their
+# variants would cost minutes).  The S2 variant below is searched to the end.
+SHIPPED_MAX_STATES = 150_000
 
 
 def only(model: ir.Model, *props: str) -> ir.Model:
@@ -61,7 +64,8 @@ def named_asserts(model: ir.Model) -> set[str]:
 
 def verdicts(model: ir.Model, params: dict[str, int], max_states: int) -> tuple[dict[str, int], float]:
     """Shortest violation depth per violated property, and how many steps the search covered."""
-    s = engine.explore(model, params, max_states)
+    # The Python search: each variant is a new model, and a compiled search would compile each one.
+    s = engine.explore(model, params, max_states, search_with="python")
     return s.violations, (math.inf if s.complete else float(s.covered or 0))
 
 
@@ -133,7 +137,8 @@ def _checks(body: tuple[ir.Stmt, ...]) -> list[ir.Check]:
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_each_shipped_property_is_judged_alone(path: Path) -> None:
-    assert not differences(load(path)), differences(load(path))
+    found = differences(load(path), SHIPPED_MAX_STATES)
+    assert not found, found
 
 
 @pytest.mark.parametrize("seed", range(N))

@@ -20,8 +20,11 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.xdist_group("shipped")  # tests/conftest.py's shipped_test, computed once
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
@@ -155,26 +158,50 @@ def _probe(args: tuple[str, str, str, str, int]) -> list[tuple[str, str, int, st
     return _prove(path, {}, depth)
 
 
+def _defaults(spec: str) -> tuple[tuple[str, int], ...]:
+    from compiler.pipeline import load_model
+    from dsl.diagnostics import Diagnostics
+
+    model = load_model(os.path.join(SPECS, spec + ".irqspec"), {}, Diagnostics())
+    assert model is not None, spec
+    return tuple((p.name, p.default) for p in model.params)
+
+
+def _at_defaults(run: Run) -> bool:
+    defaults = dict(_defaults(run.spec))
+    return {**defaults, **dict(run.params)} == defaults
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, str, int, str | None]]]:
+def results(tmp_path_factory: pytest.TempPathFactory,
+            shipped_test: dict[str, Any]) -> dict[str, list[tuple[str, str, int, str | None]]]:
+    """Every run's (property, verdict, depth, `expect` or None).  A run at the spec's own
+    parameters is `irqc test`'s (tests/conftest.py: the suite proves those once); the others,
+    and the probes, run here."""
     tmp = str(tmp_path_factory.mktemp("probes"))
     for f in os.listdir(SPECS):
         if f.endswith(".irqspec"):
             shutil.copy(os.path.join(SPECS, f), tmp)
     probe_args = [(tmp, name, base, decls, depth) for name, (base, decls, _, depth) in PROBES.items()]
+    by_name = {sp["name"]: sp for sp in shipped_test["specs"]}
+    out = {r.id: [(x["property"], x["verdict"], x["depth"], x["expected"] if x["explicit"] else None)
+                  for x in by_name[r.spec]["results"]] for r in RUNS if _at_defaults(r)}
     # Two workers; the costliest runs (3 CPUs, IMSIC) are submitted first.
-    order = sorted(RUNS, key=lambda r: (-dict(r.params)["CPUS"], not r.spec.startswith("imsic")))
+    order = sorted((r for r in RUNS if not _at_defaults(r)),
+                   key=lambda r: (-dict(r.params)["CPUS"], not r.spec.startswith("imsic")))
     with ProcessPoolExecutor(max_workers=2) as pool:
         futures = {r.id: pool.submit(_run, r) for r in order}
         futures.update({a[1]: pool.submit(_probe, a) for a in probe_args})
-        return {k: f.result() for k, f in futures.items()}
+        out.update({k: f.result() for k, f in futures.items()})
+    return out
 
 
 def test_every_spec_is_checked() -> None:
     shipped = {f[: -len(".irqspec")] for f in os.listdir(SPECS) if f.endswith(".irqspec")}
     for spec in shipped:
-        settings = {r.params for r in RUNS if r.spec == spec}
+        settings = {tuple(sorted({**dict(_defaults(spec)), **dict(r.params)}.items())) for r in RUNS if r.spec == spec}
         assert len(settings) >= 2, f"{spec} is checked at fewer than two parameter settings"
+        assert any(_at_defaults(r) for r in RUNS if r.spec == spec), f"{spec} is not checked at its defaults"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[r.id for r in RUNS])
