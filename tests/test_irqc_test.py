@@ -158,3 +158,18 @@ def _chain_text(path: Path) -> str:
     text = path.read_text(encoding="utf-8")
     base = re.search(r"^spec\s+\w+(?:\s+\"[^\"]*\")?\s+extends\s+(\w+)", text, re.M)
     return text + ("" if base is None else _chain_text(path.with_name(base.group(1) + ".irqspec")))
+
+
+def test_depth_and_max_k_reach_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the search off (--max-states 0), Z3 decides: `holds` at --depth 1 meets `expect holds`
+    as "holds up to depth 1" when k-induction is off, and is proved with it on."""
+    path = write(tmp_path, "d", "expect small: holds;")
+    code, out, _ = irqc_test(capsys, str(path), "--max-states", "0", "--depth", "1", "--max-k", "0", "--json")
+    doc = json.loads(out)["specs"][0]
+    small = {r["property"]: r for r in doc["results"]}["small"]
+    assert (small["verdict"], small["depth"], small["met"]) == ("holds", 1, True)
+    code, out, _ = irqc_test(capsys, str(path), "--max-states", "0", "--depth", "3", "--json")
+    small = {r["property"]: r for r in json.loads(out)["specs"][0]["results"]}["small"]
+    assert (small["verdict"], small["met"]) == ("violated", False) and code == 1
+    code, _, err = irqc_test(capsys, str(path), "--depth", "-1")
+    assert code == 2 and "--depth -1: must be 0 or more" in err

@@ -38,7 +38,7 @@ exit status:
 
 
 def add_parser(subparsers: Any) -> None:
-    from compiler.engine import DEFAULT_MAX_STATES
+    from compiler.engine import DEFAULT_DEPTH, DEFAULT_MAX_K, DEFAULT_MAX_STATES
 
     p = subparsers.add_parser(
         "test", help="prove every spec and compare each verdict with its `expect`",
@@ -46,6 +46,11 @@ def add_parser(subparsers: Any) -> None:
                     "spec's `expect`.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help=".irqspec files, or folders of them")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    p.add_argument("--depth", type=int, default=DEFAULT_DEPTH, metavar="K",
+                   help=f"where the search is cut, Z3 checks runs of up to K steps (default {DEFAULT_DEPTH}); "
+                        "`expect P: holds` is then met by `holds up to depth K`")
+    p.add_argument("--max-k", type=int, default=DEFAULT_MAX_K, metavar="N",
+                   help=f"try k-induction up to k=N after a clean bounded run; 0 turns it off (default {DEFAULT_MAX_K})")
     p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES})")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -88,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         return usage_error(f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds",
                            as_json=args.json)
-    if args.max_states < 0:
-        return usage_error(f"--max-states {args.max_states}: must be 0 or more", as_json=args.json)
+    for flag, value in (("--max-states", args.max_states), ("--depth", args.depth), ("--max-k", args.max_k)):
+        if value < 0:
+            return usage_error(f"{flag} {value}: must be 0 or more", as_json=args.json)
     diags = Diagnostics()
     files = spec_files(args.paths, diags)
     overrides = parse_params(args.param, diags)
@@ -130,7 +136,8 @@ def _judge(path: str, model: ir.Model, overrides: dict[str, int], args: argparse
     params = resolve_params(model, overrides)
     scans: list[Scan] = []
     try:
-        results = check(model, params, timeout=args.timeout, max_states=args.max_states, on_scan=scans.append)
+        results = check(model, params, depth=args.depth, max_k=args.max_k, timeout=args.timeout,
+                        max_states=args.max_states, on_scan=scans.append)
     except BackendDisagreement as e:
         raise _Disagreement(str(e)) from e
     props = {p.name: p for p in model.properties}
