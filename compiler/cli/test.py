@@ -38,7 +38,8 @@ exit status:
 
 
 def add_parser(subparsers: Any) -> None:
-    from compiler.engine import DEFAULT_DEPTH, DEFAULT_MAX_K, DEFAULT_MAX_STATES
+    from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K
+    from compiler.engine import DEFAULT_MAX_STATES
 
     p = subparsers.add_parser(
         "test", help="prove every spec and compare each verdict with its `expect`",
