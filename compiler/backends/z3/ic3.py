@@ -40,7 +40,7 @@ from compiler import ir, limits
 from compiler.backends.z3 import DEFAULT_DEPTH, prove, resolve_params
 from compiler.backends.z3.bmc import NO_TIMEOUT, Clock, Progress, stopped_by
 from compiler.backends.z3.system import TransitionSystem, Unrolled
-from compiler.backends.z3.terms import FALSE, Renaming, mk_and, mk_not
+from compiler.backends.z3.terms import FALSE, TRUE, Renaming, mk_and, mk_not
 from compiler.results import PropertyResult
 
 METHOD = "IC3 (inductive invariant re-checked)"  # summary(): "proved (IC3, inductive invariant re-checked)"
@@ -122,15 +122,32 @@ def _symbols(f: z3.ExprRef) -> list[z3.ExprRef]:
     return found
 
 
+def _never_bad(ts: TransitionSystem, prop: ir.Property, clock: Clock) -> bool:
+    """No state (reachable or not) is bad for P: e.g. a check property no Check statement names."""
+    solver = _limited(z3.Solver(), clock)
+    solver.add(bad(ts, prop, "pre", ts.unroll("pre", "post")))
+    return bool(solver.check() == z3.unsat)
+
+
+def _limited(solver: z3.Solver, clock: Clock | None) -> z3.Solver:
+    """The solver, told to stop at the budget's deadline (a stop signal interrupts it: the watchdog)."""
+    remaining = None if clock is None else clock.remaining()
+    # ctrl_c off: Z3's own SIGINT handler would swallow Ctrl-C (bmc.py says the same).
+    solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
+    return solver
+
+
 def spacer(ts: TransitionSystem, prop: ir.Property, clock: Clock) -> Answer:
     """Ask Spacer about one property, within the clock's budget."""
     start = time.perf_counter()
     if (reason := clock.stop_reason()) is not None:
         return Answer("unknown", 0.0, reason="not started", stopped_by=reason)
+    if _never_bad(ts, prop, clock):
+        # Spacer settles this in preprocessing, and its model of Inv is then a quantified formula
+        # no solver re-checks in reasonable time; `true` is the invariant, re-checked like any other.
+        return Answer("proved", time.perf_counter() - start, invariant=TRUE)
     solver, inv = horn_solver(ts, prop)
-    remaining = clock.remaining()
-    solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
-    answer = solver.check()
+    answer = _limited(solver, clock).check()
     seconds = time.perf_counter() - start
     if answer == z3.sat:
         # Not model_completion: with it z3 4.x/5.x evaluates Inv to False here (the re-check caught that).
@@ -157,10 +174,8 @@ def recheck(ts: TransitionSystem, prop: ir.Property, invariant: z3.BoolRef, cloc
                  (inv_now, step.relation, mk_not(inv_next)),         # a step leaving it
                  (inv_now, bad(ts, prop, "rc0", step)))              # a bad state or step inside it
     for name, fs in zip(OBLIGATIONS, questions):
-        solver = z3.Solver()
+        solver = _limited(z3.Solver(), clock)
         solver.add(*fs)
-        remaining = None if clock is None else clock.remaining()
-        solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
         answer = solver.check()
         if answer == z3.sat:
             return Recheck(refuted=name)
@@ -301,6 +316,8 @@ class _Printer:
         self.names, self.width = names, width
 
     def show(self, e: z3.ExprRef, top: bool = False) -> str:
+        if not z3.is_app(e):  # a quantifier
+            return str(e.sexpr()).replace("@pre", "").replace("|", "")
         k = e.decl().kind()
         if z3.is_true(e) or z3.is_false(e):
             return str(z3.is_true(e)).lower()
