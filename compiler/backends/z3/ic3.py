@@ -129,32 +129,37 @@ def _never_bad(ts: TransitionSystem, prop: ir.Property, clock: Clock) -> bool:
     return bool(solver.check() == z3.unsat)
 
 
-def _limited(solver: z3.Solver, clock: Clock | None) -> z3.Solver:
-    """The solver, told to stop at the budget's deadline (a stop signal interrupts it: the watchdog)."""
+def _limited(solver: z3.Solver, clock: Clock | None, share: float | None = None) -> z3.Solver:
+    """The solver, told to stop at the budget's deadline or after `share` seconds, whichever comes
+    first (a stop signal interrupts it: the watchdog)."""
     remaining = None if clock is None else clock.remaining()
+    if share is not None:
+        remaining = share if remaining is None else min(share, remaining)
     # ctrl_c off: Z3's own SIGINT handler would swallow Ctrl-C (bmc.py says the same).
     solver.set(timeout=NO_TIMEOUT if remaining is None else max(1, int(remaining * 1000)), ctrl_c=False)
     return solver
 
 
-def spacer(ts: TransitionSystem, prop: ir.Property, clock: Clock) -> Answer:
-    """Ask Spacer about one property, within the clock's budget."""
+def spacer(ts: TransitionSystem, prop: ir.Property, clock: Clock, share: float | None = None) -> Answer:
+    """Ask Spacer about one property, within the clock's budget and at most `share` seconds."""
     start = time.perf_counter()
     if (reason := clock.stop_reason()) is not None:
-        return Answer("unknown", 0.0, reason="not started", stopped_by=reason)
+        return Answer("unknown", 0.0, reason="did not start", stopped_by=reason)
     if _never_bad(ts, prop, clock):
         # Spacer settles this in preprocessing, and its model of Inv is then a quantified formula
         # no solver re-checks in reasonable time; `true` is the invariant, re-checked like any other.
         return Answer("proved", time.perf_counter() - start, invariant=TRUE)
     solver, inv = horn_solver(ts, prop)
-    answer = _limited(solver, clock).check()
+    answer = _limited(solver, clock, share).check()
     seconds = time.perf_counter() - start
     if answer == z3.sat:
         # Not model_completion: with it z3 4.x/5.x evaluates Inv to False here (the re-check caught that).
         return Answer("proved", seconds, invariant=solver.model().eval(inv(*ts.pre)))
     if answer == z3.unsat:
         return Answer("reachable", seconds)
-    return Answer("unknown", seconds, reason=solver.reason_unknown(), stopped_by=stopped_by(clock, solver))
+    why = f"after its share of the time, {share:.1f} s" if share is not None and clock.stop_reason() is None \
+        else solver.reason_unknown()
+    return Answer("unknown", seconds, reason=why, stopped_by=stopped_by(clock, solver))
 
 
 # --------------------------------------------------------------------------- the re-check
@@ -208,7 +213,7 @@ def prove_ic3(model: ir.Model, params: dict[str, int] | None = None, *, depth: i
         reachable: dict[ir.Property, float] = {}  # Spacer says violated -> its seconds
         for i, p in enumerate(wanted):
             budget.status = f"IC3 (Spacer): property {p.name} ({i + 1}/{len(wanted)})"
-            answer = spacer(ts, p, clock)
+            answer = spacer(ts, p, clock, _share(budget, len(wanted) - i))
             if answer.outcome == "proved":
                 out[p.name] = _proved(model, params, p, answer, clock, depth)
             elif answer.outcome == "reachable":
@@ -218,6 +223,14 @@ def prove_ic3(model: ir.Model, params: dict[str, int] | None = None, *, depth: i
         if reachable:
             out.update(_bounded(model, params, reachable, depth, timeout, progress))
     return [out[p.name] for p in wanted]
+
+
+def _share(budget: limits.Budget, left: int) -> float | None:
+    """An equal part of what is left for each property still to ask, so that one hard property
+    (often a violated one: Spacer refutes slowly) does not keep the others from starting; time
+    it leaves unused goes to the next.  A fifth is kept back for re-checks and BMC's traces."""
+    remaining = budget.remaining()
+    return None if remaining is None else max(0.0, remaining) * 0.8 / left
 
 
 def _encode(model: ir.Model, params: dict[str, int], budget: limits.Budget) -> TransitionSystem:
@@ -248,8 +261,10 @@ def _proved(model: ir.Model, params: dict[str, int], p: ir.Property, answer: Ans
 
 def _unknown(p: ir.Property, answer: Answer, budget: limits.Budget) -> PropertyResult:
     why = _stop_words(answer.stopped_by, budget) + "IC3 (Spacer) gave up"
-    if answer.stopped_by is None and answer.reason:
-        why += f": {answer.reason}"
+    if answer.reason == "did not start":
+        why = _stop_words(answer.stopped_by, budget) + "IC3 did not start"
+    elif answer.reason:
+        why += f" {answer.reason}" if answer.reason.startswith("after") else f": {answer.reason}"
     return PropertyResult(p.name, "inconclusive", -1, "IC3", answer.seconds, reason=why, expected=p.expect,
                           stopped_by=answer.stopped_by)
 
