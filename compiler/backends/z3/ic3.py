@@ -211,9 +211,7 @@ def prove_ic3(model: ir.Model, params: dict[str, int] | None = None, *, depth: i
             return [_unknown(p, Answer("unknown", 0.0, reason="while building the encoding",
                                        stopped_by=stop.reason), budget) for p in wanted]
         reachable: dict[ir.Property, float] = {}  # Spacer says violated -> its seconds
-        for i, p in enumerate(wanted):
-            budget.status = f"IC3 (Spacer): property {p.name} ({i + 1}/{len(wanted)})"
-            answer = spacer(ts, p, clock, _share(budget, len(wanted) - i))
+        for p, answer in _ask(ts, wanted, clock).items():
             if answer.outcome == "proved":
                 out[p.name] = _proved(model, params, p, answer, clock, depth)
             elif answer.outcome == "reachable":
@@ -225,10 +223,31 @@ def prove_ic3(model: ir.Model, params: dict[str, int] | None = None, *, depth: i
     return [out[p.name] for p in wanted]
 
 
+def _ask(ts: TransitionSystem, props: list[ir.Property], clock: Clock) -> dict[ir.Property, Answer]:
+    """Spacer on every property.  Under a timeout each gets an equal share of what is left, so
+    that one hard property (often a violated one: Spacer refutes slowly) does not keep the
+    others from starting; then those whose share ran out share what the others left, as long
+    as that at least doubles their share (Spacer does not resume: an attempt starts afresh)."""
+    answers: dict[ir.Property, Answer] = {}
+    given: dict[ir.Property, float] = {}
+    todo = list(props)
+    while todo:
+        for i, p in enumerate(todo):
+            clock.budget.status = f"IC3 (Spacer): property {p.name} ({i + 1}/{len(todo)})"
+            share = _share(clock.budget, len(todo) - i)
+            answer = spacer(ts, p, clock, share)
+            if p in answers:
+                answer = replace(answer, seconds=answer.seconds + answers[p].seconds)
+            answers[p], given[p] = answer, share or 0.0
+        ran_out = [p for p in todo if answers[p].outcome == "unknown" and answers[p].stopped_by == "timeout"]
+        more = _share(clock.budget, len(ran_out)) if ran_out and clock.stop_reason() is None else None
+        todo = [p for p in ran_out if more is not None and more >= 2 * given[p]]
+    return {p: answers[p] for p in props}
+
+
 def _share(budget: limits.Budget, left: int) -> float | None:
-    """An equal part of what is left for each property still to ask, so that one hard property
-    (often a violated one: Spacer refutes slowly) does not keep the others from starting; time
-    it leaves unused goes to the next.  A fifth is kept back for re-checks and BMC's traces."""
+    """An equal part of what is left for each of `left` properties still to ask (time one leaves
+    unused goes to the next).  A fifth is kept back for re-checks and BMC's traces."""
     remaining = budget.remaining()
     return None if remaining is None else max(0.0, remaining) * 0.8 / left
 
