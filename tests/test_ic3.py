@@ -174,7 +174,7 @@ def test_a_refuted_invariant_is_an_internal_error_never_proved(capsys: pytest.Ca
     path = tmp_path / "counter.irqspec"
     path.write_text(COUNTER, encoding="utf-8")
 
-    def weakened(ts: TransitionSystem, prop: ir.Property, clock: Clock) -> ic3.Answer:
+    def weakened(ts: TransitionSystem, prop: ir.Property, clock: Clock, share: float | None = None) -> ic3.Answer:
         return ic3.Answer("proved", 0.0, invariant=z3.BoolVal(True))
 
     monkeypatch.setattr(ic3, "spacer", weakened)
