@@ -126,7 +126,6 @@ def test_strict_shows_warnings_and_exits_4(tmp_path: Path, capsys: pytest.Captur
     assert code == 1  # an expectation not met comes first
 
 
-@pytest.mark.xdist_group("shipped")
 def test_the_shipped_specs_meet_every_expectation(shipped_test: dict[str, Any]) -> None:
     """The issue's acceptance check: `irqc test` on every shipped spec exits 0 (tests/conftest.py)."""
     bad = [(s["name"], r["property"], r["verdict"]) for s in shipped_test["specs"] for r in s["results"]
@@ -135,7 +134,6 @@ def test_the_shipped_specs_meet_every_expectation(shipped_test: dict[str, Any]) 
     assert len(shipped_test["specs"]) == len(list((ROOT / "specs").glob("*.irqspec")))
 
 
-@pytest.mark.xdist_group("shipped")
 def test_every_step_a_shipped_spec_never_takes_is_explained(shipped_test: dict[str, Any]) -> None:
     """Issue 8: no shipped spec has a step no run takes, unless a `// never taken: AGENT.FN -- why`
     comment in the spec (or a base it extends) names it."""

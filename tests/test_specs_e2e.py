@@ -20,11 +20,9 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pytest
-
-pytestmark = pytest.mark.xdist_group("shipped")  # tests/conftest.py's shipped_test, computed once
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
@@ -173,12 +171,16 @@ def _at_defaults(run: Run) -> bool:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory,
-            shipped_test: dict[str, Any]) -> dict[str, list[tuple[str, str, int, str | None]]]:
+def results(tmp_path_factory: pytest.TempPathFactory, shipped_test: dict[str, Any],
+            once: Callable[[str, Callable[[], Any]], Any]) -> dict[str, list[tuple[str, str, int, str | None]]]:
     """Every run's (property, verdict, depth, `expect` or None).  A run at the spec's own
     parameters is `irqc test`'s (tests/conftest.py: the suite proves those once); the others,
-    and the probes, run here."""
-    tmp = str(tmp_path_factory.mktemp("probes"))
+    and the probes, run here, once per session (`once`: also under pytest-xdist)."""
+    got = once("e2e_results", lambda: _results(str(tmp_path_factory.mktemp("probes")), shipped_test))
+    return {k: [(p, v, d, e) for p, v, d, e in rows] for k, rows in got.items()}
+
+
+def _results(tmp: str, shipped_test: dict[str, Any]) -> dict[str, list[tuple[str, str, int, str | None]]]:
     for f in os.listdir(SPECS):
         if f.endswith(".irqspec"):
             shutil.copy(os.path.join(SPECS, f), tmp)
