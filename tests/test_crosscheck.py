@@ -43,6 +43,7 @@ MAX_STATES = 100_000  # keeps the suite fast; a bigger instance is compared on t
 BMC_FLOOR = 12  # BMC depth for comparing properties that hold, when the search's depth is larger
 BMC_CAP = 10  # and the deepest BMC run: a violation deeper than that (S6's live-lock at 30 on a
 #               large encoding takes minutes of SAT) is compared by the engine's pinned-trace check
+BMC_CAP_LARGE = 8  # the same for encodings of more than 64 slots (the engine's own limit there)
 
 
 def shipped_model(path: Path) -> ir.Model:
@@ -90,10 +91,11 @@ def both(case: str, source: Any) -> Both:
         sim = module.Simulator(params)
         explored = sim.explore(max_states=MAX_STATES)
         deepest = max((d for d, _ in explored.violations.values()), default=0)
+        cap = BMC_CAP if sim.layout.size <= 64 else BMC_CAP_LARGE
         if explored.complete:
-            bound = min(explored.depth + 1, max(deepest, BMC_FLOOR), BMC_CAP)
+            bound = min(explored.depth + 1, max(deepest, BMC_FLOOR), cap)
         else:  # a big instance: compare the runs the search covered in full
-            bound = min(explored.bound, max(deepest, BMC_FLOOR), BMC_CAP)
+            bound = min(explored.bound, max(deepest, BMC_FLOOR), cap)
         results = prove(model, params, depth=bound, induction=False)
         _CACHE[case] = Both(model, params, sim, module, explored, results, bound)
     return _CACHE[case]
