@@ -1,9 +1,11 @@
 """The C backend: a compiled exhaustive search generated from the same IR.
 
-    from compiler.backends.c import generate, driver
+    from compiler.backends.c import generate, search
     program = generate(model, params)            # C source + the layout it packs states by
-    run = driver.run(program, max_states, max_seconds)   # compiles (cached) and runs it
+    result = search.run(program, sim, max_states, max_seconds)   # compiles (cached) and runs it
 
+The program starts from the initial states the simulator `sim` enumerates (written to a file
+for it), and its paths are replayed in `sim`.
 It answers what the Python simulator's `explore` answers, in the same order, 10-40 times
 faster; `compiler/engine.py` replays every path it reports in the Python simulator (the
 reference), so a disagreement is caught on every run.  docs/prove.md, "The compiled
