@@ -79,7 +79,7 @@ RUNS = [
     Run("fasteoi_resend_disable_enable", (("CPUS", 3),), 16),
     Run("x86_msi_set_affinity", (("CPUS", 2), ("REQUESTS", 2)), 20),
     Run("x86_msi_set_affinity", (("CPUS", 3), ("REQUESTS", 1)), 20),
-    Run("x86_msi_set_affinity_as_coded", (("CPUS", 2), ("REQUESTS", 1)), 20),
+    Run("x86_msi_set_affinity_as_coded", (("CPUS", 2), ("REQUESTS", 2)), 20),
     Run("x86_msi_set_affinity_as_coded", (("CPUS", 3), ("REQUESTS", 1)), 12),
 ]
 
