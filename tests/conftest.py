@@ -8,6 +8,8 @@ test_specs_e2e.py takes its verdicts and counterexample lengths from it.
 `once(name, compute)` computes a JSON value once per test session, also when pytest-xdist runs
 the session in several workers (`.ci/run` does): the first worker to ask computes it under a
 file lock in the session's shared temporary folder, the others wait and read it.
+
+The compiled searches of the whole session share one cache in that folder (`_c_search_cache`).
 """
 from __future__ import annotations
 
@@ -25,12 +27,28 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "specs").glob("*.irqspec"))
 
 
+def _shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's temporary folder, the same for every xdist worker (pytest-xdist's docs)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _c_search_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One compiled-search cache for the whole session, its workers and the `irqc` processes it
+    starts (unless IRQC_CACHE_DIR is set): the tests never read or fill the user's own cache,
+    and a spec compiled by one test is not compiled again by the next."""
+    if os.environ.get("IRQC_CACHE_DIR"):
+        yield
+        return
+    os.environ["IRQC_CACHE_DIR"] = str(_shared_temp(tmp_path_factory) / "c-search-cache")
+    yield
+    del os.environ["IRQC_CACHE_DIR"]
+
+
 @pytest.fixture(scope="session")
 def once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable[[], Any]], Any]:
-    # Under xdist each worker's basetemp is a folder of the session's one (pytest-xdist's docs).
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
+    shared = _shared_temp(tmp_path_factory)
 
     def get(name: str, compute: Callable[[], Any]) -> Any:
         import fcntl

@@ -40,11 +40,6 @@ RANDOM = int(os.environ.get("IRQC_C_RANDOM_N", "100"))
 pytestmark = pytest.mark.skipif(driver.compiler() is None, reason="no C compiler (cc, gcc or clang) on this machine")
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IRQC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "c-search-cache"))
-
-
 def load(path: Path, cpus: int | None = None) -> tuple[ir.Model, dict[str, int]]:
     overrides = {} if cpus is None else {"CPUS": cpus}
     diags = Diagnostics()
