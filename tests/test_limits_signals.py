@@ -186,9 +186,12 @@ def test_a_stop_signal_in_the_search_keeps_its_violations_with_its_own_trace() -
 def test_low_memory_stops_the_search_and_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "_meminfo", lambda: (1, 100))  # 1% of the machine's memory left
     m = model(S1)
-    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9)
+    # The Python search, which asks its watch every 256 states: a cached compiled search
+    # finishes S1 in milliseconds, before its first progress report (four a second).
+    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9, search_with="python")
     assert search.stopped_by == "memory" and not search.complete
-    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0)
+    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0,
+                       search_with="python")
     assert r.stopped_by == "memory" and r.reason is not None and "by memory" in r.reason
 
 
@@ -198,9 +201,10 @@ def test_memory_error_in_the_search_is_a_stop_not_a_crash(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(engine._Watch, "__call__", out_of_memory)
     m = model(S1)
-    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9)
+    search = engine.explore(m, {"CPUS": 2, "RERUN_BOUND": 2}, 10**9, search_with="python")
     assert (search.stopped_by, search.covered, search.violations) == ("memory", None, {})
-    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0)
+    [r] = engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, properties=["eoi_pairing"], depth=3, max_k=0,
+                       search_with="python")
     assert (r.verdict, r.depth, r.stopped_by) == ("holds", 3, "memory")  # Z3 decided the bound
 
 
