@@ -26,7 +26,6 @@ if __name__ == "__main__" and "__file__" in globals() and sys.path \
 
 import argparse
 import gc
-import itertools
 import json
 import random
 import time

@@ -16,6 +16,7 @@ intermediate message in S6) is reachable, so "holds" is not an artefact of a dea
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -156,6 +157,7 @@ def _probe(args: tuple[str, str, str, str, int]) -> list[tuple[str, str, int, st
     return _prove(path, {}, depth)
 
 
+@functools.lru_cache(maxsize=None)
 def _defaults(spec: str) -> tuple[tuple[str, int], ...]:
     from compiler.pipeline import load_model
     from dsl.diagnostics import Diagnostics

@@ -24,7 +24,15 @@ from typing import Any, Iterable, NoReturn, Sequence, TextIO
 
 from dsl.diagnostics import Diagnostic, Diagnostics, render
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first row a heading, underlined, every column padded to its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 # Each is the module compiler.cli.<name>.  Only the one being run is imported, so that
 # `irqc check` does not pay for z3 and jinja2.

@@ -15,7 +15,8 @@ from compiler.backends.c.search import SEARCHES
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, resolve_params
 from compiler.backends.z3 import interrupt as z3_interrupt
 from compiler.cli.watchdog import EXIT_STATUS, Watchdog
-from compiler.cli import emit_diagnostics_json, sweep, usage_error
+from compiler.cli import (EXIT_INCONCLUSIVE, EXIT_INTERNAL, EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_VIOLATED, aligned,
+                          emit_diagnostics_json, sweep, usage_error)
 from compiler.cli.paths import output_dir_problem
 from compiler.coverage import Scan, step_warnings, suspicious
 from compiler.events import annotate, step_events
@@ -25,7 +26,6 @@ from compiler.results import PropertyResult
 from compiler.traceview import fit_lines
 from compiler.trace import itf_document, itf_filename, render_lkml, render_table, to_itf, write_itf
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_STRICT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 70
 
 EPILOG = f"""verdicts:
   violated at depth N               a run of N steps violates it (the shortest); the table shows it
@@ -319,10 +319,7 @@ def summary_table(rows: list[tuple[str, PropertyResult]]) -> str:
     head = ("spec", "property", "verdict", "depth/method", "seconds")
     body = [(spec, r.property, r.verdict + ("" if r.matches_expectation is not False else " (unexpected)"),
              _depth_or_method(r), f"{r.seconds:.2f}") for spec, r in rows]
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *body]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return aligned([head, *body])
 
 
 def _depth_or_method(r: PropertyResult) -> str:

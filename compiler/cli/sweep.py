@@ -27,21 +27,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from compiler import limits
+from compiler.cli import EXIT_INTERNAL, EXIT_OK, EXIT_STRICT, EXIT_USAGE, aligned
 
 if TYPE_CHECKING:
     from compiler import ir
     from compiler.results import PropertyResult
     from dsl.diagnostics import Diagnostics
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERNAL, EXIT_STRICT = 0, 2, 70, 4
 MAX_CELLS = 64
 # From best to worst: the sweep exits with the worst status of its cells.
 _SEVERITY = (0, 4, 3, 1, 2, 143, 130, 70)
 # The options of `irqc prove` a cell's run takes over; the others are refused or the sweep's own.
 _FORWARDED = ("depth", "property", "timeout", "max_k", "engine", "search", "symmetry", "max_states", "strict")
 _FORMS = "an integer, a range A..B or a list V1,V2,..., e.g. `--param CPUS=2..4`"
-_POLL = 0.2
-_STOPS = {signal.SIGINT, signal.SIGTERM}  # seconds between looks at a cell's process and at the stop request
+_POLL = 0.2  # seconds between looks at a cell's process and at the stop request
+_STOPS = {signal.SIGINT, signal.SIGTERM}
 
 StopCheck = Callable[[], "str | None"]  # the stop signal's name ("SIGINT", "SIGTERM"), or None
 
@@ -452,20 +452,13 @@ def table(results: list[CellResult], models: dict[str, ir.Model], wanted: list[s
     head = ["spec", "property", *labels]
     body = [[model.name, prop.name, *(_cell_text(by_cell[path, col], prop.name) for col in labels)]
             for path, model in models.items() for prop in model.properties if not wanted or prop.name in wanted]
-    return _columns([head, *body])
+    return aligned([head, *body])
 
 
 def _cell_text(r: CellResult, prop: str) -> str:
     if prop in r.verdicts:
         return r.verdicts[prop]
     return {None: "not run", EXIT_USAGE: "bad input"}.get(r.exit, "error")
-
-
-def _columns(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from compiler import ir
-from compiler.cli import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED, emit_diagnostics_json, usage_error
+from compiler.cli import (EXIT_INTERNAL, EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_VIOLATED, emit_diagnostics_json,
+                          usage_error)
 from compiler.coverage import Scan, step_warnings, suspicious, vacuity_warnings
 from compiler.results import PropertyResult
 
-EXIT_STRICT = 4
 
 EPILOG = """expectations:
   expect P: violated      met by `violated at depth N`
