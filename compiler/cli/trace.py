@@ -137,4 +137,4 @@ def write_sarif(path: str, docs: list[dict[str, Any]]) -> None:
     write_atomically(path, json.dumps(tracefmt.sarif_log(docs, version()), indent=2) + "\n")
 
 
-__all__ = ["add_parser", "run", "read_document", "sarif_problem", "write_sarif", "write_atomically"]
+__all__ = ["add_parser", "run", "read_document", "sarif_problem", "write_sarif"]
