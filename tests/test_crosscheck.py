@@ -31,6 +31,7 @@ from compiler import ir
 from compiler.backends.python import generate, load_simulator
 from compiler.backends.z3 import TransitionSystem, prove
 from compiler.cli import main
+from compiler.engine import LARGE_ENCODING_SLOTS
 from compiler.pipeline import load_model
 from compiler.results import PropertyResult
 from compiler.trace import to_itf
@@ -43,7 +44,7 @@ MAX_STATES = 100_000  # keeps the suite fast; a bigger instance is compared on t
 BMC_FLOOR = 12  # BMC depth for comparing properties that hold, when the search's depth is larger
 BMC_CAP = 10  # and the deepest BMC run: a violation deeper than that (S6's live-lock at 30 on a
 #               large encoding takes minutes of SAT) is compared by the engine's pinned-trace check
-BMC_CAP_LARGE = 8  # the same for encodings of more than 64 slots (the engine's own limit there)
+BMC_CAP_LARGE = 8  # the same for encodings of more than LARGE_ENCODING_SLOTS slots (the engine's own limit there)
 
 
 def shipped_model(path: Path) -> ir.Model:
@@ -91,7 +92,7 @@ def both(case: str, source: Any) -> Both:
         sim = module.Simulator(params)
         explored = sim.explore(max_states=MAX_STATES)
         deepest = max((d for d, _ in explored.violations.values()), default=0)
-        cap = BMC_CAP if sim.layout.size <= 64 else BMC_CAP_LARGE
+        cap = BMC_CAP if sim.layout.size <= LARGE_ENCODING_SLOTS else BMC_CAP_LARGE
         if explored.complete:
             bound = min(explored.depth + 1, max(deepest, BMC_FLOOR), cap)
         else:  # a big instance: compare the runs the search covered in full
