@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from compiler import ir
+from compiler import ir, timers
 from compiler.exprs import Ctx, ExprLowering, LowerError
 from compiler.input_limits import MAX_AGENT_NODES
+from compiler.timers import SOFTIRQ
 from compiler.resolve import (ARM_FNS, FLAGS_LOCK_FNS, GUARD_KINDS, LOCK_FNS, TIMER_FNS, UNLOCK_FNS, AgentInfo,
                               Symbols, did_you_mean, lit_int)
 from dsl import ast
@@ -80,6 +81,8 @@ class CfgBuilder:
         self.asserts: dict[str, Span] = {}
         self.too_big = False  # E213 reported: inline no more
         self.local_ids: set[int] = set()  # the storage of fn locals: assignable, unlike parameters
+        self.in_callback = 0  # inside a timer callback that run_timer_softirq() runs
+        self.agent_cpus = sym.agents["cpu"].domain if "cpu" in sym.agents else None
 
     def node(self, kind: str, span: Span, b: Build, **kw: object) -> Node:
         n = Node(kind, span, b.frame.name, atomic=b.atomic, **kw)  # type: ignore[arg-type]
@@ -322,27 +325,83 @@ class CfgBuilder:
             return self._inline(self.sym.fns[s.name], s, nxt, b)
         if s.name in TIMER_FNS:
             return self._timer_op(s, nxt, b)
+        if s.name == SOFTIRQ:
+            return self._softirq(s, nxt, b)
         if s.name in self.sym.defs:
             raise self._err("E209", f"`{s.name}` is a def (a value); only a fn can be called as a statement", s.span)
         raise self._err("E201", f"undefined function `{s.name}`", s.span,
                         did_you_mean(s.name, list(self.sym.fns) + sorted(LOCK_FNS | UNLOCK_FNS)))
 
     def _timer_op(self, s: ast.CallS, nxt: Node, b: Build) -> Node:
-        """`mod_timer(&t)` arms this CPU's timer t (`mod_timer(&cpu[i].t)`, `add_timer_on(&t, i)`:
-        CPU i's); `del_timer(&t)`, `timer_delete(&t)` disarm it.  Arming an armed timer changes
-        nothing: it fires once."""
+        """`mod_timer(&X)` queues timer X on this CPU, `add_timer_on(&X, i)` on CPU i, unless X is
+        pending (then it stays where it is queued); `del_timer(&X)`, `timer_delete(&X)` take it
+        off its queue.  X is `T` (this CPU's timer) or `cpu[k].T` (CPU k's)."""
         want = 2 if s.name == "add_timer_on" else 1
         if len(s.args) != want:
             raise self._err("E210", f"`{s.name}` takes {'a timer and a CPU' if want == 2 else 'one timer'}", s.span)
         ctx = self._code_ctx(b)
-        armed = self.lx.timer_ref(s.args[0], ctx)
-        if want == 2:  # the timer of CPU args[1], whichever CPU args[0] named
-            assert isinstance(armed, ir.Index)
-            cpus = ir.type_of(armed.base)
-            assert isinstance(cpus, ir.ArrayType) and isinstance(cpus.index, ir.IntType)
-            armed = ir.Index(armed.base, self.lx.index_value(s.args[1], cpus.index, ctx), s.span)
-        stmts = (*self.range_checks(armed, ctx, s.span), ir.Assign(armed, ir.Lit(s.name in ARM_FNS, ir.BOOL), s.span))
-        return self._op(stmts, s.span, nxt, b, stmt_start=True)
+        t, owner = self.lx.timer_ref(s.args[0], ctx)
+        if s.name not in ARM_FNS:
+            self.choice_counter += 1
+            stmts = timers.disarm(t, owner, f"queued{self.choice_counter}", s.span)
+            checks = self.range_checks(timers.queued(t, owner, owner, s.span), ctx, s.args[0].span)
+            return self._op((*checks, *stmts), s.span, nxt, b, stmt_start=True)
+        if want == 2:
+            assert self.agent_cpus is not None  # a timer exists, so does the cpu block
+            on = self.lx.index_value(s.args[1], self.agent_cpus, ctx)
+        elif self.agent.domain is None:
+            raise self._err("E406", f"`mod_timer()` in {self.agent.kind} `{self.agent.name}`, which runs on no CPU: "
+                                    "mod_timer() queues a timer on the CPU that calls it", s.span,
+                            f"say where it is queued: `add_timer_on(&cpu[k].{t.decl.name}, i)`")
+        else:
+            on = ir.SelfIndex(s.span)
+        checks = self.range_checks(timers.queued(t, owner, on if t.roaming else owner, s.span), ctx, s.span)
+        return self._op((*checks, *timers.arm(t, owner, on, s.span)), s.span, nxt, b, stmt_start=True)
+
+    def _softirq(self, s: ast.CallS, nxt: Node, b: Build) -> Node:
+        """`run_timer_softirq();`: wait until a timer is queued on this CPU, take one off its
+        queue and run its callback here, as __run_timers() -> expire_timers() does.  Also the
+        body of a timer's own agent (`self.agent.timer`), over that timer alone."""
+        own = self.agent.timer if not self.calls else None
+        if s.args:
+            raise self._err("E210", f"`{SOFTIRQ}()` takes no arguments", s.span)
+        if not self.sym.timers:
+            raise self._err("E406", f"`{SOFTIRQ}()` in a spec with no timer: it would wait for ever", s.span,
+                            "declare one in the `cpu` block: `timer t = fn;`")
+        if own is None and (self.agent.kind != "cpu" or self.in_callback):
+            where = "a timer callback" if self.in_callback else f"{self.agent.kind} `{self.agent.name}`"
+            raise self._err("E406", f"`{SOFTIRQ}()` in {where}: a CPU runs its timer softirq from its own code",
+                            s.span, "call it in the `cpu` block, where the CPU takes its softirqs (e.g. one branch "
+                                    "of its idle loop's `either`)")
+        arms: list[Node] = []
+        for t in [own] if own is not None else list(self.sym.timers.values()):
+            self.choice_counter += 1
+            fn = self.sym.fns[t.decl.fn]
+            self.in_callback += 1
+            try:
+                callback = self._inline(fn, ast.CallS(fn.name, (), t.decl.fn_span), nxt, b)
+            finally:
+                self.in_callback -= 1
+            arms.append(self._op(timers.fire(t, ir.SelfIndex(s.span), f"{t.decl.name}{self.choice_counter}", s.span),
+                                 s.span, callback, b))
+        if len(arms) == 1:
+            arms[0].blocking = arms[0].stmt_start = True
+            return arms[0]
+        # Several timers: the step's guard is "some timer is queued here"; it then picks which
+        # kind to run (each arm's own guard keeps only the kinds queued here).
+        self.choice_counter += 1
+        kind = ir.Choice(f"timer{self.choice_counter}", ir.IntType(lit_int(0), lit_int(len(arms) - 1)), s.span)
+        entry = arms[-1]
+        for k in range(len(arms) - 2, -1, -1):
+            br = self.node("branch", s.span, b, cond=ir.Binary("eq", ir.ChoiceRef(kind, s.span), lit_int(k)))
+            br.succ = [arms[k], entry]
+            entry = br
+        some: ir.Expr = ir.Lit(False, ir.BOOL)
+        for t in self.sym.timers.values():
+            q = timers.some_queued_on(t, ir.SelfIndex(s.span), s.span)
+            some = q if some == ir.Lit(False, ir.BOOL) else ir.Binary("or", some, q, s.span)
+        return self._op((ir.Assume(some, "await", s.span), ir.Choose(kind, s.span)), s.span, entry, b,
+                        blocking=True, stmt_start=True)
 
     def _lock_op(self, s: ast.CallS, nxt: Node, b: Build, acquire: bool) -> Node:
         if s.name in FLAGS_LOCK_FNS:
@@ -736,6 +795,7 @@ class CfgBuilder:
         # A CPU's variables are also its timers' (and the reverse): then they are no one's own.
         shared = self.agent.host is not None or any(a.host is self.agent for a in self.sym.agents.values())
         own = set() if shared else {id(v) for v in self.agent.vars.values()}
+        own -= {id(t.var) for t in self.sym.timers.values()}  # any CPU may arm or delete any timer
         own |= {id(v) for v in self.sym.extra_vars if v.name.startswith(self.agent.name + ".")}
         return all(id(v) in own for v in _vars_read(e))
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from compiler import ir
+from compiler import ir, timers
 from compiler.input_limits import MAX_EXPR_NODES, tree_size
 from compiler.resolve import AgentInfo, Symbols, did_you_mean, lit_int
+from compiler.timers import SOFTIRQ, TimerInfo
 from dsl import ast
 from dsl.diagnostics import Diagnostics
 from dsl.source import Span
@@ -314,7 +315,11 @@ class ExprLowering:
         if e.name == "timer_pending":
             if len(e.args) != 1:
                 raise self.err("E210", "`timer_pending(&t)` takes one timer", e.span)
-            return self.timer_ref(e.args[0], ctx)
+            t, owner = self.timer_ref(e.args[0], ctx)
+            return timers.pending(t, owner, e.span)
+        if e.name == SOFTIRQ:
+            raise self.err("E209", f"`{SOFTIRQ}()` is a statement: it runs a timer callback, it has no value",
+                           e.span)
         if e.name == "cpu_online":
             return self._cpu_online(e, ctx)
         if e.name in ("likely", "unlikely"):  # branch hints: the value is the condition's
@@ -355,14 +360,13 @@ class ExprLowering:
         inner = Ctx(ctx.agent, {**ctx.locals, **bound}, ctx.in_code, ctx.def_stack + (d.name,))
         return self.expr(d.body, inner)
 
-    def timer_ref(self, e: ast.Expr, ctx: Ctx) -> ir.Expr:
-        """A timer of the cpu block (`t`, `&t`, `&cpu[i].t`): the element of its armed flag."""
+    def timer_ref(self, e: ast.Expr, ctx: Ctx) -> tuple[TimerInfo, ir.Expr]:
+        """A timer object (`T`, `&T`: this CPU's; `&cpu[k].T`: CPU k's): its timer and owner."""
         r = self.expr(e, ctx)
         if isinstance(r, ir.Index) and isinstance(r.base, ir.VarRef):
-            name = r.base.var.name.removeprefix("cpu.")
-            timer = self.sym.agents.get(name)
-            if r.base.var.name == f"cpu.{name}" and timer is not None and timer.host is not None:
-                return r
+            t = self.sym.timers.get(r.base.var.name.removeprefix("cpu."))
+            if t is not None and t.var is r.base.var:
+                return t, r.index
         raise self.err("E301", "expected a timer", e.span, "declare one in the `cpu` block: `timer t = fn;`")
 
     def _cpu_online(self, e: ast.Call, ctx: Ctx) -> ir.Expr:

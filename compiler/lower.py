@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from compiler import ir
+from compiler import ir, timers
 from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig, fits
 from compiler.compose import Composed
 from compiler.exprs import Ctx, ExprLowering, LowerError
@@ -227,6 +227,11 @@ class Lowerer:
                 waits = ir.Binary("or", waits, ir.Unary("not", online))
             each = ir.Quant("forall", b, waits, span)
             result = each if result == ir.Lit(True, ir.BOOL) else ir.Binary("and", result, each, span)
+        if self.sym.softirq:  # no timer agents: no timer may be queued on an online CPU
+            flag = self.sym.agents["cpu"].vars.get("online")
+            online_ref = ir.VarRef(flag) if flag is not None and self._online("cpu", ir.SelfIndex()) else None
+            for t in self.sym.timers.values():
+                result = ir.Binary("and", result, timers.all_quiet(t, online_ref, span), span)
         for v in self.sym.all_vars:
             if v.kind == "lock":
                 result = ir.Binary("and", _lock_free(v), result, span)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from compiler import ir
+from compiler.timers import SOFTIRQ, TimerInfo, roaming, runs_softirq
 from dsl import ast
 from dsl.diagnostics import Diagnostics, Label
 from dsl.source import Span
@@ -15,7 +16,7 @@ BUILTIN_NAMES = ("quiescent", "held", "smp_processor_id", "lock", "unlock", "raw
                  "spin_lock", "spin_unlock", "raw_spin_lock_irqsave", "raw_spin_unlock_irqrestore",
                  "spin_lock_irqsave", "spin_unlock_irqrestore", "raw_spin_lock_irq", "raw_spin_unlock_irq",
                  "spin_lock_irq", "spin_unlock_irq", "likely", "unlikely", "mod_timer", "add_timer_on", "del_timer",
-                 "timer_delete", "timer_pending", "cpu_online")
+                 "timer_delete", "timer_pending", "cpu_online", "run_timer_softirq")
 ARM_FNS = {"mod_timer", "add_timer_on"}
 TIMER_FNS = ARM_FNS | {"del_timer", "timer_delete"}
 # The _irq and _irqsave forms are plain locks here: a CPU's own interrupts are steps of its
@@ -51,6 +52,7 @@ class AgentInfo:
     # A timer of the cpu block: an agent of its own, one per CPU, whose code names the CPU's
     # variables by their short names (shared with `host`, so none of them is its own).
     host: AgentInfo | None = None
+    timer: TimerInfo | None = None  # the timer whose callbacks it runs
 
 
 @dataclass(slots=True)
@@ -68,6 +70,8 @@ class Symbols:
     fns: dict[str, ast.FnDecl] = field(default_factory=dict)
     owner_type: ir.IntType | None = None
     extra_vars: list[ir.Var] = field(default_factory=list)  # fn parameter storage, made while lowering
+    timers: dict[str, TimerInfo] = field(default_factory=dict)  # `timer T = FN;` of the cpu block
+    softirq: bool = False  # the cpu block runs timer callbacks itself (`run_timer_softirq();`)
 
     def known_names(self) -> Iterable[str]:
         yield from self.params
@@ -109,6 +113,7 @@ class Resolver:
         self.sym.owner_type = self._owner_type()
         for item in self.items:
             self._declare_state(item)
+        self._check_timer_fns()
         return self.sym
 
     def _check_type_names(self) -> None:
@@ -252,9 +257,15 @@ class Resolver:
             self._declare_timers(item, self.sym.agents[name])
 
     def _declare_timers(self, item: ast.AgentDecl, host: AgentInfo) -> None:
-        """Each `timer T = FN;` of the cpu block is an agent `T`, one instance per CPU, running
-        `for (;;) { idle: atomic { await (T); T = false; } FN(); }`: armed, it runs FN later, on its
-        CPU (its code sees that CPU's variables and id), in steps of its own."""
+        """Each `timer T = FN;` of the cpu block is one timer object per CPU.  Unless the cpu
+        block runs the timer softirq itself (`run_timer_softirq();`), `T` is also an agent, one
+        instance per CPU, running `for (;;) { idle: run_timer_softirq(); }` over `T`'s timers
+        alone: instance i runs FN, on CPU i (its code sees that CPU's variables and id), for
+        each timer queued on CPU i, in steps of its own."""
+        moving: set[str] = set()
+        if item.kind == "cpu":
+            self.sym.softirq = runs_softirq(self.items)
+            moving = roaming(self.items, {t.name for t in item.timers}, item.name)
         for t in item.timers:
             if item.kind != "cpu":
                 self.diags.error("E406", f"timer `{t.name}` in a {item.kind}: timers are per CPU", t.span,
@@ -264,15 +275,28 @@ class Resolver:
                 continue
             if t.name in self.sym.agents or any(isinstance(i, ast.AgentDecl) and i.name == t.name for i in self.items):
                 self.diags.error("E202", f"timer `{t.name}` has the name of an agent", t.span,
-                                 "a timer is an agent of its own: give it another name")
+                                 "a timer names its callback's steps in traces: give it another name")
+                continue
+            self.sym.timers[t.name] = TimerInfo(t, t.name in moving)
+            if self.sym.softirq:
                 continue
             sp = t.span
-            armed = ast.Name(t.name, sp)
-            fire = ast.AtomicS(ast.Block((ast.AwaitS(armed, sp), ast.AssignS(armed, "=", ast.BoolLit(False, sp), sp)),
-                                         sp), sp)
-            body = ast.LoopS(ast.Block((ast.LabelS("idle", sp), fire, ast.CallS(t.fn, (), t.fn_span)), sp), sp)
+            body = ast.LoopS(ast.Block((ast.LabelS("idle", sp), ast.CallS(SOFTIRQ, (), t.fn_span)), sp), sp)
             decl = ast.AgentDecl("thread", t.name, (), (body,), (), sp)
-            self.sym.agents[t.name] = AgentInfo(decl, t.name, "thread", host.domain, host.vars, host.index_name, host)
+            self.sym.agents[t.name] = AgentInfo(decl, t.name, "thread", host.domain, host.vars, host.index_name, host,
+                                                self.sym.timers[t.name])
+
+    def _check_timer_fns(self) -> None:
+        """A callback is a fn with no parameters and no result (C's `void fn(struct timer_list *)`,
+        whose argument the model has no use for: the callback knows its CPU)."""
+        for t in self.sym.timers.values():
+            d = t.decl
+            fn = self.sym.fns.get(d.fn)
+            if fn is None:
+                self.diags.error("E201", f"undefined function `{d.fn}`", d.fn_span, did_you_mean(d.fn, self.sym.fns))
+            elif fn.params or fn.result is not None:
+                self.diags.error("E210", f"timer callback `{d.fn}` must take no arguments and return nothing",
+                                 d.fn_span, labels=[Label(fn.span, "declared here")])
 
     def _owner_type(self) -> ir.IntType:
         total: ir.Expr = lit_int(0)
@@ -333,9 +357,10 @@ class Resolver:
         info = self.sym.agents.get(name)
         if info is None or info.decl is not item:
             return
-        armed = tuple(ast.VarDecl(t.name, ast.TBool(t.span), ast.BoolLit(False, t.span), t.span)
-                      for t in item.timers if t.name in self.sym.agents and self.sym.agents[t.name].host is info)
-        # (a timer's state: armed or not)
+        # A timer's state: pending (on its owner), or the CPU it is queued on (compiler/timers.py).
+        armed = tuple(ast.VarDecl(t.decl.name, ast.TArray(ast.TBool(), ast.TName("cpu")) if t.roaming else ast.TBool(),
+                                  ast.BoolLit(False, t.decl.span), t.decl.span)
+                      for t in self.sym.timers.values() if item.kind == "cpu")
         for v in item.vars + armed:
             if v.name in info.vars:
                 self.diags.error("E202", f"`{v.name}` is declared twice in `{name}`", v.span)
@@ -346,6 +371,8 @@ class Resolver:
             var = self.make_var(f"{name}.{v.name}", v, info.domain)
             if var is not None:
                 info.vars[v.name] = var
+                if any(v is a for a in armed):
+                    self.sym.timers[v.name].var = var
 
     def make_var(self, qual: str, d: ast.VarDecl, index: ir.IntType | ir.EnumType | None) -> ir.Var | None:
         t = self.type_(d.type)
