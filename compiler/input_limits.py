@@ -85,13 +85,12 @@ def model_fits(model: ir.Model, params: dict[str, int], diags: Diagnostics) -> b
 
 
 def _step_fits(agent: ir.Agent, step: ir.Step, params: dict[str, int], diags: Diagnostics) -> bool:
-    combos = 1
-    for c in _choices(step.body):
-        combos *= _size(c.type, params)
-        if combos > MAX_CHOICES:
-            diags.error("E309", f"the choices of step `{agent.name}.{step.name}` combine more than {MAX_CHOICES} "
-                                f"values{_at(params)}", c.span, "choose from a smaller type, or in separate steps")
-            return False
+    _, crossing = _path_choices(step.body, params)
+    if crossing is not None:
+        diags.error("E309", f"the choices of step `{agent.name}.{step.name}` combine more than {MAX_CHOICES} "
+                            f"values on one path{_at(params)}", crossing.span,
+                    "choose from a smaller type, or in separate steps")
+        return False
     deep = _deep_branch(step.body, 1)
     if deep is not None:
         diags.error("E410", f"branches nest more than {MAX_BRANCH_DEPTH} deep in one step of `{agent.name}`",
@@ -160,13 +159,36 @@ def _stmt_exprs(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Expr]:
             yield s.cond
 
 
-def _choices(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Choice]:
+def _path_choices(body: tuple[ir.Stmt, ...], params: dict[str, int]) -> tuple[int, ir.Choice | None]:
+    """The most value combinations one path through `body` enumerates (both backends loop over a
+    Choose only on the paths that reach it, so the branches of an If count apart), and the
+    choice at which some path passes MAX_CHOICES."""
+    combos = 1
     for s in body:
         if isinstance(s, ir.Choose):
-            yield s.choice
+            combos *= _size(s.choice.type, params)
+            if combos > MAX_CHOICES:
+                return combos, s.choice
         elif isinstance(s, ir.If):
-            yield from _choices(s.then)
-            yield from _choices(s.else_)
+            branch = 1
+            for b in (s.then, s.else_):
+                n, crossing = _path_choices(b, params)
+                if crossing is not None or combos * n > MAX_CHOICES:
+                    return combos * n, crossing if crossing is not None else _first_choice(b)
+                branch = max(branch, n)
+            combos *= branch
+    return combos, None
+
+
+def _first_choice(body: tuple[ir.Stmt, ...]) -> ir.Choice | None:
+    for s in body:
+        if isinstance(s, ir.Choose):
+            return s.choice
+        if isinstance(s, ir.If):
+            found = _first_choice(s.then) or _first_choice(s.else_)
+            if found is not None:
+                return found
+    return None
 
 
 def tree_size(e: ir.Expr, limit: int) -> int:

@@ -116,3 +116,25 @@ def test_docs_state_every_limit() -> None:
         if name.startswith("MAX_"):
             value = getattr(input_limits, name)
             assert f"{value:,}" in section, (name, value)
+
+
+def _load(tmp_path: Path, body: str) -> tuple[bool, str]:
+    f = tmp_path / "c.irqspec"
+    f.write_text('spec c "choices";\n' + body + "\n")
+    diags = Diagnostics()
+    model = load_model(str(f), {}, diags)
+    return model is not None, "\n".join(d.message for d in diags.items)
+
+
+def test_choices_count_per_path_not_across_branches(tmp_path: Path) -> None:
+    """Both backends enumerate a Choose only on the paths that reach it: two branches with 300
+    values each are 300 combinations per path (accepted), the same two choices one after the
+    other are 90,000 (refused). Before, the limit multiplied across branches, which refused the
+    IMSIC specs' flows once the lpriv sections became steps of their own."""
+    branches = ("var x: 0..299 = 0;\nvar b: bool = false;\n"
+                "thread t { if (b) { x = any v: 0..299; } else { x = any w: 0..299; } }")
+    ok, _ = _load(tmp_path, branches)
+    assert ok
+    sequence = "var x: 0..299 = 0;\nvar y: 0..299 = 0;\nthread t { atomic { x = any v: 0..299; y = any w: 0..299; } }"
+    ok, messages = _load(tmp_path, sequence)
+    assert not ok and "on one path" in messages
