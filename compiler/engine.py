@@ -43,7 +43,10 @@ from compiler.coverage import Scan, finish, judge_covers, scan
 from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
 
-DEFAULT_MAX_STATES = 2_000_000  # about 2 GB of states; the shipped specs need under 900,000
+DEFAULT_MAX_STATES = 2_000_000  # the Python search's default cap: about 1-1.2 GB of states
+# The compiled search's default cap: it keeps a state in 60-180 B where the Python search needs
+# 350-600, so five times as many fit in the same memory (about 1.8 GB at most).
+DEFAULT_MAX_STATES_C = 10_000_000
 ENGINES = ("auto", "bmc", "ic3")
 
 
@@ -69,19 +72,20 @@ class Search:
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
           properties: Sequence[str] | None = None, timeout: float | None = None, max_k: int = DEFAULT_MAX_K,
-          max_states: int = DEFAULT_MAX_STATES, engine: str = "auto", search_with: str = "auto",
+          max_states: int | None = None, engine: str = "auto", search_with: str = "auto",
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None,
           on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto") -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
     `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
     `on_scan` the search's coverage and vacuity (not called when no search ran); `search_with` is
-    "python", "c" (the compiled search) or "auto" (compiler/backends/c/search.py says which)."""
+    "python", "c" (the compiled search) or "auto" (compiler/backends/c/search.py says which).
+    `max_states` None is each search's own default cap (DEFAULT_MAX_STATES, DEFAULT_MAX_STATES_C)."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     with limits.budget(timeout, model.name) as budget:
         if engine == "ic3" and wanted:
             return judge_covers(model, _ic3(model, params, wanted, depth, timeout, progress))
-        if engine == "bmc" or max_states <= 0 or not wanted:
+        if engine == "bmc" or (max_states is not None and max_states <= 0) or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
         search = explore(model, params, max_states, _half(budget), search_with, notice, symmetry == "auto")
@@ -170,7 +174,7 @@ def _search_trace(search: Search, prop: str) -> Trace | None:
     return None if doc is None else from_itf(doc)
 
 
-def explore(model: ir.Model, params: dict[str, int], max_states: int, max_seconds: float | None = None,
+def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max_seconds: float | None = None,
             search_with: str = "auto", notice: Callable[[str], None] | None = None,
             symmetry: bool = True) -> Search:
     watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
@@ -182,10 +186,12 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
         # Where the spec treats CPUs alike, the Python search keeps one state per orbit of the CPU
         # permutations (docs/prove.md, "Reductions"); the compiled search has no such reduction.
         reduce = symmetry and search_with != "c" and len(sim.symmetry_group()) > 1
-        result = None if reduce else c_search.explore(model, params, sim, max_states, left, watch, search_with,
-                                                      notice)
+        py_cap = DEFAULT_MAX_STATES if max_states is None else max_states
+        c_cap = DEFAULT_MAX_STATES_C if max_states is None else max_states
+        result = None if reduce else c_search.explore(model, params, sim, c_cap, left, watch, search_with,
+                                                      notice, python_max_states=py_cap)
         if result is None:
-            result = sim.explore(max_states, left, symmetry=reduce)
+            result = sim.explore(py_cap, left, symmetry=reduce)
     except (c_search.Disagreement, c_search.RunError) as e:
         raise BackendDisagreement(f"the compiled search and the Python simulator disagree: {e}") from e
     except MemoryError:
@@ -198,7 +204,8 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int, max_second
     if covered is not None and covered < 0:  # stopped before it had met every initial state
         covered = None
     stopped = None if result.complete else \
-        watch.stopped or getattr(result, "stopped", None) or _limit_hit(result, max_states, left)
+        watch.stopped or getattr(result, "stopped", None) or \
+        _limit_hit(result, getattr(result, "max_states", None) or py_cap, left)
     if watch.budget is not None:
         watch.budget.status = f"coverage and vacuity scan of {result.states:,} states"
     found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
@@ -345,4 +352,4 @@ def _note_search(r: PropertyResult, search: Search) -> PropertyResult:
     return replace(r, reason=reason, depth=depth, stopped_by=r.stopped_by or search.stopped_by)
 
 
-__all__ = ["BackendDisagreement", "DEFAULT_MAX_STATES", "ENGINES", "Search", "check", "explore"]
+__all__ = ["BackendDisagreement", "DEFAULT_MAX_STATES", "DEFAULT_MAX_STATES_C", "ENGINES", "Search", "check", "explore"]

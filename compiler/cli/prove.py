@@ -21,7 +21,7 @@ from compiler.cli.paths import output_dir_problem
 from compiler.coverage import Scan, step_warnings, suspicious
 from compiler.events import annotate, step_events
 from compiler.cli.trace import sarif_problem, write_sarif
-from compiler.engine import DEFAULT_MAX_STATES, ENGINES, BackendDisagreement, check
+from compiler.engine import DEFAULT_MAX_STATES, DEFAULT_MAX_STATES_C, ENGINES, BackendDisagreement, check
 from compiler.results import PropertyResult
 from compiler.traceview import fit_lines
 from compiler.trace import itf_document, itf_filename, render_lkml, render_table, to_itf, write_itf
@@ -38,7 +38,7 @@ EPILOG = f"""verdicts:
                                     violated up to the depth given
 
 How: the generated simulator first searches the instance exhaustively (up to --max-states,
-default {DEFAULT_MAX_STATES}); Z3 then finds each counterexample at the depth the search found it.
+default {DEFAULT_MAX_STATES:,} in Python, {DEFAULT_MAX_STATES_C:,} compiled); Z3 then finds each counterexample at the depth the search found it.
 When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
 k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone; --engine ic3
 uses Z3's Spacer (IC3/PDR) for proofs and BMC for counterexamples (--show-invariant prints each proof).
@@ -87,9 +87,10 @@ def add_parser(subparsers: Any) -> None:
                    help="auto: where the spec treats CPUs alike, the search keeps one state per orbit of the "
                         "CPU permutations (same verdicts, depths and concrete traces, up to N! fewer states); "
                         "off: every state (default auto)")
-    p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
-                   help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES}; "
-                        "about 0.6 to 1 GB per million)")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
+                        f"Python search, about 0.6 GB per million; {DEFAULT_MAX_STATES_C:,} for the compiled "
+                        "search, 60-180 B a state)")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--style", choices=("table", "lkml"), default="table",
                    help="how counterexamples print: table, one column per agent instance (default); lkml, the "
@@ -199,7 +200,7 @@ def _bad_options(args: argparse.Namespace) -> str | None:
         return f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds"
     if args.max_k < 0:
         return f"--max-k {args.max_k}: must be 0 or more"
-    if args.max_states < 0:
+    if args.max_states is not None and args.max_states < 0:
         return f"--max-states {args.max_states}: must be 0 or more (0 turns the exhaustive search off)"
     if args.sarif is not None and (msg := sarif_problem(args.sarif)) is not None:
         return msg

@@ -39,7 +39,7 @@ exit status:
 
 def add_parser(subparsers: Any) -> None:
     from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K
-    from compiler.engine import DEFAULT_MAX_STATES
+    from compiler.engine import DEFAULT_MAX_STATES, DEFAULT_MAX_STATES_C
 
     p = subparsers.add_parser(
         "test", help="prove every spec and compare each verdict with its `expect`",
@@ -52,8 +52,9 @@ def add_parser(subparsers: Any) -> None:
                         "`expect P: holds` is then met by `holds up to depth K`")
     p.add_argument("--max-k", type=int, default=DEFAULT_MAX_K, metavar="N",
                    help=f"try k-induction up to k=N after a clean bounded run; 0 turns it off (default {DEFAULT_MAX_K})")
-    p.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES, metavar="N",
-                   help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES})")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
+                        f"Python search, {DEFAULT_MAX_STATES_C:,} for the compiled one)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a property after this much time (inconclusive: a mismatch)")
     p.add_argument("--strict", action="store_true",
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error(f"--timeout {args.timeout:g}: the timeout must be a positive number of seconds",
                            as_json=args.json)
     for flag, value in (("--max-states", args.max_states), ("--depth", args.depth), ("--max-k", args.max_k)):
-        if value < 0:
+        if value is not None and value < 0:
             return usage_error(f"{flag} {value}: must be 0 or more", as_json=args.json)
     diags = Diagnostics()
     files = spec_files(args.paths, diags)

@@ -66,9 +66,11 @@ class CResult:
 
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
             watch: Callable[[int, int], bool] | None = None, search: str = "auto",
-            notice: Callable[[str], None] | None = None, opt: str = driver.OPT) -> Any:
+            notice: Callable[[str], None] | None = None, opt: str = driver.OPT,
+            python_max_states: int | None = None) -> Any:
     """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
-    None: run the Python search."""
+    None: run the Python search.  `python_max_states` caps the Python search that races the
+    compiler (default: `max_states`)."""
     if search == "python":
         return None
     say = notice if search == "c" else None
@@ -82,7 +84,8 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
         return None
     if search == "auto" and driver.cached(program.source, opt) is None:
-        return _race(program, sim, max_states, max_seconds, watch, notice, opt, t0)
+        return _race(program, sim, max_states, max_seconds, watch, notice, opt, t0,
+                     max_states if python_max_states is None else python_max_states)
     left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
     try:
         return run(program, sim, max_states, left, watch, opt)
@@ -93,7 +96,7 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
 
 def _race(program: Program, sim: Any, max_states: int | None, max_seconds: float | None,
           watch: Callable[[int, int], bool] | None, notice: Callable[[str], None] | None, opt: str,
-          t0: float) -> Any:
+          t0: float, python_max_states: int | None) -> Any:
     """`auto` without a compiled program: the Python search runs while the compiler does (on
     another core, where there is one).  A search that finishes first is the answer and the
     compile is dropped, so a small spec never waits for the compiler; one still running when
@@ -115,7 +118,7 @@ def _race(program: Program, sim: Any, max_states: int | None, max_seconds: float
     before = getattr(sim, "watch", None)
     sim.watch = racing  # the Python search asks it every few hundred states
     try:
-        result = sim.explore(max_states, max_seconds)
+        result = sim.explore(python_max_states, max_seconds)
     except BaseException:
         job.cancel()
         raise
