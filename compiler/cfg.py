@@ -878,7 +878,27 @@ def _indices(e: ir.Expr, guard: ir.Expr | None,
         yield from _indices(e.then, g_then, quant)
         yield from _indices(e.else_, g_else, quant)
     elif isinstance(e, ir.Quant):
-        yield from _indices(e.body, guard, True)
+        # An index that names no bound variable and is reached under no test inside the body
+        # (`exists on: cpu :: t[k][on]`, timer_pending() of CPU k's timer) is evaluated once per
+        # value of a nonempty type: at least once, whatever the others are, so it is checked
+        # before the formula, like any other index.
+        for g, idx, t, quantified in _indices(e.body, guard, True):
+            yield g, idx, t, quantified and not (g is guard and not _binds(idx))
+
+
+def _binds(e: ir.Expr) -> bool:
+    """Does `e` name a quantified variable?"""
+    if isinstance(e, ir.BoundRef):
+        return True
+    if isinstance(e, ir.Index):
+        return _binds(e.base) or _binds(e.index)
+    if isinstance(e, ir.Binary):
+        return _binds(e.left) or _binds(e.right)
+    if isinstance(e, ir.Unary):
+        return _binds(e.arg)
+    if isinstance(e, ir.Ite):
+        return _binds(e.cond) or _binds(e.then) or _binds(e.else_)
+    return isinstance(e, ir.Quant)
 
 
 def _vars_read(e: ir.Expr) -> Iterator[ir.Var]:
