@@ -418,6 +418,20 @@ def test_the_reference_timer_example_still_proves_the_same(tmp_path: Path, capsy
     assert v["synced_by_timer"] == "covered depth 9", out
 
 
+
+def test_the_reference_softirq_example_proves_and_stays_symmetric(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    m = re.search(r"```irqspec\n(spec ref_softirq .*?)```", doc, re.S)
+    assert m is not None
+    path = write(tmp_path, "ref_softirq", m.group(1))
+    a = symmetry.analyse(model_of(path))
+    assert a.symmetric and not a.pins, (a.reasons, a.pins)
+    code, out = run(capsys, "prove", str(path))
+    assert code == 0, out
+    assert verdicts(out, "ref_softirq")["synced"].startswith("proved exhaustive search"), out
+    assert "up to permutations of CPUs 0, 1" in out, out
+
 # ---------------------------------------------------------------- (d) misuse
 
 HEAD = """param CPUS = 2;
