@@ -1,6 +1,6 @@
 # irqc-generated simulator: this file is written by `irqc build`
 # spec: ../specs/imsic_naive_move.irqspec
-# source_hash: 297f29451b7746e08e7ef4e92d30860c01b24f1dcce91f3058761f1cca34f6e3
+# source_hash: a1e5728c3f972373d5286b3c3b67c00aef97d7fdd1f49b097c73110448b2fddc
 # Do not edit: `irqc build` rewrites this file from the spec, and `irqc build --check` fails when it is stale.
 """Simulator of spec `imsic_naive_move`: PCI MSI to a RISC-V IMSIC, non-atomic message update in process context (before v6.15).
 
@@ -32,7 +32,7 @@ import time
 
 SPEC = '../specs/imsic_naive_move.irqspec'
 SPEC_NAME = 'imsic_naive_move'
-SOURCE_HASH = '297f29451b7746e08e7ef4e92d30860c01b24f1dcce91f3058761f1cca34f6e3'
+SOURCE_HASH = 'a1e5728c3f972373d5286b3c3b67c00aef97d7fdd1f49b097c73110448b2fddc'
 # Parameters and their defaults; `--param NAME=VALUE` overrides them at run time.
 PARAMS = {'CPUS': 2}
 # Enum members are stored as their index:
@@ -59,7 +59,6 @@ def _shape(P):
         _VarInfo('new_vec.id', 'enum', (), 0, 1, ('A', 'B'), 0),
         _VarInfo('msi_msg.addr', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('msi_msg.data', 'enum', (), 0, 1, ('A', 'B'), 0),
-        _VarInfo('xmove.active', 'bool', (), 0, 1, None, 0),
         _VarInfo('xmove.old_cpu', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('xmove.old_id', 'enum', (), 0, 1, ('A', 'B'), 0),
         _VarInfo('ret', 'enum', (), 0, 2, ('IRQ_SET_MASK_OK_DONE', 'EBUSY', 'ENOSPC'), 0),
@@ -69,19 +68,31 @@ def _shape(P):
         _VarInfo('desc.masked', 'bool', (), 0, 1, None, 0),
         _VarInfo('desc.move_pending', 'bool', (), 0, 1, None, 0),
         _VarInfo('desc.pending_mask', 'int', (), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('venable', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, None),
+        _VarInfo('dirty', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, 0),
+        _VarInfo('vmove', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, 0),
+        _VarInfo('vmove_cpu', 'int', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('vmove_id', 'enum', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, ('A', 'B'), 0),
+        _VarInfo('tmr_pending', 'bool', ((0, (p_CPUS - 1), None),), 0, 1, None, 0),
+        _VarInfo('tmr_on', 'int', ((0, (p_CPUS - 1), None),), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('move_enabled', 'bool', (), 0, 1, None, 0),
         _VarInfo('xbit', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, 0),
         _VarInfo('stolen', 'bool', (), 0, 1, None, 0),
+        _VarInfo('retrigger_unowned', 'bool', (), 0, 1, None, 0),
         _VarInfo('dev.outstanding', 'bool', (), 0, 1, None, 0),
         _VarInfo('cpu.id', 'enum', ((0, (p_CPUS - 1), None),), 0, 1, ('A', 'B'), 0),
         _VarInfo('cpu.job', 'enum', ((0, (p_CPUS - 1), None),), 0, 3, ('J_X', 'J_OTHER', 'J_SYNC', 'J_HOTPLUG'), 0),
+        _VarInfo('tmr_k', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('set_affinity.c', 'int', (), 0, p_CPUS, None, p_CPUS),
         _VarInfo('set_affinity.req', 'int', (), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('set_affinity.imsic_remote_sync.k', 'int', (), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('set_affinity.imsic_local_timer_start.k', 'int', (), 0, (p_CPUS - 1), None, 0),
     )
     # name, kind, instance domain lo..hi (None: one instance), initial location, location names
     AGENTS = (
         _AgentInfo('dev', 'device', None, 0, ('ready',)),
-        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_simple_irq@144', 'handle_irq_event@169', 'handle_irq_event_percpu@174')),
-        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@187', 'pci_write_msg_msi@244')),
+        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_simple_irq@184', 'handle_irq_event@209', 'handle_irq_event_percpu@214')),
+        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@227', 'pci_write_msg_msi@288', 'imsic_vector_move@300', 'imsic_vector_move@311')),
     )
     return VARS, AGENTS
 
@@ -104,7 +115,6 @@ def _build(P):
     O_new_vec_id = L.offset['new_vec.id']
     O_msi_msg_addr = L.offset['msi_msg.addr']
     O_msi_msg_data = L.offset['msi_msg.data']
-    O_xmove_active = L.offset['xmove.active']
     O_xmove_old_cpu = L.offset['xmove.old_cpu']
     O_xmove_old_id = L.offset['xmove.old_id']
     O_ret = L.offset['ret']
@@ -114,14 +124,31 @@ def _build(P):
     O_desc_masked = L.offset['desc.masked']
     O_desc_move_pending = L.offset['desc.move_pending']
     O_desc_pending_mask = L.offset['desc.pending_mask']
+    O_venable = L.offset['venable']
+    S0_venable = L.stride['venable'][0]
+    O_dirty = L.offset['dirty']
+    S0_dirty = L.stride['dirty'][0]
+    O_vmove = L.offset['vmove']
+    S0_vmove = L.stride['vmove'][0]
+    O_vmove_cpu = L.offset['vmove_cpu']
+    S0_vmove_cpu = L.stride['vmove_cpu'][0]
+    O_vmove_id = L.offset['vmove_id']
+    S0_vmove_id = L.stride['vmove_id'][0]
+    O_tmr_pending = L.offset['tmr_pending']
+    O_tmr_on = L.offset['tmr_on']
+    O_move_enabled = L.offset['move_enabled']
     O_xbit = L.offset['xbit']
     S0_xbit = L.stride['xbit'][0]
     O_stolen = L.offset['stolen']
+    O_retrigger_unowned = L.offset['retrigger_unowned']
     O_dev_outstanding = L.offset['dev.outstanding']
     O_cpu_id = L.offset['cpu.id']
     O_cpu_job = L.offset['cpu.job']
+    O_tmr_k = L.offset['tmr_k']
     O_set_affinity_c = L.offset['set_affinity.c']
     O_set_affinity_req = L.offset['set_affinity.req']
+    O_set_affinity_imsic_remote_sync_k = L.offset['set_affinity.imsic_remote_sync.k']
+    O_set_affinity_imsic_local_timer_start_k = L.offset['set_affinity.imsic_local_timer_start.k']
     PC_dev = L.pc_base['dev']
     PC_cpu = L.pc_base['cpu']
     PC_set_affinity = L.pc_base['set_affinity']
@@ -129,7 +156,7 @@ def _build(P):
     R1 = range(2)
     R2 = range(0, (p_CPUS - 1) + 1)
 
-    # ../specs/imsic_naive_move.irqspec:102: dev.fire  [ready]
+    # ../specs/imsic_naive_move.irqspec:124: dev.fire  [ready]
     # outstanding = true;
     def step_dev__fire(s, i):
         t = list(s)
@@ -139,7 +166,7 @@ def _build(P):
         t[PC_dev] = 0  # -> ready
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:115: cpu.idle  [idle]
+    # ../specs/imsic_naive_move.irqspec:137: cpu.idle  [idle]
     # either {
     def step_cpu__idle(s, i):
         out = []
@@ -158,7 +185,7 @@ def _build(P):
                         t[O_stolen] = True
                         t[O_xbit + i * S0_xbit + t[O_cpu_id + i]] = False
                         if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@144
+                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
                             out.append((tuple(t), None))
                             continue
                         else:
@@ -168,7 +195,7 @@ def _build(P):
                     else:
                         t[O_xbit + i * S0_xbit + t[O_cpu_id + i]] = False
                         if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@144
+                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
                             out.append((tuple(t), None))
                             continue
                         else:
@@ -176,56 +203,1008 @@ def _build(P):
                             out.append((tuple(t), None))
                             continue
             else:
-                if not (s[O_xmove_active] and (i == s[O_xmove_old_cpu])):  # await
+                if not ((not any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1)) and any((s[O_tmr_pending + b_k] and (i == s[O_tmr_on + b_k])) for b_k in R2)):  # await
                     continue
-                t = list(s)
-                t[O_imsic_eie + t[O_xmove_old_cpu] * S0_imsic_eie + t[O_xmove_old_id]] = False
-                if t[O_imsic_eip + t[O_xmove_old_cpu] * S0_imsic_eip + t[O_xmove_old_id]]:
-                    t[O_imsic_eip + t[O_xmove_old_cpu] * S0_imsic_eip + t[O_xmove_old_id]] = False
-                    t[O_imsic_eip + t[O_xvec_cpu] * S0_imsic_eip + t[O_xvec_id]] = True
-                    if t[O_xbit + t[O_xmove_old_cpu] * S0_xbit + t[O_xmove_old_id]]:
-                        t[O_xbit + t[O_xmove_old_cpu] * S0_xbit + t[O_xmove_old_id]] = False
-                        t[O_xbit + t[O_xvec_cpu] * S0_xbit + t[O_xvec_id]] = True
-                        t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                        t[O_xmove_active] = False
-                        t[O_cpu_job + i] = 2
-                        if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@144
-                            out.append((tuple(t), None))
-                            continue
-                        else:
-                            t[PC_cpu + i] = 0  # -> idle
-                            out.append((tuple(t), None))
-                            continue
-                    else:
-                        t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                        t[O_xmove_active] = False
-                        t[O_cpu_job + i] = 2
-                        if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@144
-                            out.append((tuple(t), None))
-                            continue
-                        else:
-                            t[PC_cpu + i] = 0  # -> idle
-                            out.append((tuple(t), None))
-                            continue
-                else:
-                    t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                    t[O_xmove_active] = False
-                    t[O_cpu_job + i] = 2
-                    if 0 == t[O_cpu_job + i]:
-                        t[PC_cpu + i] = 1  # -> handle_simple_irq@144
-                        out.append((tuple(t), None))
+                for c_k in R2:  # any k
+                    if not (s[O_tmr_pending + c_k] and (i == s[O_tmr_on + c_k])):  # where
                         continue
-                    else:
-                        t[PC_cpu + i] = 0  # -> idle
-                        out.append((tuple(t), None))
+                    t = list(s)
+                    t[O_tmr_k] = c_k
+                    t[O_tmr_pending + t[O_tmr_k]] = False
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        out.append((None, ('in_range',)))
                         continue
+                    t[O_tmr_k] = 0
+                    if not t[O_dirty + i * S0_dirty + 0]:
+                        if not t[O_dirty + i * S0_dirty + 1]:
+                            t[O_cpu_job + i] = 2
+                            if 0 == t[O_cpu_job + i]:
+                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                out.append((tuple(t), None))
+                                continue
+                            else:
+                                t[PC_cpu + i] = 0  # -> idle
+                                out.append((tuple(t), None))
+                                continue
+                        else:
+                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                        t[O_retrigger_unowned] = True
+                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        if t[O_xbit + i * S0_xbit + 1]:
+                                            t[O_xbit + i * S0_xbit + 1] = False
+                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                    else:
+                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        if t[O_xbit + i * S0_xbit + 1]:
+                                            t[O_xbit + i * S0_xbit + 1] = False
+                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                else:
+                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                    t[O_vmove + i * S0_vmove + 1] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                    t[O_dirty + i * S0_dirty + 1] = False
+                                    t[O_cpu_job + i] = 2
+                                    if 0 == t[O_cpu_job + i]:
+                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                        out.append((tuple(t), None))
+                                        continue
+                                    else:
+                                        t[PC_cpu + i] = 0  # -> idle
+                                        out.append((tuple(t), None))
+                                        continue
+                            else:
+                                t[O_vmove + i * S0_vmove + 1] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    out.append((None, ('in_range',)))
+                                    continue
+                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                t[O_dirty + i * S0_dirty + 1] = False
+                                t[O_cpu_job + i] = 2
+                                if 0 == t[O_cpu_job + i]:
+                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                    out.append((tuple(t), None))
+                                    continue
+                                else:
+                                    t[PC_cpu + i] = 0  # -> idle
+                                    out.append((tuple(t), None))
+                                    continue
+                    else:
+                        t[O_imsic_eie + i * S0_imsic_eie + 0] = t[O_venable + i * S0_venable + 0]
+                        if t[O_vmove + i * S0_vmove + 0] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 0]) and (0 == t[O_vmove_id + i * S0_vmove_id + 0]))):
+                            if t[O_imsic_eip + i * S0_imsic_eip + 0]:
+                                t[O_imsic_eip + i * S0_imsic_eip + 0] = False
+                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 0]]:
+                                    t[O_retrigger_unowned] = True
+                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                    if t[O_xbit + i * S0_xbit + 0]:
+                                        t[O_xbit + i * S0_xbit + 0] = False
+                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                        t[O_vmove + i * S0_vmove + 0] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                        t[O_dirty + i * S0_dirty + 0] = False
+                                        if not t[O_dirty + i * S0_dirty + 1]:
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                        t[O_retrigger_unowned] = True
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                    else:
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                            else:
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                    else:
+                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                        t[O_vmove + i * S0_vmove + 0] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                        t[O_dirty + i * S0_dirty + 0] = False
+                                        if not t[O_dirty + i * S0_dirty + 1]:
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                        t[O_retrigger_unowned] = True
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                    else:
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                            else:
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                else:
+                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                    if t[O_xbit + i * S0_xbit + 0]:
+                                        t[O_xbit + i * S0_xbit + 0] = False
+                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                        t[O_vmove + i * S0_vmove + 0] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                        t[O_dirty + i * S0_dirty + 0] = False
+                                        if not t[O_dirty + i * S0_dirty + 1]:
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                        t[O_retrigger_unowned] = True
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                    else:
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                            else:
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                    else:
+                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                        t[O_vmove + i * S0_vmove + 0] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                        t[O_dirty + i * S0_dirty + 0] = False
+                                        if not t[O_dirty + i * S0_dirty + 1]:
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                        t[O_retrigger_unowned] = True
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                    else:
+                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        if t[O_xbit + i * S0_xbit + 1]:
+                                                            t[O_xbit + i * S0_xbit + 1] = False
+                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                        else:
+                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                            t[O_vmove + i * S0_vmove + 1] = False
+                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                                out.append((None, ('in_range',)))
+                                                                continue
+                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                            t[O_dirty + i * S0_dirty + 1] = False
+                                                            t[O_cpu_job + i] = 2
+                                                            if 0 == t[O_cpu_job + i]:
+                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                            else:
+                                                                t[PC_cpu + i] = 0  # -> idle
+                                                                out.append((tuple(t), None))
+                                                                continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                            else:
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                            else:
+                                t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                t[O_vmove + i * S0_vmove + 0] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    out.append((None, ('in_range',)))
+                                    continue
+                                t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                t[O_dirty + i * S0_dirty + 0] = False
+                                if not t[O_dirty + i * S0_dirty + 1]:
+                                    t[O_cpu_job + i] = 2
+                                    if 0 == t[O_cpu_job + i]:
+                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                        out.append((tuple(t), None))
+                                        continue
+                                    else:
+                                        t[PC_cpu + i] = 0  # -> idle
+                                        out.append((tuple(t), None))
+                                        continue
+                                else:
+                                    t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                    if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                        if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                            t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                            if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                t[O_retrigger_unowned] = True
+                                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                if t[O_xbit + i * S0_xbit + 1]:
+                                                    t[O_xbit + i * S0_xbit + 1] = False
+                                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                            else:
+                                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                if t[O_xbit + i * S0_xbit + 1]:
+                                                    t[O_xbit + i * S0_xbit + 1] = False
+                                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                else:
+                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                    t[O_vmove + i * S0_vmove + 1] = False
+                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        out.append((None, ('in_range',)))
+                                                        continue
+                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                    t[O_dirty + i * S0_dirty + 1] = False
+                                                    t[O_cpu_job + i] = 2
+                                                    if 0 == t[O_cpu_job + i]:
+                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                                    else:
+                                                        t[PC_cpu + i] = 0  # -> idle
+                                                        out.append((tuple(t), None))
+                                                        continue
+                                        else:
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                    else:
+                                        t[O_vmove + i * S0_vmove + 1] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                        t[O_dirty + i * S0_dirty + 1] = False
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                        else:
+                            t[O_vmove + i * S0_vmove + 0] = False
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                            t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                            t[O_dirty + i * S0_dirty + 0] = False
+                            if not t[O_dirty + i * S0_dirty + 1]:
+                                t[O_cpu_job + i] = 2
+                                if 0 == t[O_cpu_job + i]:
+                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                    out.append((tuple(t), None))
+                                    continue
+                                else:
+                                    t[PC_cpu + i] = 0  # -> idle
+                                    out.append((tuple(t), None))
+                                    continue
+                            else:
+                                t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                    if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                        t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                        if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                            t[O_retrigger_unowned] = True
+                                            t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            if t[O_xbit + i * S0_xbit + 1]:
+                                                t[O_xbit + i * S0_xbit + 1] = False
+                                                t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                        else:
+                                            t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            if t[O_xbit + i * S0_xbit + 1]:
+                                                t[O_xbit + i * S0_xbit + 1] = False
+                                                t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                    else:
+                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                        t[O_vmove + i * S0_vmove + 1] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                        t[O_dirty + i * S0_dirty + 1] = False
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                else:
+                                    t[O_vmove + i * S0_vmove + 1] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                    t[O_dirty + i * S0_dirty + 1] = False
+                                    t[O_cpu_job + i] = 2
+                                    if 0 == t[O_cpu_job + i]:
+                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                        out.append((tuple(t), None))
+                                        continue
+                                    else:
+                                        t[PC_cpu + i] = 0  # -> idle
+                                        out.append((tuple(t), None))
+                                        continue
         return out
 
-    # ../specs/imsic_naive_move.irqspec:144: cpu.handle_simple_irq@144  [handle_simple_irq@144]
+    # ../specs/imsic_naive_move.irqspec:184: cpu.handle_simple_irq@184  [handle_simple_irq@184]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_simple_irq_144(s, i):
+    def step_cpu__handle_simple_irq_184(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -238,12 +1217,12 @@ def _build(P):
             t[O_desc_pending] = False
             t[O_desc_inprogress] = True
             t[O_desc_lock] = -1
-            t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@174
+            t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@214
             return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:169: cpu.handle_irq_event@169  [handle_irq_event@169]
+    # ../specs/imsic_naive_move.irqspec:209: cpu.handle_irq_event@209  [handle_irq_event@209]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_irq_event_169(s, i):
+    def step_cpu__handle_irq_event_209(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -253,17 +1232,17 @@ def _build(P):
         t[PC_cpu + i] = 0  # -> idle
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:174: cpu.handle_irq_event_percpu@174  [handle_irq_event_percpu@174]
+    # ../specs/imsic_naive_move.irqspec:214: cpu.handle_irq_event_percpu@214  [handle_irq_event_percpu@214]
     # dev.outstanding = false;
-    def step_cpu__handle_irq_event_percpu_174(s, i):
+    def step_cpu__handle_irq_event_percpu_214(s, i):
         t = list(s)
         t[O_dev_outstanding] = False
-        t[PC_cpu + i] = 2  # -> handle_irq_event@169
+        t[PC_cpu + i] = 2  # -> handle_irq_event@209
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:187: set_affinity.set_affinity@187  [set_affinity@187]
+    # ../specs/imsic_naive_move.irqspec:227: set_affinity.set_affinity@227  [set_affinity@227]
     # raw_spin_lock(&desc->lock);
-    def step_set_affinity__set_affinity_187(s, i):
+    def step_set_affinity__set_affinity_227(s, i):
         out = []
         if not (s[O_desc_lock] == -1):  # lock
             return out
@@ -277,21 +1256,21 @@ def _build(P):
                 if t1[O_xvec_cpu] == t1[O_new_vec_cpu]:
                     t1[O_ret] = 0
                     t1[O_desc_lock] = -1
-                    t1[PC_set_affinity] = 0  # -> set_affinity@187
+                    t1[PC_set_affinity] = 0  # -> set_affinity@227
                     out.append((tuple(t1), None))
                     continue
                 else:
-                    if t1[O_xmove_active]:
+                    if t1[O_vmove + t1[O_xvec_cpu] * S0_vmove + t1[O_xvec_id]]:
                         t1[O_ret] = 1
                         t1[O_desc_lock] = -1
-                        t1[PC_set_affinity] = 0  # -> set_affinity@187
+                        t1[PC_set_affinity] = 0  # -> set_affinity@227
                         out.append((tuple(t1), None))
                         continue
                     else:
-                        if not any((0 == t1[O_imsic_owner + t1[O_new_vec_cpu] * S0_imsic_owner + b_v_2]) for b_v_2 in R1):
+                        if not any((0 == t1[O_imsic_owner + t1[O_new_vec_cpu] * S0_imsic_owner + b_v_3]) for b_v_3 in R1):
                             t1[O_ret] = 2
                             t1[O_desc_lock] = -1
-                            t1[PC_set_affinity] = 0  # -> set_affinity@187
+                            t1[PC_set_affinity] = 0  # -> set_affinity@227
                             out.append((tuple(t1), None))
                             continue
                         else:
@@ -301,70 +1280,3276 @@ def _build(P):
                                 t2 = list(t1)
                                 t2[O_new_vec_id] = c_v_2
                                 t2[O_imsic_owner + t2[O_new_vec_cpu] * S0_imsic_owner + t2[O_new_vec_id]] = 1
+                                t2[O_venable + t2[O_new_vec_cpu] * S0_venable + t2[O_new_vec_id]] = False
+                                t2[O_vmove + t2[O_new_vec_cpu] * S0_vmove + t2[O_new_vec_id]] = False
                                 t2[O_msi_msg_addr] = t2[O_new_vec_cpu]
                                 t2[O_msi_msg_data] = t2[O_new_vec_id]
                                 t2[O_msg_addr] = t2[O_msi_msg_addr]
-                                t2[PC_set_affinity] = 1  # -> pci_write_msg_msi@244
+                                t2[PC_set_affinity] = 1  # -> pci_write_msg_msi@288
                                 out.append((tuple(t2), None))
             else:
                 t1[O_desc_move_pending] = True
                 t1[O_desc_pending_mask] = t1[O_set_affinity_req]
                 t1[O_desc_lock] = -1
-                t1[PC_set_affinity] = 0  # -> set_affinity@187
+                t1[PC_set_affinity] = 0  # -> set_affinity@227
                 out.append((tuple(t1), None))
                 continue
         return out
 
-    # ../specs/imsic_naive_move.irqspec:244: set_affinity.pci_write_msg_msi@244  [pci_write_msg_msi@244]
+    # ../specs/imsic_naive_move.irqspec:288: set_affinity.pci_write_msg_msi@288  [pci_write_msg_msi@288]
     # yield;
-    def step_set_affinity__pci_write_msg_msi_244(s, i):
+    def step_set_affinity__pci_write_msg_msi_288(s, i):
         t = list(s)
         t[O_msg_data] = s[O_msi_msg_data]
         t[O_xmove_old_cpu] = t[O_xvec_cpu]
         t[O_xmove_old_id] = t[O_xvec_id]
         t[O_xvec_cpu] = t[O_new_vec_cpu]
         t[O_xvec_id] = t[O_new_vec_id]
-        t[O_imsic_eie + t[O_xvec_cpu] * S0_imsic_eie + t[O_xvec_id]] = t[O_imsic_eie + t[O_xmove_old_cpu] * S0_imsic_eie + t[O_xmove_old_id]]
-        t[O_xmove_active] = True
-        if t[O_set_affinity_c] == t[O_xmove_old_cpu]:
-            t[O_imsic_eie + t[O_xmove_old_cpu] * S0_imsic_eie + t[O_xmove_old_id]] = False
-            if t[O_imsic_eip + t[O_xmove_old_cpu] * S0_imsic_eip + t[O_xmove_old_id]]:
-                t[O_imsic_eip + t[O_xmove_old_cpu] * S0_imsic_eip + t[O_xmove_old_id]] = False
-                t[O_imsic_eip + t[O_xvec_cpu] * S0_imsic_eip + t[O_xvec_id]] = True
-                if t[O_xbit + t[O_xmove_old_cpu] * S0_xbit + t[O_xmove_old_id]]:
-                    t[O_xbit + t[O_xmove_old_cpu] * S0_xbit + t[O_xmove_old_id]] = False
-                    t[O_xbit + t[O_xvec_cpu] * S0_xbit + t[O_xvec_id]] = True
-                    t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                    t[O_xmove_active] = False
-                    t[O_ret] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_set_affinity] = 0  # -> set_affinity@187
+        t[PC_set_affinity] = 2  # -> imsic_vector_move@300
+        return [(tuple(t), None)]
+
+    # ../specs/imsic_naive_move.irqspec:300: set_affinity.imsic_vector_move@300  [imsic_vector_move@300]
+    # yield;
+    def step_set_affinity__imsic_vector_move_300(s, i):
+        t = list(s)
+        t[O_move_enabled] = s[O_venable + s[O_xmove_old_cpu] * S0_venable + s[O_xmove_old_id]]
+        t[O_venable + t[O_xmove_old_cpu] * S0_venable + t[O_xmove_old_id]] = False
+        t[O_vmove + t[O_xmove_old_cpu] * S0_vmove + t[O_xmove_old_id]] = True
+        t[O_vmove_cpu + t[O_xmove_old_cpu] * S0_vmove_cpu + t[O_xmove_old_id]] = t[O_xvec_cpu]
+        t[O_vmove_id + t[O_xmove_old_cpu] * S0_vmove_id + t[O_xmove_old_id]] = t[O_xvec_id]
+        t[O_dirty + t[O_xmove_old_cpu] * S0_dirty + t[O_xmove_old_id]] = True
+        t[O_set_affinity_imsic_remote_sync_k] = t[O_xmove_old_cpu]
+        if True:
+            if t[O_set_affinity_imsic_remote_sync_k] == t[O_set_affinity_c]:
+                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                    return [(None, ('in_range',))]
+                if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0]:
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                        return [(tuple(t), None)]
+                    else:
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                    t[O_retrigger_unowned] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                            return [(tuple(t), None)]
+                else:
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 0] = t[O_venable + t[O_set_affinity_c] * S0_venable + 0]
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0]) and (0 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]))):
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 0]:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]]:
+                                t[O_retrigger_unowned] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                            t[O_retrigger_unowned] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                    return [(tuple(t), None)]
+                    else:
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                            return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                        t[O_retrigger_unowned] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                    return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                return [(tuple(t), None)]
+            else:
+                t[O_set_affinity_imsic_local_timer_start_k] = t[O_set_affinity_imsic_remote_sync_k]
+                if not t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]]:
+                    t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]] = True
+                    t[O_tmr_on + t[O_set_affinity_imsic_local_timer_start_k]] = t[O_set_affinity_imsic_local_timer_start_k]
+                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
                     return [(tuple(t), None)]
                 else:
-                    t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                    t[O_xmove_active] = False
-                    t[O_ret] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_set_affinity] = 0  # -> set_affinity@187
+                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
                     return [(tuple(t), None)]
-            else:
-                t[O_imsic_owner + t[O_xmove_old_cpu] * S0_imsic_owner + t[O_xmove_old_id]] = 0
-                t[O_xmove_active] = False
-                t[O_ret] = 0
-                t[O_desc_lock] = -1
-                t[PC_set_affinity] = 0  # -> set_affinity@187
-                return [(tuple(t), None)]
         else:
-            t[O_ret] = 0
-            t[O_desc_lock] = -1
-            t[PC_set_affinity] = 0  # -> set_affinity@187
+            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
             return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:102: is dev.fire enabled?
+    # ../specs/imsic_naive_move.irqspec:311: set_affinity.imsic_vector_move@311  [imsic_vector_move@311]
+    # yield;
+    def step_set_affinity__imsic_vector_move_311(s, i):
+        t = list(s)
+        t[O_venable + t[O_xvec_cpu] * S0_venable + t[O_xvec_id]] = s[O_move_enabled]
+        t[O_vmove + t[O_xvec_cpu] * S0_vmove + t[O_xvec_id]] = True
+        t[O_vmove_cpu + t[O_xvec_cpu] * S0_vmove_cpu + t[O_xvec_id]] = t[O_xvec_cpu]
+        t[O_vmove_id + t[O_xvec_cpu] * S0_vmove_id + t[O_xvec_id]] = t[O_xvec_id]
+        t[O_dirty + t[O_xvec_cpu] * S0_dirty + t[O_xvec_id]] = True
+        t[O_set_affinity_imsic_remote_sync_k] = t[O_xvec_cpu]
+        if True:
+            if t[O_set_affinity_imsic_remote_sync_k] == t[O_set_affinity_c]:
+                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                    return [(None, ('in_range',))]
+                if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0]:
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                        t[O_move_enabled] = False
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_xmove_old_cpu] = 0
+                        t[O_xmove_old_id] = 0
+                        t[O_ret] = 0
+                        t[O_desc_lock] = -1
+                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                        return [(tuple(t), None)]
+                    else:
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                    t[O_retrigger_unowned] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                t[O_move_enabled] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_xmove_old_cpu] = 0
+                                t[O_xmove_old_id] = 0
+                                t[O_ret] = 0
+                                t[O_desc_lock] = -1
+                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                            t[O_move_enabled] = False
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_xmove_old_cpu] = 0
+                            t[O_xmove_old_id] = 0
+                            t[O_ret] = 0
+                            t[O_desc_lock] = -1
+                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                            return [(tuple(t), None)]
+                else:
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 0] = t[O_venable + t[O_set_affinity_c] * S0_venable + 0]
+                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0]) and (0 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]))):
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 0]:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]]:
+                                t[O_retrigger_unowned] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_set_affinity_c] * S0_xbit + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0]] = True
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                else:
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                        return [(None, ('in_range',))]
+                                                    if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                                    else:
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                        t[O_move_enabled] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            return [(None, ('in_range',))]
+                                                        t[O_xmove_old_cpu] = 0
+                                                        t[O_xmove_old_id] = 0
+                                                        t[O_ret] = 0
+                                                        t[O_desc_lock] = -1
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                                t[O_move_enabled] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_xmove_old_cpu] = 0
+                                t[O_xmove_old_id] = 0
+                                t[O_ret] = 0
+                                t[O_desc_lock] = -1
+                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                            t[O_retrigger_unowned] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                            else:
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                                t[O_move_enabled] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    return [(None, ('in_range',))]
+                                                t[O_xmove_old_cpu] = 0
+                                                t[O_xmove_old_id] = 0
+                                                t[O_ret] = 0
+                                                t[O_desc_lock] = -1
+                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                        t[O_move_enabled] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_xmove_old_cpu] = 0
+                                        t[O_xmove_old_id] = 0
+                                        t[O_ret] = 0
+                                        t[O_desc_lock] = -1
+                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                    t[O_move_enabled] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xmove_old_cpu] = 0
+                                    t[O_xmove_old_id] = 0
+                                    t[O_ret] = 0
+                                    t[O_desc_lock] = -1
+                                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                                    return [(tuple(t), None)]
+                    else:
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove + t[O_set_affinity_c] * S0_vmove + 0] = False
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 0] = 0
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 0] = 0
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        t[O_dirty + t[O_set_affinity_c] * S0_dirty + 0] = False
+                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                            return [(None, ('in_range',))]
+                        if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
+                            t[O_move_enabled] = False
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_xmove_old_cpu] = 0
+                            t[O_xmove_old_id] = 0
+                            t[O_ret] = 0
+                            t[O_desc_lock] = -1
+                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                            return [(tuple(t), None)]
+                        else:
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            t[O_imsic_eie + t[O_set_affinity_c] * S0_imsic_eie + 1] = t[O_venable + t[O_set_affinity_c] * S0_venable + 1]
+                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not (not t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if not (not (t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1])) or ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1)))):  # check in_range: no successor
+                                return [(None, ('in_range',))]
+                            if t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] and (not ((t[O_set_affinity_c] == t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]))):
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1]:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_eip + t[O_set_affinity_c] * S0_imsic_eip + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]]:
+                                        t[O_retrigger_unowned] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                    else:
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        t[O_imsic_eip + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                        if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                            return [(None, ('in_range',))]
+                                        if t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1]:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_set_affinity_c] * S0_xbit + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xbit + t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1]] = True
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                        else:
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                            if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                            t[O_move_enabled] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                return [(None, ('in_range',))]
+                                            t[O_xmove_old_cpu] = 0
+                                            t[O_xmove_old_id] = 0
+                                            t[O_ret] = 0
+                                            t[O_desc_lock] = -1
+                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            return [(tuple(t), None)]
+                                else:
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_imsic_owner + t[O_set_affinity_c] * S0_imsic_owner + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                    if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                    t[O_move_enabled] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        return [(None, ('in_range',))]
+                                    t[O_xmove_old_cpu] = 0
+                                    t[O_xmove_old_id] = 0
+                                    t[O_ret] = 0
+                                    t[O_desc_lock] = -1
+                                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                                    return [(tuple(t), None)]
+                            else:
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove + t[O_set_affinity_c] * S0_vmove + 1] = False
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_cpu + t[O_set_affinity_c] * S0_vmove_cpu + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_vmove_id + t[O_set_affinity_c] * S0_vmove_id + 1] = 0
+                                if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
+                                t[O_move_enabled] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    return [(None, ('in_range',))]
+                                t[O_xmove_old_cpu] = 0
+                                t[O_xmove_old_id] = 0
+                                t[O_ret] = 0
+                                t[O_desc_lock] = -1
+                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                return [(tuple(t), None)]
+            else:
+                t[O_set_affinity_imsic_local_timer_start_k] = t[O_set_affinity_imsic_remote_sync_k]
+                if not t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]]:
+                    t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]] = True
+                    t[O_tmr_on + t[O_set_affinity_imsic_local_timer_start_k]] = t[O_set_affinity_imsic_local_timer_start_k]
+                    t[O_move_enabled] = False
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    t[O_xmove_old_cpu] = 0
+                    t[O_xmove_old_id] = 0
+                    t[O_ret] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                    return [(tuple(t), None)]
+                else:
+                    t[O_move_enabled] = False
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        return [(None, ('in_range',))]
+                    t[O_xmove_old_cpu] = 0
+                    t[O_xmove_old_id] = 0
+                    t[O_ret] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                    return [(tuple(t), None)]
+        else:
+            t[O_move_enabled] = False
+            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                return [(None, ('in_range',))]
+            t[O_xmove_old_cpu] = 0
+            t[O_xmove_old_id] = 0
+            t[O_ret] = 0
+            t[O_desc_lock] = -1
+            t[PC_set_affinity] = 0  # -> set_affinity@227
+            return [(tuple(t), None)]
+
+    # ../specs/imsic_naive_move.irqspec:124: is dev.fire enabled?
     def guard_dev__fire(s, i):
         return True
 
-    # ../specs/imsic_naive_move.irqspec:115: is cpu.idle enabled?
+    # ../specs/imsic_naive_move.irqspec:137: is cpu.idle enabled?
     def guard_cpu__idle(s, i):
         for c_either1 in R0:  # any either1
             if c_either1 == 0:
@@ -375,29 +4560,32 @@ def _build(P):
                         continue
                     return True
             else:
-                if not (s[O_xmove_active] and (i == s[O_xmove_old_cpu])):  # await
+                if not ((not any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1)) and any((s[O_tmr_pending + b_k] and (i == s[O_tmr_on + b_k])) for b_k in R2)):  # await
                     continue
-                return True
+                for c_k in R2:  # any k
+                    if not (s[O_tmr_pending + c_k] and (i == s[O_tmr_on + c_k])):  # where
+                        continue
+                    return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:144: is cpu.handle_simple_irq@144 enabled?
-    def guard_cpu__handle_simple_irq_144(s, i):
+    # ../specs/imsic_naive_move.irqspec:184: is cpu.handle_simple_irq@184 enabled?
+    def guard_cpu__handle_simple_irq_184(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/imsic_naive_move.irqspec:169: is cpu.handle_irq_event@169 enabled?
-    def guard_cpu__handle_irq_event_169(s, i):
+    # ../specs/imsic_naive_move.irqspec:209: is cpu.handle_irq_event@209 enabled?
+    def guard_cpu__handle_irq_event_209(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/imsic_naive_move.irqspec:174: is cpu.handle_irq_event_percpu@174 enabled?
-    def guard_cpu__handle_irq_event_percpu_174(s, i):
+    # ../specs/imsic_naive_move.irqspec:214: is cpu.handle_irq_event_percpu@214 enabled?
+    def guard_cpu__handle_irq_event_percpu_214(s, i):
         return True
 
-    # ../specs/imsic_naive_move.irqspec:187: is set_affinity.set_affinity@187 enabled?
-    def guard_set_affinity__set_affinity_187(s, i):
+    # ../specs/imsic_naive_move.irqspec:227: is set_affinity.set_affinity@227 enabled?
+    def guard_set_affinity__set_affinity_227(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
@@ -410,10 +4598,10 @@ def _build(P):
                 if t1[O_xvec_cpu] == t1[O_new_vec_cpu]:
                     return True
                 else:
-                    if t1[O_xmove_active]:
+                    if t1[O_vmove + t1[O_xvec_cpu] * S0_vmove + t1[O_xvec_id]]:
                         return True
                     else:
-                        if not any((0 == t1[O_imsic_owner + t1[O_new_vec_cpu] * S0_imsic_owner + b_v_2]) for b_v_2 in R1):
+                        if not any((0 == t1[O_imsic_owner + t1[O_new_vec_cpu] * S0_imsic_owner + b_v_3]) for b_v_3 in R1):
                             return True
                         else:
                             for c_v_2 in R1:  # any v
@@ -424,8 +4612,16 @@ def _build(P):
                 return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:244: is set_affinity.pci_write_msg_msi@244 enabled?
-    def guard_set_affinity__pci_write_msg_msi_244(s, i):
+    # ../specs/imsic_naive_move.irqspec:288: is set_affinity.pci_write_msg_msi@288 enabled?
+    def guard_set_affinity__pci_write_msg_msi_288(s, i):
+        return True
+
+    # ../specs/imsic_naive_move.irqspec:300: is set_affinity.imsic_vector_move@300 enabled?
+    def guard_set_affinity__imsic_vector_move_300(s, i):
+        return True
+
+    # ../specs/imsic_naive_move.irqspec:311: is set_affinity.imsic_vector_move@311 enabled?
+    def guard_set_affinity__imsic_vector_move_311(s, i):
         return True
 
     def enabled_cpu(s, i):
@@ -449,52 +4645,67 @@ def _build(P):
                 return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:311: invariant msi_lands_owned
+    # ../specs/imsic_naive_move.irqspec:433: invariant msi_lands_owned
     def prop_msi_lands_owned(s):
-        return (not s[O_stolen]) and (not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2)) or all(all((not s[O_xbit + b_k * S0_xbit + b_v_3] or (1 == s[O_imsic_owner + b_k * S0_imsic_owner + b_v_3])) for b_v_3 in R1) for b_k in R2))
+        return (not s[O_stolen]) and (not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2)) or all(all((not s[O_xbit + b_k_2 * S0_xbit + b_v_4] or (1 == s[O_imsic_owner + b_k_2 * S0_imsic_owner + b_v_4])) for b_v_4 in R1) for b_k_2 in R2))
 
-    # ../specs/imsic_naive_move.irqspec:316: invariant no_lost_interrupt
+    # ../specs/imsic_naive_move.irqspec:438: invariant no_lost_interrupt
     def prop_no_lost_interrupt(s):
         return not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2)) or (not s[O_dev_outstanding])
 
-    # ../specs/imsic_naive_move.irqspec:41: deadlock deadlock
+    # ../specs/imsic_naive_move.irqspec:449: cover stale_cleanup
+    def prop_stale_cleanup(s):
+        return not any(any((s[O_vmove + b_k_3 * S0_vmove + b_v_5] and (not ((b_k_3 == s[O_vmove_cpu + b_k_3 * S0_vmove_cpu + b_v_5]) and (b_v_5 == s[O_vmove_id + b_k_3 * S0_vmove_id + b_v_5]))) and (1 != s[O_imsic_owner + s[O_vmove_cpu + b_k_3 * S0_vmove_cpu + b_v_5] * S0_imsic_owner + s[O_vmove_id + b_k_3 * S0_vmove_id + b_v_5]])) for b_v_5 in R1) for b_k_3 in R2)
+
+    # ../specs/imsic_naive_move.irqspec:455: cover retrigger_to_freed
+    def prop_retrigger_to_freed(s):
+        return not s[O_retrigger_unowned]
+
+    # ../specs/imsic_naive_move.irqspec:51: deadlock deadlock
     def prop_deadlock(s):
         return enabled_dev(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R2) or enabled_set_affinity(s, 0) or (all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R2) and (s[PC_set_affinity] in ()))
 
     def initially(s):
-        return (1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0]) and (all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_4]) or ((b_c == 0) and (0 == b_v_4))) for b_v_4 in R1) for b_c in R2)) and (all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_5] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_5])) for b_v_5 in R1) for b_c_2 in R2))
+        return (1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0]) and (all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2)) and (all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2)) and (all(all((s[O_venable + b_c_3 * S0_venable + b_v_8] == s[O_imsic_eie + b_c_3 * S0_imsic_eie + b_v_8]) for b_v_8 in R1) for b_c_3 in R2))
 
     CLAUSES = (
-        # ../specs/imsic_naive_move.irqspec:91
+        # ../specs/imsic_naive_move.irqspec:111
         lambda s: 1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0],
-        # ../specs/imsic_naive_move.irqspec:92
-        lambda s: all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_4]) or ((b_c == 0) and (0 == b_v_4))) for b_v_4 in R1) for b_c in R2),
-        # ../specs/imsic_naive_move.irqspec:93
-        lambda s: all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_5] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_5])) for b_v_5 in R1) for b_c_2 in R2),
+        # ../specs/imsic_naive_move.irqspec:112
+        lambda s: all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2),
+        # ../specs/imsic_naive_move.irqspec:113
+        lambda s: all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2),
+        # ../specs/imsic_naive_move.irqspec:114
+        lambda s: all(all((s[O_venable + b_c_3 * S0_venable + b_v_8] == s[O_imsic_eie + b_c_3 * S0_imsic_eie + b_v_8]) for b_v_8 in R1) for b_c_3 in R2),
     )
 
     STEPS = (
-        _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/imsic_naive_move.irqspec:102:3', step_dev__fire),
-        _StepInfo(1, 'idle', 0, 'either {', '../specs/imsic_naive_move.irqspec:115:7', step_cpu__idle),
-        _StepInfo(1, 'handle_simple_irq@144', 1, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:144:3', step_cpu__handle_simple_irq_144),
-        _StepInfo(1, 'handle_irq_event@169', 2, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:169:3', step_cpu__handle_irq_event_169),
-        _StepInfo(1, 'handle_irq_event_percpu@174', 3, 'dev.outstanding = false;', '../specs/imsic_naive_move.irqspec:174:3', step_cpu__handle_irq_event_percpu_174),
-        _StepInfo(2, 'set_affinity@187', 0, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:187:5', step_set_affinity__set_affinity_187),
-        _StepInfo(2, 'pci_write_msg_msi@244', 1, 'yield;', '../specs/imsic_naive_move.irqspec:244:3', step_set_affinity__pci_write_msg_msi_244),
+        _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/imsic_naive_move.irqspec:124:3', step_dev__fire),
+        _StepInfo(1, 'idle', 0, 'either {', '../specs/imsic_naive_move.irqspec:137:7', step_cpu__idle),
+        _StepInfo(1, 'handle_simple_irq@184', 1, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:184:3', step_cpu__handle_simple_irq_184),
+        _StepInfo(1, 'handle_irq_event@209', 2, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:209:3', step_cpu__handle_irq_event_209),
+        _StepInfo(1, 'handle_irq_event_percpu@214', 3, 'dev.outstanding = false;', '../specs/imsic_naive_move.irqspec:214:3', step_cpu__handle_irq_event_percpu_214),
+        _StepInfo(2, 'set_affinity@227', 0, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:227:5', step_set_affinity__set_affinity_227),
+        _StepInfo(2, 'pci_write_msg_msi@288', 1, 'yield;', '../specs/imsic_naive_move.irqspec:288:3', step_set_affinity__pci_write_msg_msi_288),
+        _StepInfo(2, 'imsic_vector_move@300', 2, 'yield;', '../specs/imsic_naive_move.irqspec:300:3', step_set_affinity__imsic_vector_move_300),
+        _StepInfo(2, 'imsic_vector_move@311', 3, 'yield;', '../specs/imsic_naive_move.irqspec:311:3', step_set_affinity__imsic_vector_move_311),
     )
     PROPERTIES = (
-        _PropInfo('msi_lands_owned', 'invariant', prop_msi_lands_owned, 'violated', '../specs/imsic_naive_move.irqspec:311:1'),
-        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/imsic_naive_move.irqspec:316:1'),
-        _PropInfo('deadlock', 'deadlock', prop_deadlock, None, '../specs/imsic_naive_move.irqspec:41:1'),
+        _PropInfo('msi_lands_owned', 'invariant', prop_msi_lands_owned, 'violated', '../specs/imsic_naive_move.irqspec:433:1'),
+        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/imsic_naive_move.irqspec:438:1'),
+        _PropInfo('stale_cleanup', 'cover', prop_stale_cleanup, 'covered', '../specs/imsic_naive_move.irqspec:449:1'),
+        _PropInfo('retrigger_to_freed', 'cover', prop_retrigger_to_freed, 'unreachable', '../specs/imsic_naive_move.irqspec:455:1'),
+        _PropInfo('deadlock', 'deadlock', prop_deadlock, None, '../specs/imsic_naive_move.irqspec:51:1'),
+        _PropInfo('in_range', 'check', None, None, '../specs/imsic_naive_move.irqspec:51:1'),
     )
     # the step functions leaving each location, per agent
     AT_dev = _steps_at(STEPS, 0, 1)
     AT_cpu = _steps_at(STEPS, 1, 4)
-    AT_set_affinity = _steps_at(STEPS, 2, 2)
+    AT_set_affinity = _steps_at(STEPS, 2, 4)
     # the guards of the steps leaving each location, for the agents `enabled(...)` asks about
     GUARDS_dev = ((guard_dev__fire,),)
-    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_simple_irq_144,), (guard_cpu__handle_irq_event_169,), (guard_cpu__handle_irq_event_percpu_174,),)
-    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_187,), (guard_set_affinity__pci_write_msg_msi_244,),)
+    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_simple_irq_184,), (guard_cpu__handle_irq_event_209,), (guard_cpu__handle_irq_event_percpu_214,),)
+    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_227,), (guard_set_affinity__pci_write_msg_msi_288,), (guard_set_affinity__imsic_vector_move_300,), (guard_set_affinity__imsic_vector_move_311,),)
 
     def successors(s):
         out = []
@@ -1123,16 +5334,18 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
 # through the step as (target location, {scalar var: constant written}, checks, event lines);
 # the ghost vars; the vars each property reads; each agent's kind.
 TRACE_EVENTS = {
-    ('cpu', 'handle_irq_event@169'): (('idle', {'desc.lock': -1, 'desc.inprogress': False}, (), ('handle_irq_event', 'desc_handle_irq return', 'interrupt end')),),
-    ('cpu', 'handle_irq_event_percpu@174'): (('handle_irq_event@169', {'dev.outstanding': False}, (), ('handle_irq_event_percpu',)),),
-    ('cpu', 'handle_simple_irq@144'): (('idle', {'desc.lock': -1}, (), ('handle_simple_irq', 'irq_may_run() -> early out', 'interrupt end')), ('handle_irq_event_percpu@174', {'desc.lock': -1, 'desc.pending': False, 'desc.inprogress': True}, (), ('handle_simple_irq', 'handle_irq_event'))),
-    ('cpu', 'idle'): (('handle_simple_irq@144', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start',)), ('idle', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start', 'interrupt end')), ('handle_simple_irq@144', {'imsic.eie': None, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'xmove.active': False, 'cpu.job': None}, (), ('interrupt start', 'imsic_local_sync')), ('idle', {'imsic.eie': None, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'xmove.active': False, 'cpu.job': None}, (), ('interrupt start', 'imsic_local_sync', 'irq_set_affinity_locked return', 'interrupt end'))),
+    ('cpu', 'handle_irq_event@209'): (('idle', {'desc.lock': -1, 'desc.inprogress': False}, (), ('handle_irq_event', 'desc_handle_irq return', 'interrupt end')),),
+    ('cpu', 'handle_irq_event_percpu@214'): (('handle_irq_event@209', {'dev.outstanding': False}, (), ('handle_irq_event_percpu',)),),
+    ('cpu', 'handle_simple_irq@184'): (('idle', {'desc.lock': -1}, (), ('handle_simple_irq', 'irq_may_run() -> early out', 'interrupt end')), ('handle_irq_event_percpu@214', {'desc.lock': -1, 'desc.pending': False, 'desc.inprogress': True}, (), ('handle_simple_irq', 'handle_irq_event'))),
+    ('cpu', 'idle'): (('handle_simple_irq@184', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start',)), ('idle', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start', 'interrupt end')), ('handle_simple_irq@184', {'tmr_k': 0, 'tmr_pending': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id')), ('idle', {'tmr_k': 0, 'tmr_pending': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'irq_migrate_all_off_this_cpu return', 'interrupt end')), ('handle_simple_irq@184', {'tmr_k': 0, 'tmr_pending': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'imsic_vector_free')), ('idle', {'tmr_k': 0, 'tmr_pending': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'imsic_vector_free', 'irq_migrate_all_off_this_cpu return', 'interrupt end'))),
     ('dev', 'fire'): (('ready', {'dev.outstanding': True, 'imsic.eip': None, 'xbit': None}, (), ('fire',)),),
-    ('set_affinity', 'pci_write_msg_msi@244'): (('set_affinity@187', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None, 'imsic.eie': None, 'xmove.active': False, 'imsic.eip': None, 'xbit': None, 'imsic.owner': None, 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, (), ('pci_write_msg_msi', 'imsic_vector_move', 'imsic_local_sync')), ('set_affinity@187', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None, 'imsic.eie': None, 'xmove.active': True, 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, (), ('pci_write_msg_msi', 'imsic_vector_move'))),
-    ('set_affinity', 'set_affinity@187'): (('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': 'IRQ_SET_MASK_OK_DONE'}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'cpumask_test_cpu() -> early out')), ('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity')), ('pci_write_msg_msi@244', {'desc.lock': None, 'set_affinity.req': None, 'new_vec.cpu': None, 'new_vec.id': None, 'imsic.owner': None, 'msi_msg.addr': None, 'msi_msg.data': None, 'msg.addr': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'pci_write_msg_msi')), ('set_affinity@187', {'desc.lock': -1, 'set_affinity.req': None, 'desc.move_pending': True, 'desc.pending_mask': None}, (), ('irq_set_affinity_locked',))),
+    ('set_affinity', 'imsic_vector_move@300'): (('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'tmr_pending': None, 'tmr_on': None}, (), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None}, (), ('imsic_vector_move', 'imsic_remote_sync'))),
+    ('set_affinity', 'imsic_vector_move@311'): (('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'tmr_pending': None, 'tmr_on': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync'))),
+    ('set_affinity', 'pci_write_msg_msi@288'): (('imsic_vector_move@300', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None}, (), ('pci_write_msg_msi',)),),
+    ('set_affinity', 'set_affinity@227'): (('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': 'IRQ_SET_MASK_OK_DONE'}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'cpumask_test_cpu() -> early out')), ('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity')), ('pci_write_msg_msi@288', {'desc.lock': None, 'set_affinity.req': None, 'new_vec.cpu': None, 'new_vec.id': None, 'imsic.owner': None, 'venable': None, 'vmove': None, 'msi_msg.addr': None, 'msi_msg.data': None, 'msg.addr': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'pci_write_msg_msi')), ('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'desc.move_pending': True, 'desc.pending_mask': None}, (), ('irq_set_affinity_locked',))),
 }
-TRACE_GHOST = ['xbit', 'stolen']
-TRACE_READS = {'deadlock': [], 'msi_lands_owned': ['desc.lock', 'imsic.owner', 'stolen', 'xbit'], 'no_lost_interrupt': ['desc.lock', 'dev.outstanding']}
+TRACE_GHOST = ['xbit', 'stolen', 'retrigger_unowned']
+TRACE_READS = {'deadlock': [], 'in_range': ['set_affinity.c', 'vmove', 'vmove_cpu'], 'msi_lands_owned': ['desc.lock', 'imsic.owner', 'stolen', 'xbit'], 'no_lost_interrupt': ['desc.lock', 'dev.outstanding'], 'retrigger_to_freed': ['retrigger_unowned'], 'stale_cleanup': ['imsic.owner', 'vmove', 'vmove_cpu', 'vmove_id']}
 TRACE_KINDS = {'dev': 'device', 'cpu': 'cpu', 'set_affinity': 'thread'}
 
 # The names the runtime below uses for the shared functions.
