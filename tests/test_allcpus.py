@@ -1,21 +1,24 @@
 """`irqc prove --all-cpus` (issue 12): the parametric encoding, the invariant checker and the
-honest answers.  The checker is mutated (a conjunct dropped, a guard weakened, the spec's
-step changed) and must reject every invariant that is not inductive; a spec violated only at
-CPUS=3 is never reported proved, even when the instances are not searched that far."""
+honest answers.  The checker's input is mutated (a clause dropped, a clause weakened, the spec's
+guard weakened) and it must reject every invariant that is not inductive; a spec violated only
+at CPUS=3 is never reported proved, even when the instances are not searched that far."""
 from __future__ import annotations
 
 import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import z3
 
 from compiler import ir
-from compiler.backends.allcpus import prove_all_cpus
-from compiler.backends.allcpus.core import Budget, check, cross_check, infer
+from compiler.backends.allcpus import _seeds, learn, prove_all_cpus
+from compiler.backends.allcpus.clauses import Cube, Learner, Positives, bad_states, minimize
+from compiler.backends.allcpus.cone import cone
+from compiler.backends.allcpus.core import Budget, check, cross_check
 from compiler.backends.allcpus.param import System, Unsupported
 from compiler.backends.allcpus.views import Views
 from compiler.pipeline import load_model
@@ -80,66 +83,73 @@ def model(tmp_path: Path, text: str, name: str = "m") -> ir.Model:
     return m
 
 
-def invariant_of(m: ir.Model) -> tuple[System, Views, set]:  # type: ignore[type-arg]
+def invariant_of(m: ir.Model, props: list[str], upto: int = 3) -> tuple[Cube, ...]:
+    """The clauses the search learns for `props` together, over every variable's features."""
     system = System(m, {})
     views = Views(m, system)
     views.add_pins()
-    return system, views, infer(system, views, set(), Budget(None)).states
+    seeds = _seeds(m, {}, system, views, set(m.vars), upto, {})
+    bad = [b for p in props for b in bad_states(system, m.prop(p))]
+    return minimize(system, views, Learner(system, views, Positives(seeds), None).run(bad), bad, None)
 
 
-def answers(m: ir.Model, states: set, props: list[str]) -> list[str]:  # type: ignore[type-arg]
-    ind, per = check(m, {}, states, [m.prop(p) for p in props], Budget(None))
+def answers(m: ir.Model, cubes: tuple[Cube, ...], props: list[str]) -> list[str]:
+    ind, per = check(m, {}, cubes, [m.prop(p) for p in props], Budget(None))
     return [o.answer for o in ind] + [o.answer for p in props for o in per[p]]
 
 
 # --------------------------------------------------------------------------- the checker
 
 
-def test_inferred_mutex_invariant_is_inductive_and_proves_both(tmp_path: Path) -> None:
+def test_learnt_mutex_invariant_is_inductive_and_proves_both(tmp_path: Path) -> None:
     m = model(tmp_path, MUTEX.replace("GUARD", "!busy"))
-    _, _, states = invariant_of(m)
-    assert set(answers(m, states, ["excl", "alone"])) == {"unsat"}
+    cubes = invariant_of(m, ["excl", "alone"])
+    assert cubes and set(answers(m, cubes, ["excl", "alone"])) == {"unsat"}
     for n in (1, 2, 3):  # the z3 backend's own encoding of the instance agrees
-        assert {o.answer for o in cross_check(m, {}, states, n, [m.prop("excl")], Budget(None))} == {"unsat"}
+        assert {o.answer for o in cross_check(m, {}, cubes, n, [m.prop("excl")], Budget(None))} == {"unsat"}
 
 
-@pytest.mark.parametrize("drop", range(6))
-def test_dropping_an_abstract_state_breaks_inductiveness(tmp_path: Path, drop: int) -> None:
-    """Each abstract state is one disjunct of I: without one reachable disjunct, I is not closed
-    under the steps (or misses an initial state), and the checker says so."""
+def test_dropping_any_clause_is_rejected(tmp_path: Path) -> None:
+    """The invariant is minimized: without any one of its clauses, the checker finds an initial
+    state outside it, a step leaving it, or a state in it that violates a property."""
     m = model(tmp_path, MUTEX.replace("GUARD", "!busy"))
-    _, _, states = invariant_of(m)
-    ordered = sorted(states, key=repr)
-    mutated = set(ordered) - {ordered[drop % len(ordered)]}
-    ind, _ = check(m, {}, mutated, [], Budget(None))
-    assert any(o.answer == "sat" for o in ind), [o.what for o in ind]
+    cubes = invariant_of(m, ["excl", "alone"])
+    assert len(cubes) >= 2
+    for k in range(len(cubes)):
+        assert "sat" in answers(m, cubes[:k] + cubes[k + 1:], ["excl", "alone"]), k
+
+
+def test_a_weakened_clause_is_rejected(tmp_path: Path) -> None:
+    """A clause weakened by one more literal (it then forbids fewer states: here only when the
+    owner is CPU 0, or only when every CPU is in a given local state) no longer does its job."""
+    m = model(tmp_path, MUTEX.replace("GUARD", "!busy"))
+    cubes = invariant_of(m, ["excl", "alone"])
+    system = System(m, {})
+    views = Views(m, system)
+    views.add_pins()
+    pin = [i for i, f in enumerate(views.glob) if f.kind == "cpin"][0]
+    for k, c in enumerate(cubes):
+        assert all(i != pin for i, _ in c.glits)
+        weaker = replace(c, glits=c.glits + ((pin, True),))
+        assert "sat" in answers(m, cubes[:k] + (weaker,) + cubes[k + 1:], ["excl", "alone"]), k
 
 
 def test_invariant_of_a_weakened_guard_is_rejected(tmp_path: Path) -> None:
-    """The invariant inferred with `await (!busy)` checked against the spec whose guard is
+    """The invariant learnt with `await (!busy)` checked against the spec whose guard is
     weakened to `await (true)`: the weakened spec lets a second CPU in, so the checker must find
     a step that leaves the invariant, and `excl` is not proved."""
     good = model(tmp_path, MUTEX.replace("GUARD", "!busy"), "good")
     weak = model(tmp_path, MUTEX.replace("GUARD", "true"), "weak")
-    _, _, states = invariant_of(good)
-    ind, _ = check(weak, {}, states, [], Budget(None))
+    cubes = invariant_of(good, ["excl", "alone"])
+    ind, _ = check(weak, {}, cubes, [], Budget(None))
     assert [o.what for o in ind if o.answer == "sat"] == ["I is preserved by cpu[c].idle"]
 
 
-def test_a_property_false_in_an_abstract_state_is_not_implied(tmp_path: Path) -> None:
+def test_a_clause_that_misses_the_bad_states_is_not_sufficient(tmp_path: Path) -> None:
+    """An inductive invariant that does not exclude two CPUs in the critical section (only the
+    clauses about `busy` and the owner, true of the weakened spec too) proves no `excl`."""
     m = model(tmp_path, MUTEX.replace("GUARD", "!busy"))
-    system, views, states = invariant_of(m)
-    # Add the abstraction of a state with two CPUs in the critical section: I stays inductive
-    # or not, but it can no longer imply excl.
-    g, counts = sorted(states, key=repr)[0]
-    crit = [i for i, f in enumerate(views.local) if f.kind == "arr"][0]
-    named = [i for i, f in enumerate(views.local) if f.kind in ("pin", "is")]  # CPU 0, and the owner
-    plain = [loc for loc, _ in counts if not any(loc[i] for i in named)]
-    assert plain
-    # At least two CPUs that are neither CPU 0 nor the owner, both in the critical section.
-    both = [(loc[:crit] + (True,) + loc[crit + 1:], 2) for loc in plain]
-    bad = (g, tuple(sorted(both + [(loc, n) for loc, n in counts if loc not in plain])))
-    _, per = check(m, {}, states | {bad}, [m.prop("excl")], Budget(None))
+    _, per = check(m, {}, (), [m.prop("excl")], Budget(None))
     assert [o.answer for o in per["excl"]] == ["sat"]
 
 
@@ -154,7 +164,7 @@ def test_violated_only_at_three_cpus_is_never_proved(tmp_path: Path) -> None:
     # Searched only up to CPUS=2, the instances see nothing; the invariant must not prove it.
     (w, _deadlock) = prove_all_cpus(m, {}, timeout=60, max_instance=2)
     assert w.verdict == "unknown" and w.settled == 2
-    assert w.reason is not None and "I implies at_most_two" in w.reason
+    assert w.reason is not None and "violates it" in w.reason
 
 
 def test_mutex_proved_for_every_cpu_count_with_evidence(tmp_path: Path) -> None:
@@ -203,7 +213,9 @@ def test_cli_all_cpus_json(tmp_path: Path) -> None:
     assert doc[0]["params"]["CPUS"] == "all"
     res = {r["property"]: r for r in doc[0]["results"]}
     assert res["at_most_two"]["verdict"] == "violated" and res["at_most_two"]["cpus"] == 3
-    assert res["deadlock"]["verdict"] == "proved" and res["deadlock"]["invariant"]
+    # Every state of `three` can step or is idle: the invariant `true` (no clause) proves it.
+    assert res["deadlock"]["verdict"] == "proved" and res["deadlock"]["invariant"] == []
+    assert res["deadlock"]["evidence"] and {o["answer"] for o in res["deadlock"]["evidence"]} == {"unsat"}
 
 
 def test_cli_all_cpus_rejects_a_cpus_param(tmp_path: Path) -> None:
@@ -239,11 +251,34 @@ def test_imsic_specs_are_refused_with_the_reason() -> None:
         System(m, {p.name: p.default for p in m.params if p.name != "CPUS"})
 
 
-def test_s3_eoi_pairing_is_proved_for_every_cpu_count() -> None:
+S3_PROPS = ["no_lost_interrupt", "eoi_pairing", "affinity_respected"]
+
+
+@pytest.fixture(scope="module")
+def s3_verdicts() -> dict[str, object]:
     m = shipped("fasteoi_resend")
     params = {p.name: p.default for p in m.params if p.name != "CPUS"}
-    (v,) = prove_all_cpus(m, params, properties=["eoi_pairing"], timeout=240, max_instance=2)
-    assert v.verdict == "proved" and v.n0 == 1, v.reason
-    assert {o.answer for o in v.evidence} == {"unsat"}
-    assert any("fails eoi_pairing" in o.what for o in v.evidence)
-    assert any(o.what.startswith("CPUS=2") for o in v.evidence)
+    return {v.property: v for v in prove_all_cpus(m, params, properties=S3_PROPS, timeout=200, max_instance=2)}
+
+
+@pytest.mark.parametrize("prop", S3_PROPS)
+def test_s3_is_proved_for_every_cpu_count(s3_verdicts: dict[str, object], prop: str) -> None:
+    v = s3_verdicts[prop]
+    assert v.verdict == "proved" and v.n0 == 1, v.reason  # type: ignore[attr-defined]
+    assert v.invariant and {o.answer for o in v.evidence} == {"unsat"}  # type: ignore[attr-defined]
+    kinds = {o.what.split(" by ")[0].split(" from ")[0] for o in v.evidence}  # type: ignore[attr-defined]
+    assert {"initial states satisfy I", "I is preserved", "CPUS=1: initial states satisfy I",
+            "CPUS=2: I is preserved"} <= kinds
+
+
+def test_s3_no_lost_interrupt_invariant_loses_its_proof_without_any_clause() -> None:
+    """Drop each clause of S3's learnt invariant in turn: the fresh re-check refuses every one."""
+    m = shipped("fasteoi_resend")
+    params = {p.name: p.default for p in m.params if p.name != "CPUS"}
+    system = System(m, params)
+    p = m.prop("no_lost_interrupt")
+    vars_ = cone(system, p)
+    cubes = learn(m, params, system, p, vars_, 3, None)
+    for k in range(len(cubes)):
+        ind, per = check(m, params, cubes[:k] + cubes[k + 1:], [p], Budget(None), vars_)
+        assert "sat" in [o.answer for o in ind + per[p.name]], k

@@ -60,7 +60,8 @@ def summary(v: AllCpuVerdict) -> str:
     cover = v.expected in ("covered", "unreachable")
     if v.verdict == "proved":
         what = "unreachable" if cover else "proved"
-        return (f"{what} for every CPUS >= {v.n0} (inductive invariant of {len(v.invariant)} abstract states; "
+        return (f"{what} for every CPUS >= {v.n0} (inductive invariant of {len(v.invariant)} clause"
+                f"{'' if len(v.invariant) == 1 else 's'}; "
                 f"{len(v.evidence)} obligations re-checked by fresh solvers)")
     if v.verdict == "violated":
         depth = f", depth {v.result.depth}" if v.result is not None else ""
@@ -80,8 +81,8 @@ def _text(path: str, model: ir.Model, params: dict[str, int], vs: list[AllCpuVer
             what = "witness" if v.expected in ("covered", "unreachable") else "counterexample"
             out.write(f"\n{v.property}: {what} at CPUS={v.cpus}\n{render_table(v.result.trace)}\n")
         if v.verdict == "proved":
-            lines = v.invariant
-            out.write(f"\n{v.property}: the invariant (over any number of CPUs j), one of:\n")
+            lines = v.invariant or ["true (the property needs no clause)"]
+            out.write(f"\n{v.property}: the invariant (over any number of CPUs), each of:\n")
             for line in lines[:SHOWN_LINES]:
                 out.write(f"  {line}\n")
             if len(lines) > SHOWN_LINES:

@@ -20,13 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from compiler import ir
-from compiler.backends.allcpus.core import Budget, Invariant, Obligation, Stopped, check, cross_check, infer
+from compiler.backends.allcpus.clauses import Clauses, Cube, Learner, Positives, bad_states, minimize
+from compiler.backends.allcpus.cone import cone
+from compiler.backends.allcpus.core import Budget, Obligation, Stopped, check, cross_check
 from compiler.backends.allcpus.param import CPUS, System, Unsupported
 from compiler.backends.allcpus.views import Abstract, Views
 from compiler.results import PropertyResult
 
 MAX_INSTANCE = 3  # the engine settles CPUS = 1..3 (S3 at 3 CPUs: 2.3 s; at 4: 49 s)
-SAMPLE_STATES = 200_000  # states of each small instance that seed the invariant
+SAMPLE_STATES = 200_000  # states of each small instance that guide the clause search
+# The clause search takes the states of CPUS = n0..3 as reachable, whatever --max-instance: with
+# CPUS=2 alone, "two CPUs at idle" looks like "every CPU" (S3's eoi_pairing then fails).
+SAMPLE_CPUS = 3
 SETTLED = ("proved", "violated", "covered", "unreachable")
 
 
@@ -39,7 +44,7 @@ class AllCpuVerdict:
     settled: int = 0  # the largest n such that the engine settled CPUS=1..n
     result: PropertyResult | None = None  # violated: the engine's result (with its trace)
     instances: dict[int, str] = field(default_factory=dict)  # CPUS=n -> the engine's verdict there
-    invariant: list[str] = field(default_factory=list)  # the invariant, one abstract state a line
+    invariant: list[str] = field(default_factory=list)  # the invariant, one clause a line
     evidence: list[Obligation] = field(default_factory=list)  # every re-checked obligation (all unsat)
     reason: str | None = None
     seconds: float = 0.0
@@ -99,7 +104,6 @@ def _left(deadline: float | None) -> float | None:
 
 def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], out: dict[str, AllCpuVerdict],
            deadline: float | None, max_instance: int, say: Progress) -> None:
-    from compiler.backends.allcpus.cone import layers
     try:
         system = System(model, params)
     except Unsupported as e:
@@ -108,36 +112,38 @@ def _prove(model: ir.Model, params: dict[str, int], props: list[ir.Property], ou
         return
     samples: dict[int, tuple[Any, list[Sequence[int]]]] = {}
     for i, p in enumerate(props):
-        if _left(deadline) is not None and (_left(deadline) or 0) <= 0:
+        left = _left(deadline)
+        if left is not None and left <= 0:
             out[p.name].reason = "no inductive invariant found: the time budget ran out before its turn"
             continue
         # Each property gets an equal share of what is left, so that one hard property cannot
         # starve the others.
-        mine = None if deadline is None else time.perf_counter() + (_left(deadline) or 0) / (len(props) - i)
-        tries = layers(system, p)
-        for k, vars_ in enumerate(tries):
-            left = _left(mine)
-            if left is not None and left <= 0:
-                break
-            # A small try that fails tends to fail slowly (a coarse abstraction has many states):
-            # each gets a quarter of what is left, the last one all of it.
-            share = None if left is None else (left if k == len(tries) - 1 else max(5.0, left / 4))
-            stop = None if share is None else time.perf_counter() + share
-            say(f"{model.name}: {p.name}: an invariant over {len(vars_)} variables "
-                f"(try {k + 1} of {len(tries)})")
-            try:
-                views = Views(model, system, set(vars_))
-                views.add_pins()
-                seeds = _seeds(model, params, system, views, set(vars_), min(max_instance, 3), samples)
-                inv = infer(system, views, seeds, Budget(stop), progress=lambda m: say(f"{model.name}: {m}"))
-                _judge(model, params, system, inv, [p], out, deadline, max_instance, set(vars_))
-            except Unsupported as e:
-                out[p.name].reason = f"the spec is outside what the all-CPU abstraction covers: {e}"
-                break
-            except Stopped as e:
-                out[p.name].reason = f"no inductive invariant found: {e}"
-            if out[p.name].verdict == "proved":
-                break
+        mine = None if left is None else time.perf_counter() + left / (len(props) - i)
+        vars_ = cone(system, p)
+        say(f"{model.name}: {p.name}: learning clauses over {len(vars_)} variables")
+        try:
+            cubes = learn(model, params, system, p, vars_, SAMPLE_CPUS, mine, samples,
+                          lambda m: say(f"{model.name}: {m}"))
+            _judge(model, params, system, cubes, [p], out, deadline, max_instance, vars_)
+        except Unsupported as e:
+            out[p.name].reason = f"the spec is outside what the all-CPU abstraction covers: {e}"
+        except Stopped as e:
+            out[p.name].reason = f"no inductive invariant found: {e}"
+
+
+def learn(model: ir.Model, params: dict[str, int], system: System, prop: ir.Property,
+          cone_vars: set[ir.Var] | None, upto: int, deadline: float | None,
+          samples: dict[int, tuple[Any, list[Sequence[int]]]] | None = None,
+          say: Progress | None = None) -> tuple[Cube, ...]:
+    """The clauses of an invariant for `prop` over the features of `cone_vars` (all variables
+    when None), guided by the states the search reaches at CPUS = n0..upto; raises Stopped."""
+    views = Views(model, system, cone_vars)
+    views.add_pins()
+    seeds = _seeds(model, params, system, views, set(model.vars) if cone_vars is None else cone_vars, upto,
+                   {} if samples is None else samples)
+    bad = bad_states(system, prop)
+    found = Learner(system, views, Positives(seeds), deadline, progress=say or (lambda _m: None)).run(bad)
+    return minimize(system, views, found, bad, deadline)
 
 
 def _seeds(model: ir.Model, params: dict[str, int], system: System, views: Views, cone_vars: set[ir.Var],
@@ -167,18 +173,20 @@ def _project(s: Sequence[int], keep: list[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _judge(model: ir.Model, params: dict[str, int], system: System, inv: Invariant, props: list[ir.Property],
+def _judge(model: ir.Model, params: dict[str, int], system: System, cubes: tuple[Cube, ...], props: list[ir.Property],
            out: dict[str, AllCpuVerdict], deadline: float | None, max_instance: int,
            cone_vars: set[ir.Var]) -> None:
     """Re-check the invariant from scratch; "proved" only when every obligation is unsat."""
     budget = Budget(deadline)
-    inductive, per = check(model, params, inv.states, props, budget, cone_vars)
+    inductive, per = check(model, params, cubes, props, budget, cone_vars)
     cross: list[Obligation] = []
     if all(o.answer == "unsat" for o in inductive):
         for n in range(system.n0(), min(max_instance, 2) + 1):
-            cross += cross_check(model, params, inv.states, n, props, budget, cone_vars)
+            cross += cross_check(model, params, cubes, n, props, budget, cone_vars)
     n0 = system.n0()
-    text = inv.text()
+    views = Views(model, system, cone_vars)
+    views.add_pins()
+    text = Clauses(views, cubes).text()
     for p in props:
         v = out[p.name]
         v.n0 = n0

@@ -2,7 +2,7 @@
 
 `TupleState` reads a state of the exhaustive search (a tuple of slot values) for
 `Views.alpha`; `SlotSymbolic` reads a state of the Z3 backend's own bit-vector/int
-encoding (compiler/backends/z3/system.py) for `Views.gamma`, which is how an all-CPU
+encoding (compiler/backends/z3/system.py) for the clauses' formulas, which is how an all-CPU
 invariant is cross-checked against an encoding written independently of this package.
 """
 from __future__ import annotations
@@ -98,8 +98,6 @@ class SlotSymbolic(_Slots):
     def exists(self, body: Callable[[Any], z3.BoolRef]) -> z3.BoolRef:
         return z3.Or([body(j) for j in range(self.n)])
 
-    def exists2(self, body: Callable[[Any, Any], z3.BoolRef]) -> z3.BoolRef:
-        return z3.Or([body(j, k) for j in range(self.n) for k in range(self.n) if j != k])
 
 
 def _int(j: Hashable | None) -> int | None:

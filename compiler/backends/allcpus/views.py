@@ -1,19 +1,14 @@
-"""Counter abstraction: a state seen as its global part and how many CPUs are in each local state.
+"""Features: a state seen as its global part and the local state of each CPU.
 
 The *local state* of CPU j is everything the model says about j alone: the elements
 `a[j][...]` of every array indexed by cpu, j's program counter, whether j is the value of
 each CPU-valued global (`its.target == j`), whether j is a pinned CPU (`j == cpu0`), and
 whether j holds each lock.  The *global part* is everything else: scalars, the other
 agents' pcs, which kind of owner holds each lock, and which CPU-valued globals are equal.
-An abstract state is the global part and, for each local state, whether 1 or at least 2
-CPUs are in it (0 when absent); its meaning (`gamma`) is a formula over any number of CPUs:
-
-    g  and  (for each local state l with count 1)  exists j. l(j)  and not exists j != k. l(j) and l(k)
-       and  (count 2)  exists j != k. l(j) and l(k)
-       and  forall j. (j is in one of the listed local states)
-
-Every quantifier stands at the top of its formula (no alternation), so the inductiveness
-queries are in Z3's decidable effectively-propositional fragment (with finite ranges).
+An abstract state (`alpha`) is the global part and, for each local state, whether 1 or at
+least 2 CPUs are in it (0 when absent): the small instances' reachable states, so abstracted,
+guide the clause search (compiler/backends/allcpus/clauses.py), whose clauses are literals over
+the same features (`global_literal`, `local_literal`, read through a `Symbolic` state).
 
 Both concrete states (a finite instance's tuples, a Z3 model's universe) and symbolic
 states (the parametric encoding, or the bit-vector encoding of one instance) go through
@@ -95,16 +90,13 @@ class Symbolic(Protocol):
     def pinned(self, k: int) -> Any: ...
     def forall(self, body: Callable[[Any], z3.BoolRef]) -> z3.BoolRef: ...
     def exists(self, body: Callable[[Any], z3.BoolRef]) -> z3.BoolRef: ...
-    def exists2(self, body: Callable[[Any, Any], z3.BoolRef]) -> z3.BoolRef: ...
 
 
 class Views:
     """The feature lists of a model, `alpha` (concrete -> abstract) and `gamma` (abstract -> formula)."""
 
-    def __init__(self, model: ir.Model, system: System, cone: set[ir.Var] | None = None, cap: int = 2) -> None:
-        """`cone`: the variables the features mention (default: all); `cap`: counts are 0, 1 (and
-        2 meaning "2 or more" when cap is 2; with cap 1, only whether some CPU is in it)."""
-        self.cap = cap
+    def __init__(self, model: ir.Model, system: System, cone: set[ir.Var] | None = None) -> None:
+        """`cone`: the variables the features mention (default: all)."""
         self.model = model
         self.sys = system
         self.local: list[Feature] = []
@@ -149,14 +141,14 @@ class Views:
     # ----------------------------------------------------------------- alpha
 
     def alpha(self, s: Concrete) -> Abstract:
-        g = tuple(self._gval(f, s) for f in self.glob)
+        g = tuple(self.global_value(f, s) for f in self.glob)
         counts: dict[Local, int] = {}
         for j in s.cpus():
-            loc = tuple(self._lval(f, s, j) for f in self.local)
-            counts[loc] = min(self.cap, counts.get(loc, 0) + 1)
+            loc = tuple(self.local_value(f, s, j) for f in self.local)
+            counts[loc] = min(2, counts.get(loc, 0) + 1)  # 2 means 2 or more
         return g, tuple(sorted(counts.items()))
 
-    def _lval(self, f: Feature, s: Concrete, j: Hashable) -> Hashable:
+    def local_value(self, f: Feature, s: Concrete, j: Hashable) -> Hashable:
         if f.kind == "arr":
             assert f.var is not None
             return s.elem(f.var, j, f.rest)
@@ -170,7 +162,7 @@ class Views:
         assert f.var is not None
         return s.owner(f.var) == ("cpu", j)
 
-    def _gval(self, f: Feature, s: Concrete) -> Hashable:
+    def global_value(self, f: Feature, s: Concrete) -> Hashable:
         if f.kind == "var":
             assert f.var is not None
             return s.elem(f.var, None, f.rest)
@@ -189,10 +181,7 @@ class Views:
 
     # ----------------------------------------------------------------- gamma
 
-    def local_formula(self, acc: Symbolic, loc: Local, j: Any) -> z3.BoolRef:
-        return z3.And([self._lsym(f, acc, j, v) for f, v in zip(self.local, loc)])
-
-    def _lsym(self, f: Feature, acc: Symbolic, j: Any, v: Hashable) -> z3.BoolRef:
+    def local_literal(self, f: Feature, acc: Symbolic, j: Any, v: Hashable) -> z3.BoolRef:
         if f.kind == "arr":
             assert f.var is not None
             return _is(acc.elem(f.var, j, f.rest), v)
@@ -205,9 +194,6 @@ class Views:
             return _lit(acc.cpu_eq(acc.pinned(f.k), j), bool(v))
         assert f.var is not None
         return _lit(acc.owned_by(f.var, j), bool(v))
-
-    def global_formula(self, acc: Symbolic, g: Global) -> z3.BoolRef:
-        return z3.And([self.global_literal(acc, i, v) for i, v in enumerate(g)])
 
     def global_literal(self, acc: Symbolic, i: int, v: Hashable) -> z3.BoolRef:
         f = self.glob[i]
@@ -226,63 +212,6 @@ class Views:
             return _lit(eq, bool(v))
         assert f.var is not None
         return _lit(acc.cpu_eq(acc.elem(f.var, None, f.rest), acc.pinned(f.k)), bool(v))
-
-    def count_literal(self, acc: Symbolic, loc: Local, n: int) -> z3.BoolRef:
-        """0, 1 or at least 2 CPUs are in local state `loc`."""
-        if n == 0:
-            return z3.Not(self._some(acc, loc))
-        if n == 1 and self.cap == 1:
-            return self._some(acc, loc)
-        if n == 1:
-            return z3.And(self._some(acc, loc), z3.Not(self._two(acc, loc)))
-        return self._two(acc, loc)
-
-    def every(self, acc: Symbolic, locs: list[Local]) -> z3.BoolRef:
-        """Every CPU is in one of `locs`."""
-        return acc.forall(lambda j: z3.Or([self.local_formula(acc, loc, j) for loc in locs]))
-
-    def gamma(self, acc: Symbolic, a: Abstract, cache: dict[Any, z3.BoolRef] | None = None) -> z3.BoolRef:
-        cache = {} if cache is None else cache
-        g, counts = a
-        parts = [self._cached(cache, ("g", g), lambda: self.global_formula(acc, g))]
-        for loc, n in counts:
-            one = self._cached(cache, ("1", loc), lambda: self._some(acc, loc))
-            two = self._cached(cache, ("2", loc), lambda: self._two(acc, loc))
-            parts += [one, z3.Not(two)] if n == 1 else [two]
-        support = tuple(loc for loc, _ in counts)
-        parts.append(self._cached(cache, ("all", support), lambda: acc.forall(
-            lambda j: z3.Or([self.local_formula(acc, loc, j) for loc in support]))))
-        return z3.And(parts)
-
-    def _some(self, acc: Symbolic, loc: Local) -> z3.BoolRef:
-        return acc.exists(lambda j: self.local_formula(acc, loc, j))
-
-    def _two(self, acc: Symbolic, loc: Local) -> z3.BoolRef:
-        return acc.exists2(lambda j, k: z3.And(self.local_formula(acc, loc, j), self.local_formula(acc, loc, k)))
-
-    @staticmethod
-    def _cached(cache: dict[Any, z3.BoolRef], key: Any, make: Callable[[], z3.BoolRef]) -> z3.BoolRef:
-        if key not in cache:
-            cache[key] = make()
-        return cache[key]
-
-    def describe(self, a: Abstract) -> str:
-        """One abstract state in words, for the printed invariant."""
-        g, counts = a
-        glob = ", ".join(f"{f.text()}={_show(v)}" for f, v in zip(self.glob, g))
-        locs = "; ".join(("one CPU j" if n == 1 else "2+ CPUs j") + " with " +
-                         ", ".join(f"{f.text()}={_show(v)}" for f, v in zip(self.local, loc))
-                         for loc, n in counts)
-        return f"{{{glob}}} and {locs} and no other CPU"
-
-
-def _show(v: Hashable) -> str:
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    return str(v)
-
 
 def _lit(b: z3.BoolRef, v: bool) -> z3.BoolRef:
     return b if v else z3.Not(b)
@@ -343,9 +272,6 @@ class ParamSymbolic:
         j = self.sys.fresh_cpu("j")
         return z3.Exists([j], body(j))
 
-    def exists2(self, body: Callable[[Any, Any], z3.BoolRef]) -> z3.BoolRef:
-        j, k = self.sys.fresh_cpu("j"), self.sys.fresh_cpu("k")
-        return z3.Exists([j, k], z3.And(j != k, body(j, k)))
 
 
 class ModelConcrete:
