@@ -1,6 +1,6 @@
 # irqc-generated simulator: this file is written by `irqc build`
 # spec: ../specs/imsic_naive_move.irqspec
-# source_hash: a1e5728c3f972373d5286b3c3b67c00aef97d7fdd1f49b097c73110448b2fddc
+# source_hash: 2985a7a4857240c43b74f50198f3c008969bc266f6560f304b90bf9c7b2d9486
 # Do not edit: `irqc build` rewrites this file from the spec, and `irqc build --check` fails when it is stale.
 """Simulator of spec `imsic_naive_move`: PCI MSI to a RISC-V IMSIC, non-atomic message update in process context (before v6.15).
 
@@ -32,7 +32,7 @@ import time
 
 SPEC = '../specs/imsic_naive_move.irqspec'
 SPEC_NAME = 'imsic_naive_move'
-SOURCE_HASH = 'a1e5728c3f972373d5286b3c3b67c00aef97d7fdd1f49b097c73110448b2fddc'
+SOURCE_HASH = '2985a7a4857240c43b74f50198f3c008969bc266f6560f304b90bf9c7b2d9486'
 # Parameters and their defaults; `--param NAME=VALUE` overrides them at run time.
 PARAMS = {'CPUS': 2}
 # Enum members are stored as their index:
@@ -73,8 +73,6 @@ def _shape(P):
         _VarInfo('vmove', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, 0),
         _VarInfo('vmove_cpu', 'int', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, (p_CPUS - 1), None, 0),
         _VarInfo('vmove_id', 'enum', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, ('A', 'B'), 0),
-        _VarInfo('tmr_pending', 'bool', ((0, (p_CPUS - 1), None),), 0, 1, None, 0),
-        _VarInfo('tmr_on', 'int', ((0, (p_CPUS - 1), None),), 0, (p_CPUS - 1), None, 0),
         _VarInfo('move_enabled', 'bool', (), 0, 1, None, 0),
         _VarInfo('xbit', 'bool', ((0, (p_CPUS - 1), None), (0, 1, ('A', 'B'))), 0, 1, None, 0),
         _VarInfo('stolen', 'bool', (), 0, 1, None, 0),
@@ -82,7 +80,7 @@ def _shape(P):
         _VarInfo('dev.outstanding', 'bool', (), 0, 1, None, 0),
         _VarInfo('cpu.id', 'enum', ((0, (p_CPUS - 1), None),), 0, 1, ('A', 'B'), 0),
         _VarInfo('cpu.job', 'enum', ((0, (p_CPUS - 1), None),), 0, 3, ('J_X', 'J_OTHER', 'J_SYNC', 'J_HOTPLUG'), 0),
-        _VarInfo('tmr_k', 'int', (), 0, (p_CPUS - 1), None, 0),
+        _VarInfo('cpu.lpriv_timer', 'bool', ((0, (p_CPUS - 1), None),), 0, 1, None, 0),
         _VarInfo('set_affinity.c', 'int', (), 0, p_CPUS, None, p_CPUS),
         _VarInfo('set_affinity.req', 'int', (), 0, (p_CPUS - 1), None, 0),
         _VarInfo('set_affinity.imsic_remote_sync.k', 'int', (), 0, (p_CPUS - 1), None, 0),
@@ -91,8 +89,8 @@ def _shape(P):
     # name, kind, instance domain lo..hi (None: one instance), initial location, location names
     AGENTS = (
         _AgentInfo('dev', 'device', None, 0, ('ready',)),
-        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_simple_irq@184', 'handle_irq_event@209', 'handle_irq_event_percpu@214')),
-        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@227', 'pci_write_msg_msi@288', 'imsic_vector_move@300', 'imsic_vector_move@311')),
+        _AgentInfo('cpu', 'cpu', (0, (p_CPUS - 1)), 0, ('idle', 'handle_simple_irq@179', 'handle_irq_event@204', 'handle_irq_event_percpu@209')),
+        _AgentInfo('set_affinity', 'thread', None, 0, ('set_affinity@222', 'pci_write_msg_msi@283', 'imsic_vector_move@295', 'imsic_vector_move@306')),
     )
     return VARS, AGENTS
 
@@ -134,8 +132,6 @@ def _build(P):
     S0_vmove_cpu = L.stride['vmove_cpu'][0]
     O_vmove_id = L.offset['vmove_id']
     S0_vmove_id = L.stride['vmove_id'][0]
-    O_tmr_pending = L.offset['tmr_pending']
-    O_tmr_on = L.offset['tmr_on']
     O_move_enabled = L.offset['move_enabled']
     O_xbit = L.offset['xbit']
     S0_xbit = L.stride['xbit'][0]
@@ -144,7 +140,7 @@ def _build(P):
     O_dev_outstanding = L.offset['dev.outstanding']
     O_cpu_id = L.offset['cpu.id']
     O_cpu_job = L.offset['cpu.job']
-    O_tmr_k = L.offset['tmr_k']
+    O_cpu_lpriv_timer = L.offset['cpu.lpriv_timer']
     O_set_affinity_c = L.offset['set_affinity.c']
     O_set_affinity_req = L.offset['set_affinity.req']
     O_set_affinity_imsic_remote_sync_k = L.offset['set_affinity.imsic_remote_sync.k']
@@ -156,7 +152,7 @@ def _build(P):
     R1 = range(2)
     R2 = range(0, (p_CPUS - 1) + 1)
 
-    # ../specs/imsic_naive_move.irqspec:124: dev.fire  [ready]
+    # ../specs/imsic_naive_move.irqspec:123: dev.fire  [ready]
     # outstanding = true;
     def step_dev__fire(s, i):
         t = list(s)
@@ -185,7 +181,7 @@ def _build(P):
                         t[O_stolen] = True
                         t[O_xbit + i * S0_xbit + t[O_cpu_id + i]] = False
                         if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                             out.append((tuple(t), None))
                             continue
                         else:
@@ -195,7 +191,7 @@ def _build(P):
                     else:
                         t[O_xbit + i * S0_xbit + t[O_cpu_id + i]] = False
                         if 0 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                             out.append((tuple(t), None))
                             continue
                         else:
@@ -203,848 +199,35 @@ def _build(P):
                             out.append((tuple(t), None))
                             continue
             else:
-                if not ((not any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1)) and any((s[O_tmr_pending + b_k] and (i == s[O_tmr_on + b_k])) for b_k in R2)):  # await
+                if any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1):  # await
                     continue
-                for c_k in R2:  # any k
-                    if not (s[O_tmr_pending + c_k] and (i == s[O_tmr_on + c_k])):  # where
-                        continue
-                    t = list(s)
-                    t[O_tmr_k] = c_k
-                    t[O_tmr_pending + t[O_tmr_k]] = False
-                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                        out.append((None, ('in_range',)))
-                        continue
-                    t[O_tmr_k] = 0
-                    if not t[O_dirty + i * S0_dirty + 0]:
-                        if not t[O_dirty + i * S0_dirty + 1]:
-                            t[O_cpu_job + i] = 2
-                            if 0 == t[O_cpu_job + i]:
-                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                out.append((tuple(t), None))
-                                continue
-                            else:
-                                t[PC_cpu + i] = 0  # -> idle
-                                out.append((tuple(t), None))
-                                continue
+                if not (s[O_cpu_lpriv_timer + i]):  # await
+                    continue
+                t = list(s)
+                t[O_cpu_lpriv_timer + i] = False
+                if not t[O_dirty + i * S0_dirty + 0]:
+                    if not t[O_dirty + i * S0_dirty + 1]:
+                        t[O_cpu_job + i] = 2
+                        if 0 == t[O_cpu_job + i]:
+                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                            out.append((tuple(t), None))
+                            continue
                         else:
-                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                        t[O_retrigger_unowned] = True
-                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                        if t[O_xbit + i * S0_xbit + 1]:
-                                            t[O_xbit + i * S0_xbit + 1] = False
-                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                            t[O_vmove + i * S0_vmove + 1] = False
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                            t[O_dirty + i * S0_dirty + 1] = False
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                            t[O_vmove + i * S0_vmove + 1] = False
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                            t[O_dirty + i * S0_dirty + 1] = False
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                    else:
-                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                        if t[O_xbit + i * S0_xbit + 1]:
-                                            t[O_xbit + i * S0_xbit + 1] = False
-                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                            t[O_vmove + i * S0_vmove + 1] = False
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                            t[O_dirty + i * S0_dirty + 1] = False
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                            t[O_vmove + i * S0_vmove + 1] = False
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                            t[O_dirty + i * S0_dirty + 1] = False
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                else:
-                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                    t[O_vmove + i * S0_vmove + 1] = False
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        continue
-                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                    t[O_dirty + i * S0_dirty + 1] = False
-                                    t[O_cpu_job + i] = 2
-                                    if 0 == t[O_cpu_job + i]:
-                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                        out.append((tuple(t), None))
-                                        continue
-                                    else:
-                                        t[PC_cpu + i] = 0  # -> idle
-                                        out.append((tuple(t), None))
-                                        continue
-                            else:
-                                t[O_vmove + i * S0_vmove + 1] = False
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                t[O_dirty + i * S0_dirty + 1] = False
-                                t[O_cpu_job + i] = 2
-                                if 0 == t[O_cpu_job + i]:
-                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                    out.append((tuple(t), None))
-                                    continue
-                                else:
-                                    t[PC_cpu + i] = 0  # -> idle
-                                    out.append((tuple(t), None))
-                                    continue
+                            t[PC_cpu + i] = 0  # -> idle
+                            out.append((tuple(t), None))
+                            continue
                     else:
-                        t[O_imsic_eie + i * S0_imsic_eie + 0] = t[O_venable + i * S0_venable + 0]
-                        if t[O_vmove + i * S0_vmove + 0] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 0]) and (0 == t[O_vmove_id + i * S0_vmove_id + 0]))):
-                            if t[O_imsic_eip + i * S0_imsic_eip + 0]:
-                                t[O_imsic_eip + i * S0_imsic_eip + 0] = False
-                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 0]]:
+                        t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                        if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                            if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
                                     t[O_retrigger_unowned] = True
-                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
-                                    if t[O_xbit + i * S0_xbit + 0]:
-                                        t[O_xbit + i * S0_xbit + 0] = False
-                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
-                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
-                                        t[O_vmove + i * S0_vmove + 0] = False
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            continue
-                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
-                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
-                                        t[O_dirty + i * S0_dirty + 0] = False
-                                        if not t[O_dirty + i * S0_dirty + 1]:
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                                        t[O_retrigger_unowned] = True
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                    else:
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                            else:
-                                                t[O_vmove + i * S0_vmove + 1] = False
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                t[O_dirty + i * S0_dirty + 1] = False
-                                                t[O_cpu_job + i] = 2
-                                                if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                                else:
-                                                    t[PC_cpu + i] = 0  # -> idle
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                    else:
-                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
-                                        t[O_vmove + i * S0_vmove + 0] = False
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            continue
-                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
-                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
-                                        t[O_dirty + i * S0_dirty + 0] = False
-                                        if not t[O_dirty + i * S0_dirty + 1]:
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                                        t[O_retrigger_unowned] = True
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                    else:
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                            else:
-                                                t[O_vmove + i * S0_vmove + 1] = False
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                t[O_dirty + i * S0_dirty + 1] = False
-                                                t[O_cpu_job + i] = 2
-                                                if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                                else:
-                                                    t[PC_cpu + i] = 0  # -> idle
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                else:
-                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
-                                    if t[O_xbit + i * S0_xbit + 0]:
-                                        t[O_xbit + i * S0_xbit + 0] = False
-                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
-                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
-                                        t[O_vmove + i * S0_vmove + 0] = False
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            continue
-                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
-                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
-                                        t[O_dirty + i * S0_dirty + 0] = False
-                                        if not t[O_dirty + i * S0_dirty + 1]:
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                                        t[O_retrigger_unowned] = True
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                    else:
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                            else:
-                                                t[O_vmove + i * S0_vmove + 1] = False
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                t[O_dirty + i * S0_dirty + 1] = False
-                                                t[O_cpu_job + i] = 2
-                                                if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                                else:
-                                                    t[PC_cpu + i] = 0  # -> idle
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                    else:
-                                        t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
-                                        t[O_vmove + i * S0_vmove + 0] = False
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            continue
-                                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
-                                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
-                                        t[O_dirty + i * S0_dirty + 0] = False
-                                        if not t[O_dirty + i * S0_dirty + 1]:
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                        else:
-                                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                                        t[O_retrigger_unowned] = True
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                    else:
-                                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                        if t[O_xbit + i * S0_xbit + 1]:
-                                                            t[O_xbit + i * S0_xbit + 1] = False
-                                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                        else:
-                                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                            t[O_vmove + i * S0_vmove + 1] = False
-                                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                                out.append((None, ('in_range',)))
-                                                                continue
-                                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                            t[O_dirty + i * S0_dirty + 1] = False
-                                                            t[O_cpu_job + i] = 2
-                                                            if 0 == t[O_cpu_job + i]:
-                                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                            else:
-                                                                t[PC_cpu + i] = 0  # -> idle
-                                                                out.append((tuple(t), None))
-                                                                continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                            else:
-                                                t[O_vmove + i * S0_vmove + 1] = False
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                t[O_dirty + i * S0_dirty + 1] = False
-                                                t[O_cpu_job + i] = 2
-                                                if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                    out.append((tuple(t), None))
-                                                    continue
-                                                else:
-                                                    t[PC_cpu + i] = 0  # -> idle
-                                                    out.append((tuple(t), None))
-                                                    continue
-                            else:
-                                t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
-                                t[O_vmove + i * S0_vmove + 0] = False
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
-                                t[O_vmove_id + i * S0_vmove_id + 0] = 0
-                                t[O_dirty + i * S0_dirty + 0] = False
-                                if not t[O_dirty + i * S0_dirty + 1]:
-                                    t[O_cpu_job + i] = 2
-                                    if 0 == t[O_cpu_job + i]:
-                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                        out.append((tuple(t), None))
-                                        continue
-                                    else:
-                                        t[PC_cpu + i] = 0  # -> idle
-                                        out.append((tuple(t), None))
-                                        continue
-                                else:
-                                    t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
-                                    if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
-                                        if t[O_imsic_eip + i * S0_imsic_eip + 1]:
-                                            t[O_imsic_eip + i * S0_imsic_eip + 1] = False
-                                            if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
-                                                t[O_retrigger_unowned] = True
-                                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                if t[O_xbit + i * S0_xbit + 1]:
-                                                    t[O_xbit + i * S0_xbit + 1] = False
-                                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                            else:
-                                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                if t[O_xbit + i * S0_xbit + 1]:
-                                                    t[O_xbit + i * S0_xbit + 1] = False
-                                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                else:
-                                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                                    t[O_vmove + i * S0_vmove + 1] = False
-                                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                        out.append((None, ('in_range',)))
-                                                        continue
-                                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                                    t[O_dirty + i * S0_dirty + 1] = False
-                                                    t[O_cpu_job + i] = 2
-                                                    if 0 == t[O_cpu_job + i]:
-                                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                                    else:
-                                                        t[PC_cpu + i] = 0  # -> idle
-                                                        out.append((tuple(t), None))
-                                                        continue
-                                        else:
-                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
-                                            t[O_vmove + i * S0_vmove + 1] = False
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
-                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
-                                            t[O_dirty + i * S0_dirty + 1] = False
-                                            t[O_cpu_job + i] = 2
-                                            if 0 == t[O_cpu_job + i]:
-                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@184
-                                                out.append((tuple(t), None))
-                                                continue
-                                            else:
-                                                t[PC_cpu + i] = 0  # -> idle
-                                                out.append((tuple(t), None))
-                                                continue
-                                    else:
+                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                    if t[O_xbit + i * S0_xbit + 1]:
+                                        t[O_xbit + i * S0_xbit + 1] = False
+                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
                                         t[O_vmove + i * S0_vmove + 1] = False
                                         if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                                             out.append((None, ('in_range',)))
@@ -1054,14 +237,682 @@ def _build(P):
                                         t[O_dirty + i * S0_dirty + 1] = False
                                         t[O_cpu_job + i] = 2
                                         if 0 == t[O_cpu_job + i]:
-                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                             out.append((tuple(t), None))
                                             continue
                                         else:
                                             t[PC_cpu + i] = 0  # -> idle
                                             out.append((tuple(t), None))
                                             continue
+                                    else:
+                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                        t[O_vmove + i * S0_vmove + 1] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                        t[O_dirty + i * S0_dirty + 1] = False
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                else:
+                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                    if t[O_xbit + i * S0_xbit + 1]:
+                                        t[O_xbit + i * S0_xbit + 1] = False
+                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                        t[O_vmove + i * S0_vmove + 1] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                        t[O_dirty + i * S0_dirty + 1] = False
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                    else:
+                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                        t[O_vmove + i * S0_vmove + 1] = False
+                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                            out.append((None, ('in_range',)))
+                                            continue
+                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                        t[O_dirty + i * S0_dirty + 1] = False
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                            else:
+                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                t[O_vmove + i * S0_vmove + 1] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    out.append((None, ('in_range',)))
+                                    continue
+                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                t[O_dirty + i * S0_dirty + 1] = False
+                                t[O_cpu_job + i] = 2
+                                if 0 == t[O_cpu_job + i]:
+                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                    out.append((tuple(t), None))
+                                    continue
+                                else:
+                                    t[PC_cpu + i] = 0  # -> idle
+                                    out.append((tuple(t), None))
+                                    continue
                         else:
+                            t[O_vmove + i * S0_vmove + 1] = False
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                            t[O_dirty + i * S0_dirty + 1] = False
+                            t[O_cpu_job + i] = 2
+                            if 0 == t[O_cpu_job + i]:
+                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                out.append((tuple(t), None))
+                                continue
+                            else:
+                                t[PC_cpu + i] = 0  # -> idle
+                                out.append((tuple(t), None))
+                                continue
+                else:
+                    t[O_imsic_eie + i * S0_imsic_eie + 0] = t[O_venable + i * S0_venable + 0]
+                    if t[O_vmove + i * S0_vmove + 0] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 0]) and (0 == t[O_vmove_id + i * S0_vmove_id + 0]))):
+                        if t[O_imsic_eip + i * S0_imsic_eip + 0]:
+                            t[O_imsic_eip + i * S0_imsic_eip + 0] = False
+                            if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 0]]:
+                                t[O_retrigger_unowned] = True
+                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                if t[O_xbit + i * S0_xbit + 0]:
+                                    t[O_xbit + i * S0_xbit + 0] = False
+                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                    t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                    t[O_vmove + i * S0_vmove + 0] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                    t[O_dirty + i * S0_dirty + 0] = False
+                                    if not t[O_dirty + i * S0_dirty + 1]:
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                    else:
+                                        t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                        if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                            if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                else:
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                        else:
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                else:
+                                    t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                    t[O_vmove + i * S0_vmove + 0] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                    t[O_dirty + i * S0_dirty + 0] = False
+                                    if not t[O_dirty + i * S0_dirty + 1]:
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                    else:
+                                        t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                        if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                            if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                else:
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                        else:
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                            else:
+                                t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                if t[O_xbit + i * S0_xbit + 0]:
+                                    t[O_xbit + i * S0_xbit + 0] = False
+                                    t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 0] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 0]] = True
+                                    t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                    t[O_vmove + i * S0_vmove + 0] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                    t[O_dirty + i * S0_dirty + 0] = False
+                                    if not t[O_dirty + i * S0_dirty + 1]:
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                    else:
+                                        t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                        if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                            if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                else:
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                        else:
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                else:
+                                    t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
+                                    t[O_vmove + i * S0_vmove + 0] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                                    t[O_dirty + i * S0_dirty + 0] = False
+                                    if not t[O_dirty + i * S0_dirty + 1]:
+                                        t[O_cpu_job + i] = 2
+                                        if 0 == t[O_cpu_job + i]:
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                            out.append((tuple(t), None))
+                                            continue
+                                        else:
+                                            t[PC_cpu + i] = 0  # -> idle
+                                            out.append((tuple(t), None))
+                                            continue
+                                    else:
+                                        t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                                        if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                            if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                                t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                                if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                                    t[O_retrigger_unowned] = True
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                else:
+                                                    t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                    if t[O_xbit + i * S0_xbit + 1]:
+                                                        t[O_xbit + i * S0_xbit + 1] = False
+                                                        t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                    else:
+                                                        t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                        t[O_vmove + i * S0_vmove + 1] = False
+                                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                            out.append((None, ('in_range',)))
+                                                            continue
+                                                        t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                        t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                        t[O_dirty + i * S0_dirty + 1] = False
+                                                        t[O_cpu_job + i] = 2
+                                                        if 0 == t[O_cpu_job + i]:
+                                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                                        else:
+                                                            t[PC_cpu + i] = 0  # -> idle
+                                                            out.append((tuple(t), None))
+                                                            continue
+                                            else:
+                                                t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                                t[O_vmove + i * S0_vmove + 1] = False
+                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                    out.append((None, ('in_range',)))
+                                                    continue
+                                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                                t[O_dirty + i * S0_dirty + 1] = False
+                                                t[O_cpu_job + i] = 2
+                                                if 0 == t[O_cpu_job + i]:
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                                else:
+                                                    t[PC_cpu + i] = 0  # -> idle
+                                                    out.append((tuple(t), None))
+                                                    continue
+                                        else:
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                        else:
+                            t[O_imsic_owner + i * S0_imsic_owner + 0] = 0
                             t[O_vmove + i * S0_vmove + 0] = False
                             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                                 out.append((None, ('in_range',)))
@@ -1072,7 +923,7 @@ def _build(P):
                             if not t[O_dirty + i * S0_dirty + 1]:
                                 t[O_cpu_job + i] = 2
                                 if 0 == t[O_cpu_job + i]:
-                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                     out.append((tuple(t), None))
                                     continue
                                 else:
@@ -1100,7 +951,7 @@ def _build(P):
                                                 t[O_dirty + i * S0_dirty + 1] = False
                                                 t[O_cpu_job + i] = 2
                                                 if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                                     out.append((tuple(t), None))
                                                     continue
                                                 else:
@@ -1118,7 +969,7 @@ def _build(P):
                                                 t[O_dirty + i * S0_dirty + 1] = False
                                                 t[O_cpu_job + i] = 2
                                                 if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                                     out.append((tuple(t), None))
                                                     continue
                                                 else:
@@ -1140,7 +991,7 @@ def _build(P):
                                                 t[O_dirty + i * S0_dirty + 1] = False
                                                 t[O_cpu_job + i] = 2
                                                 if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                                     out.append((tuple(t), None))
                                                     continue
                                                 else:
@@ -1158,7 +1009,7 @@ def _build(P):
                                                 t[O_dirty + i * S0_dirty + 1] = False
                                                 t[O_cpu_job + i] = 2
                                                 if 0 == t[O_cpu_job + i]:
-                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                                     out.append((tuple(t), None))
                                                     continue
                                                 else:
@@ -1176,7 +1027,7 @@ def _build(P):
                                         t[O_dirty + i * S0_dirty + 1] = False
                                         t[O_cpu_job + i] = 2
                                         if 0 == t[O_cpu_job + i]:
-                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                            t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                             out.append((tuple(t), None))
                                             continue
                                         else:
@@ -1193,18 +1044,157 @@ def _build(P):
                                     t[O_dirty + i * S0_dirty + 1] = False
                                     t[O_cpu_job + i] = 2
                                     if 0 == t[O_cpu_job + i]:
-                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@184
+                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@179
                                         out.append((tuple(t), None))
                                         continue
                                     else:
                                         t[PC_cpu + i] = 0  # -> idle
                                         out.append((tuple(t), None))
                                         continue
+                    else:
+                        t[O_vmove + i * S0_vmove + 0] = False
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            out.append((None, ('in_range',)))
+                            continue
+                        t[O_vmove_cpu + i * S0_vmove_cpu + 0] = 0
+                        t[O_vmove_id + i * S0_vmove_id + 0] = 0
+                        t[O_dirty + i * S0_dirty + 0] = False
+                        if not t[O_dirty + i * S0_dirty + 1]:
+                            t[O_cpu_job + i] = 2
+                            if 0 == t[O_cpu_job + i]:
+                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                out.append((tuple(t), None))
+                                continue
+                            else:
+                                t[PC_cpu + i] = 0  # -> idle
+                                out.append((tuple(t), None))
+                                continue
+                        else:
+                            t[O_imsic_eie + i * S0_imsic_eie + 1] = t[O_venable + i * S0_venable + 1]
+                            if t[O_vmove + i * S0_vmove + 1] and (not ((i == t[O_vmove_cpu + i * S0_vmove_cpu + 1]) and (1 == t[O_vmove_id + i * S0_vmove_id + 1]))):
+                                if t[O_imsic_eip + i * S0_imsic_eip + 1]:
+                                    t[O_imsic_eip + i * S0_imsic_eip + 1] = False
+                                    if 1 != t[O_imsic_owner + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_owner + t[O_vmove_id + i * S0_vmove_id + 1]]:
+                                        t[O_retrigger_unowned] = True
+                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        if t[O_xbit + i * S0_xbit + 1]:
+                                            t[O_xbit + i * S0_xbit + 1] = False
+                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                    else:
+                                        t[O_imsic_eip + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_imsic_eip + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                        if t[O_xbit + i * S0_xbit + 1]:
+                                            t[O_xbit + i * S0_xbit + 1] = False
+                                            t[O_xbit + t[O_vmove_cpu + i * S0_vmove_cpu + 1] * S0_xbit + t[O_vmove_id + i * S0_vmove_id + 1]] = True
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                        else:
+                                            t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                            t[O_vmove + i * S0_vmove + 1] = False
+                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                                out.append((None, ('in_range',)))
+                                                continue
+                                            t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                            t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                            t[O_dirty + i * S0_dirty + 1] = False
+                                            t[O_cpu_job + i] = 2
+                                            if 0 == t[O_cpu_job + i]:
+                                                t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                                out.append((tuple(t), None))
+                                                continue
+                                            else:
+                                                t[PC_cpu + i] = 0  # -> idle
+                                                out.append((tuple(t), None))
+                                                continue
+                                else:
+                                    t[O_imsic_owner + i * S0_imsic_owner + 1] = 0
+                                    t[O_vmove + i * S0_vmove + 1] = False
+                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                        out.append((None, ('in_range',)))
+                                        continue
+                                    t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                    t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                    t[O_dirty + i * S0_dirty + 1] = False
+                                    t[O_cpu_job + i] = 2
+                                    if 0 == t[O_cpu_job + i]:
+                                        t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                        out.append((tuple(t), None))
+                                        continue
+                                    else:
+                                        t[PC_cpu + i] = 0  # -> idle
+                                        out.append((tuple(t), None))
+                                        continue
+                            else:
+                                t[O_vmove + i * S0_vmove + 1] = False
+                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                    out.append((None, ('in_range',)))
+                                    continue
+                                t[O_vmove_cpu + i * S0_vmove_cpu + 1] = 0
+                                t[O_vmove_id + i * S0_vmove_id + 1] = 0
+                                t[O_dirty + i * S0_dirty + 1] = False
+                                t[O_cpu_job + i] = 2
+                                if 0 == t[O_cpu_job + i]:
+                                    t[PC_cpu + i] = 1  # -> handle_simple_irq@179
+                                    out.append((tuple(t), None))
+                                    continue
+                                else:
+                                    t[PC_cpu + i] = 0  # -> idle
+                                    out.append((tuple(t), None))
+                                    continue
         return out
 
-    # ../specs/imsic_naive_move.irqspec:184: cpu.handle_simple_irq@184  [handle_simple_irq@184]
+    # ../specs/imsic_naive_move.irqspec:179: cpu.handle_simple_irq@179  [handle_simple_irq@179]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_simple_irq_184(s, i):
+    def step_cpu__handle_simple_irq_179(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -1217,12 +1207,12 @@ def _build(P):
             t[O_desc_pending] = False
             t[O_desc_inprogress] = True
             t[O_desc_lock] = -1
-            t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@214
+            t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@209
             return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:209: cpu.handle_irq_event@209  [handle_irq_event@209]
+    # ../specs/imsic_naive_move.irqspec:204: cpu.handle_irq_event@204  [handle_irq_event@204]
     # raw_spin_lock(&desc->lock);
-    def step_cpu__handle_irq_event_209(s, i):
+    def step_cpu__handle_irq_event_204(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return []
         t = list(s)
@@ -1232,17 +1222,17 @@ def _build(P):
         t[PC_cpu + i] = 0  # -> idle
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:214: cpu.handle_irq_event_percpu@214  [handle_irq_event_percpu@214]
+    # ../specs/imsic_naive_move.irqspec:209: cpu.handle_irq_event_percpu@209  [handle_irq_event_percpu@209]
     # dev.outstanding = false;
-    def step_cpu__handle_irq_event_percpu_214(s, i):
+    def step_cpu__handle_irq_event_percpu_209(s, i):
         t = list(s)
         t[O_dev_outstanding] = False
-        t[PC_cpu + i] = 2  # -> handle_irq_event@209
+        t[PC_cpu + i] = 2  # -> handle_irq_event@204
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:227: set_affinity.set_affinity@227  [set_affinity@227]
+    # ../specs/imsic_naive_move.irqspec:222: set_affinity.set_affinity@222  [set_affinity@222]
     # raw_spin_lock(&desc->lock);
-    def step_set_affinity__set_affinity_227(s, i):
+    def step_set_affinity__set_affinity_222(s, i):
         out = []
         if not (s[O_desc_lock] == -1):  # lock
             return out
@@ -1256,21 +1246,21 @@ def _build(P):
                 if t1[O_xvec_cpu] == t1[O_new_vec_cpu]:
                     t1[O_ret] = 0
                     t1[O_desc_lock] = -1
-                    t1[PC_set_affinity] = 0  # -> set_affinity@227
+                    t1[PC_set_affinity] = 0  # -> set_affinity@222
                     out.append((tuple(t1), None))
                     continue
                 else:
                     if t1[O_vmove + t1[O_xvec_cpu] * S0_vmove + t1[O_xvec_id]]:
                         t1[O_ret] = 1
                         t1[O_desc_lock] = -1
-                        t1[PC_set_affinity] = 0  # -> set_affinity@227
+                        t1[PC_set_affinity] = 0  # -> set_affinity@222
                         out.append((tuple(t1), None))
                         continue
                     else:
                         if not any((0 == t1[O_imsic_owner + t1[O_new_vec_cpu] * S0_imsic_owner + b_v_3]) for b_v_3 in R1):
                             t1[O_ret] = 2
                             t1[O_desc_lock] = -1
-                            t1[PC_set_affinity] = 0  # -> set_affinity@227
+                            t1[PC_set_affinity] = 0  # -> set_affinity@222
                             out.append((tuple(t1), None))
                             continue
                         else:
@@ -1285,32 +1275,32 @@ def _build(P):
                                 t2[O_msi_msg_addr] = t2[O_new_vec_cpu]
                                 t2[O_msi_msg_data] = t2[O_new_vec_id]
                                 t2[O_msg_addr] = t2[O_msi_msg_addr]
-                                t2[PC_set_affinity] = 1  # -> pci_write_msg_msi@288
+                                t2[PC_set_affinity] = 1  # -> pci_write_msg_msi@283
                                 out.append((tuple(t2), None))
             else:
                 t1[O_desc_move_pending] = True
                 t1[O_desc_pending_mask] = t1[O_set_affinity_req]
                 t1[O_desc_lock] = -1
-                t1[PC_set_affinity] = 0  # -> set_affinity@227
+                t1[PC_set_affinity] = 0  # -> set_affinity@222
                 out.append((tuple(t1), None))
                 continue
         return out
 
-    # ../specs/imsic_naive_move.irqspec:288: set_affinity.pci_write_msg_msi@288  [pci_write_msg_msi@288]
+    # ../specs/imsic_naive_move.irqspec:283: set_affinity.pci_write_msg_msi@283  [pci_write_msg_msi@283]
     # yield;
-    def step_set_affinity__pci_write_msg_msi_288(s, i):
+    def step_set_affinity__pci_write_msg_msi_283(s, i):
         t = list(s)
         t[O_msg_data] = s[O_msi_msg_data]
         t[O_xmove_old_cpu] = t[O_xvec_cpu]
         t[O_xmove_old_id] = t[O_xvec_id]
         t[O_xvec_cpu] = t[O_new_vec_cpu]
         t[O_xvec_id] = t[O_new_vec_id]
-        t[PC_set_affinity] = 2  # -> imsic_vector_move@300
+        t[PC_set_affinity] = 2  # -> imsic_vector_move@295
         return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:300: set_affinity.imsic_vector_move@300  [imsic_vector_move@300]
+    # ../specs/imsic_naive_move.irqspec:295: set_affinity.imsic_vector_move@295  [imsic_vector_move@295]
     # yield;
-    def step_set_affinity__imsic_vector_move_300(s, i):
+    def step_set_affinity__imsic_vector_move_295(s, i):
         t = list(s)
         t[O_move_enabled] = s[O_venable + s[O_xmove_old_cpu] * S0_venable + s[O_xmove_old_id]]
         t[O_venable + t[O_xmove_old_cpu] * S0_venable + t[O_xmove_old_id]] = False
@@ -1327,7 +1317,7 @@ def _build(P):
                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
                     if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                         return [(tuple(t), None)]
                     else:
                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1387,7 +1377,7 @@ def _build(P):
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                             return [(None, ('in_range',))]
                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1407,7 +1397,7 @@ def _build(P):
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                             return [(None, ('in_range',))]
                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1443,7 +1433,7 @@ def _build(P):
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                             return [(None, ('in_range',))]
                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1463,7 +1453,7 @@ def _build(P):
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                             return [(None, ('in_range',))]
                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1483,7 +1473,7 @@ def _build(P):
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                     return [(None, ('in_range',))]
                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                 return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1500,7 +1490,7 @@ def _build(P):
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                 return [(None, ('in_range',))]
                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                             return [(tuple(t), None)]
                 else:
                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1563,7 +1553,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1623,7 +1613,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1643,7 +1633,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1679,7 +1669,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1699,7 +1689,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1719,7 +1709,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1736,7 +1726,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1759,7 +1749,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1819,7 +1809,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1839,7 +1829,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1875,7 +1865,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1895,7 +1885,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1915,7 +1905,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1932,7 +1922,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -1971,7 +1961,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2031,7 +2021,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2051,7 +2041,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2087,7 +2077,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2107,7 +2097,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2127,7 +2117,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2144,7 +2134,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2167,7 +2157,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2227,7 +2217,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2247,7 +2237,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2283,7 +2273,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2303,7 +2293,7 @@ def _build(P):
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                             return [(None, ('in_range',))]
                                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2323,7 +2313,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2340,7 +2330,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2363,7 +2353,7 @@ def _build(P):
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                 return [(None, ('in_range',))]
                             if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                 return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2423,7 +2413,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2443,7 +2433,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2479,7 +2469,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2499,7 +2489,7 @@ def _build(P):
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                     return [(None, ('in_range',))]
                                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                                 return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2519,7 +2509,7 @@ def _build(P):
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                             return [(None, ('in_range',))]
                                         t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                        t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                         return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2536,7 +2526,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                     return [(tuple(t), None)]
                     else:
                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2556,7 +2546,7 @@ def _build(P):
                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                             return [(None, ('in_range',))]
                         if not t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1]:
-                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                             return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2616,7 +2606,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2636,7 +2626,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2672,7 +2662,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2692,7 +2682,7 @@ def _build(P):
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                                 return [(None, ('in_range',))]
                                             t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2712,7 +2702,7 @@ def _build(P):
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                         return [(None, ('in_range',))]
                                     t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                    t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                     return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2729,25 +2719,24 @@ def _build(P):
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
                                     return [(None, ('in_range',))]
                                 t[O_dirty + t[O_set_affinity_c] * S0_dirty + 1] = False
-                                t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                                t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                                 return [(tuple(t), None)]
             else:
                 t[O_set_affinity_imsic_local_timer_start_k] = t[O_set_affinity_imsic_remote_sync_k]
-                if not t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]]:
-                    t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]] = True
-                    t[O_tmr_on + t[O_set_affinity_imsic_local_timer_start_k]] = t[O_set_affinity_imsic_local_timer_start_k]
-                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                if not t[O_cpu_lpriv_timer + t[O_set_affinity_imsic_local_timer_start_k]]:
+                    t[O_cpu_lpriv_timer + t[O_set_affinity_imsic_local_timer_start_k]] = True
+                    t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                     return [(tuple(t), None)]
                 else:
-                    t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+                    t[PC_set_affinity] = 3  # -> imsic_vector_move@306
                     return [(tuple(t), None)]
         else:
-            t[PC_set_affinity] = 3  # -> imsic_vector_move@311
+            t[PC_set_affinity] = 3  # -> imsic_vector_move@306
             return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:311: set_affinity.imsic_vector_move@311  [imsic_vector_move@311]
+    # ../specs/imsic_naive_move.irqspec:306: set_affinity.imsic_vector_move@306  [imsic_vector_move@306]
     # yield;
-    def step_set_affinity__imsic_vector_move_311(s, i):
+    def step_set_affinity__imsic_vector_move_306(s, i):
         t = list(s)
         t[O_venable + t[O_xvec_cpu] * S0_venable + t[O_xvec_id]] = s[O_move_enabled]
         t[O_vmove + t[O_xvec_cpu] * S0_vmove + t[O_xvec_id]] = True
@@ -2770,7 +2759,7 @@ def _build(P):
                         t[O_xmove_old_id] = 0
                         t[O_ret] = 0
                         t[O_desc_lock] = -1
-                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                        t[PC_set_affinity] = 0  # -> set_affinity@222
                         return [(tuple(t), None)]
                     else:
                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2837,7 +2826,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2864,7 +2853,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2907,7 +2896,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2934,7 +2923,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2961,7 +2950,7 @@ def _build(P):
                                 t[O_xmove_old_id] = 0
                                 t[O_ret] = 0
                                 t[O_desc_lock] = -1
-                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                 return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -2985,7 +2974,7 @@ def _build(P):
                             t[O_xmove_old_id] = 0
                             t[O_ret] = 0
                             t[O_desc_lock] = -1
-                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                            t[PC_set_affinity] = 0  # -> set_affinity@222
                             return [(tuple(t), None)]
                 else:
                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3055,7 +3044,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3122,7 +3111,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3149,7 +3138,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3192,7 +3181,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3219,7 +3208,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3246,7 +3235,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3270,7 +3259,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3300,7 +3289,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3367,7 +3356,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3394,7 +3383,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3437,7 +3426,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3464,7 +3453,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3491,7 +3480,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3515,7 +3504,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3561,7 +3550,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3628,7 +3617,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3655,7 +3644,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3698,7 +3687,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3725,7 +3714,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3752,7 +3741,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3776,7 +3765,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3806,7 +3795,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3873,7 +3862,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3900,7 +3889,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                 else:
                                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3943,7 +3932,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                                     else:
                                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3970,7 +3959,7 @@ def _build(P):
                                                         t[O_xmove_old_id] = 0
                                                         t[O_ret] = 0
                                                         t[O_desc_lock] = -1
-                                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                                         return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -3997,7 +3986,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4021,7 +4010,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4051,7 +4040,7 @@ def _build(P):
                                 t[O_xmove_old_id] = 0
                                 t[O_ret] = 0
                                 t[O_desc_lock] = -1
-                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                 return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4118,7 +4107,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4145,7 +4134,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4188,7 +4177,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                             else:
                                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4215,7 +4204,7 @@ def _build(P):
                                                 t[O_xmove_old_id] = 0
                                                 t[O_ret] = 0
                                                 t[O_desc_lock] = -1
-                                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                                 return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4242,7 +4231,7 @@ def _build(P):
                                         t[O_xmove_old_id] = 0
                                         t[O_ret] = 0
                                         t[O_desc_lock] = -1
-                                        t[PC_set_affinity] = 0  # -> set_affinity@227
+                                        t[PC_set_affinity] = 0  # -> set_affinity@222
                                         return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4266,7 +4255,7 @@ def _build(P):
                                     t[O_xmove_old_id] = 0
                                     t[O_ret] = 0
                                     t[O_desc_lock] = -1
-                                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                                    t[PC_set_affinity] = 0  # -> set_affinity@222
                                     return [(tuple(t), None)]
                     else:
                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4293,7 +4282,7 @@ def _build(P):
                             t[O_xmove_old_id] = 0
                             t[O_ret] = 0
                             t[O_desc_lock] = -1
-                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                            t[PC_set_affinity] = 0  # -> set_affinity@222
                             return [(tuple(t), None)]
                         else:
                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4360,7 +4349,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4387,7 +4376,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                     else:
                                         if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4430,7 +4419,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                         else:
                                             if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4457,7 +4446,7 @@ def _build(P):
                                             t[O_xmove_old_id] = 0
                                             t[O_ret] = 0
                                             t[O_desc_lock] = -1
-                                            t[PC_set_affinity] = 0  # -> set_affinity@227
+                                            t[PC_set_affinity] = 0  # -> set_affinity@222
                                             return [(tuple(t), None)]
                                 else:
                                     if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4484,7 +4473,7 @@ def _build(P):
                                     t[O_xmove_old_id] = 0
                                     t[O_ret] = 0
                                     t[O_desc_lock] = -1
-                                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                                    t[PC_set_affinity] = 0  # -> set_affinity@222
                                     return [(tuple(t), None)]
                             else:
                                 if not ((0 <= t[O_set_affinity_c]) and (t[O_set_affinity_c] <= (p_CPUS - 1))):  # check in_range: no successor
@@ -4508,13 +4497,12 @@ def _build(P):
                                 t[O_xmove_old_id] = 0
                                 t[O_ret] = 0
                                 t[O_desc_lock] = -1
-                                t[PC_set_affinity] = 0  # -> set_affinity@227
+                                t[PC_set_affinity] = 0  # -> set_affinity@222
                                 return [(tuple(t), None)]
             else:
                 t[O_set_affinity_imsic_local_timer_start_k] = t[O_set_affinity_imsic_remote_sync_k]
-                if not t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]]:
-                    t[O_tmr_pending + t[O_set_affinity_imsic_local_timer_start_k]] = True
-                    t[O_tmr_on + t[O_set_affinity_imsic_local_timer_start_k]] = t[O_set_affinity_imsic_local_timer_start_k]
+                if not t[O_cpu_lpriv_timer + t[O_set_affinity_imsic_local_timer_start_k]]:
+                    t[O_cpu_lpriv_timer + t[O_set_affinity_imsic_local_timer_start_k]] = True
                     t[O_move_enabled] = False
                     if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
@@ -4522,7 +4510,7 @@ def _build(P):
                     t[O_xmove_old_id] = 0
                     t[O_ret] = 0
                     t[O_desc_lock] = -1
-                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                    t[PC_set_affinity] = 0  # -> set_affinity@222
                     return [(tuple(t), None)]
                 else:
                     t[O_move_enabled] = False
@@ -4532,7 +4520,7 @@ def _build(P):
                     t[O_xmove_old_id] = 0
                     t[O_ret] = 0
                     t[O_desc_lock] = -1
-                    t[PC_set_affinity] = 0  # -> set_affinity@227
+                    t[PC_set_affinity] = 0  # -> set_affinity@222
                     return [(tuple(t), None)]
         else:
             t[O_move_enabled] = False
@@ -4542,10 +4530,10 @@ def _build(P):
             t[O_xmove_old_id] = 0
             t[O_ret] = 0
             t[O_desc_lock] = -1
-            t[PC_set_affinity] = 0  # -> set_affinity@227
+            t[PC_set_affinity] = 0  # -> set_affinity@222
             return [(tuple(t), None)]
 
-    # ../specs/imsic_naive_move.irqspec:124: is dev.fire enabled?
+    # ../specs/imsic_naive_move.irqspec:123: is dev.fire enabled?
     def guard_dev__fire(s, i):
         return True
 
@@ -4560,32 +4548,31 @@ def _build(P):
                         continue
                     return True
             else:
-                if not ((not any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1)) and any((s[O_tmr_pending + b_k] and (i == s[O_tmr_on + b_k])) for b_k in R2)):  # await
+                if any((s[O_imsic_eip + i * S0_imsic_eip + b_v_2] and s[O_imsic_eie + i * S0_imsic_eie + b_v_2]) for b_v_2 in R1):  # await
                     continue
-                for c_k in R2:  # any k
-                    if not (s[O_tmr_pending + c_k] and (i == s[O_tmr_on + c_k])):  # where
-                        continue
-                    return True
+                if not (s[O_cpu_lpriv_timer + i]):  # await
+                    continue
+                return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:184: is cpu.handle_simple_irq@184 enabled?
-    def guard_cpu__handle_simple_irq_184(s, i):
+    # ../specs/imsic_naive_move.irqspec:179: is cpu.handle_simple_irq@179 enabled?
+    def guard_cpu__handle_simple_irq_179(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/imsic_naive_move.irqspec:209: is cpu.handle_irq_event@209 enabled?
-    def guard_cpu__handle_irq_event_209(s, i):
+    # ../specs/imsic_naive_move.irqspec:204: is cpu.handle_irq_event@204 enabled?
+    def guard_cpu__handle_irq_event_204(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         return True
 
-    # ../specs/imsic_naive_move.irqspec:214: is cpu.handle_irq_event_percpu@214 enabled?
-    def guard_cpu__handle_irq_event_percpu_214(s, i):
+    # ../specs/imsic_naive_move.irqspec:209: is cpu.handle_irq_event_percpu@209 enabled?
+    def guard_cpu__handle_irq_event_percpu_209(s, i):
         return True
 
-    # ../specs/imsic_naive_move.irqspec:227: is set_affinity.set_affinity@227 enabled?
-    def guard_set_affinity__set_affinity_227(s, i):
+    # ../specs/imsic_naive_move.irqspec:222: is set_affinity.set_affinity@222 enabled?
+    def guard_set_affinity__set_affinity_222(s, i):
         if not (s[O_desc_lock] == -1):  # lock
             return False
         t = list(s)
@@ -4612,16 +4599,16 @@ def _build(P):
                 return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:288: is set_affinity.pci_write_msg_msi@288 enabled?
-    def guard_set_affinity__pci_write_msg_msi_288(s, i):
+    # ../specs/imsic_naive_move.irqspec:283: is set_affinity.pci_write_msg_msi@283 enabled?
+    def guard_set_affinity__pci_write_msg_msi_283(s, i):
         return True
 
-    # ../specs/imsic_naive_move.irqspec:300: is set_affinity.imsic_vector_move@300 enabled?
-    def guard_set_affinity__imsic_vector_move_300(s, i):
+    # ../specs/imsic_naive_move.irqspec:295: is set_affinity.imsic_vector_move@295 enabled?
+    def guard_set_affinity__imsic_vector_move_295(s, i):
         return True
 
-    # ../specs/imsic_naive_move.irqspec:311: is set_affinity.imsic_vector_move@311 enabled?
-    def guard_set_affinity__imsic_vector_move_311(s, i):
+    # ../specs/imsic_naive_move.irqspec:306: is set_affinity.imsic_vector_move@306 enabled?
+    def guard_set_affinity__imsic_vector_move_306(s, i):
         return True
 
     def enabled_cpu(s, i):
@@ -4645,23 +4632,23 @@ def _build(P):
                 return True
         return False
 
-    # ../specs/imsic_naive_move.irqspec:433: invariant msi_lands_owned
+    # ../specs/imsic_naive_move.irqspec:426: invariant msi_lands_owned
     def prop_msi_lands_owned(s):
-        return (not s[O_stolen]) and (not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2)) or all(all((not s[O_xbit + b_k_2 * S0_xbit + b_v_4] or (1 == s[O_imsic_owner + b_k_2 * S0_imsic_owner + b_v_4])) for b_v_4 in R1) for b_k_2 in R2))
+        return (not s[O_stolen]) and (not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2) and all((not s[O_cpu_lpriv_timer + b_k]) for b_k in R2)) or all(all((not s[O_xbit + b_k_2 * S0_xbit + b_v_4] or (1 == s[O_imsic_owner + b_k_2 * S0_imsic_owner + b_v_4])) for b_v_4 in R1) for b_k_2 in R2))
 
-    # ../specs/imsic_naive_move.irqspec:438: invariant no_lost_interrupt
+    # ../specs/imsic_naive_move.irqspec:431: invariant no_lost_interrupt
     def prop_no_lost_interrupt(s):
-        return not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2)) or (not s[O_dev_outstanding])
+        return not ((s[O_desc_lock] == -1) and all(((s[PC_cpu + b_i] == 0) and (not enabled_cpu(s, b_i))) for b_i in R2) and all((not s[O_cpu_lpriv_timer + b_k]) for b_k in R2)) or (not s[O_dev_outstanding])
 
-    # ../specs/imsic_naive_move.irqspec:449: cover stale_cleanup
+    # ../specs/imsic_naive_move.irqspec:442: cover stale_cleanup
     def prop_stale_cleanup(s):
         return not any(any((s[O_vmove + b_k_3 * S0_vmove + b_v_5] and (not ((b_k_3 == s[O_vmove_cpu + b_k_3 * S0_vmove_cpu + b_v_5]) and (b_v_5 == s[O_vmove_id + b_k_3 * S0_vmove_id + b_v_5]))) and (1 != s[O_imsic_owner + s[O_vmove_cpu + b_k_3 * S0_vmove_cpu + b_v_5] * S0_imsic_owner + s[O_vmove_id + b_k_3 * S0_vmove_id + b_v_5]])) for b_v_5 in R1) for b_k_3 in R2)
 
-    # ../specs/imsic_naive_move.irqspec:455: cover retrigger_to_freed
+    # ../specs/imsic_naive_move.irqspec:448: cover retrigger_to_freed
     def prop_retrigger_to_freed(s):
         return not s[O_retrigger_unowned]
 
-    # ../specs/imsic_naive_move.irqspec:51: deadlock deadlock
+    # ../specs/imsic_naive_move.irqspec:52: deadlock deadlock
     def prop_deadlock(s):
         return enabled_dev(s, 0) or any(enabled_cpu(s, b_i_2) for b_i_2 in R2) or enabled_set_affinity(s, 0) or (all((s[PC_cpu + b_i_3] == 0) for b_i_3 in R2) and (s[PC_set_affinity] in ()))
 
@@ -4669,34 +4656,34 @@ def _build(P):
         return (1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0]) and (all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2)) and (all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2)) and (all(all((s[O_venable + b_c_3 * S0_venable + b_v_8] == s[O_imsic_eie + b_c_3 * S0_imsic_eie + b_v_8]) for b_v_8 in R1) for b_c_3 in R2))
 
     CLAUSES = (
-        # ../specs/imsic_naive_move.irqspec:111
+        # ../specs/imsic_naive_move.irqspec:110
         lambda s: 1 == s[O_imsic_owner + 0 * S0_imsic_owner + 0],
-        # ../specs/imsic_naive_move.irqspec:112
+        # ../specs/imsic_naive_move.irqspec:111
         lambda s: all(all(((1 != s[O_imsic_owner + b_c * S0_imsic_owner + b_v_6]) or ((b_c == 0) and (0 == b_v_6))) for b_v_6 in R1) for b_c in R2),
-        # ../specs/imsic_naive_move.irqspec:113
+        # ../specs/imsic_naive_move.irqspec:112
         lambda s: all(all((s[O_imsic_eie + b_c_2 * S0_imsic_eie + b_v_7] != (0 == s[O_imsic_owner + b_c_2 * S0_imsic_owner + b_v_7])) for b_v_7 in R1) for b_c_2 in R2),
-        # ../specs/imsic_naive_move.irqspec:114
+        # ../specs/imsic_naive_move.irqspec:113
         lambda s: all(all((s[O_venable + b_c_3 * S0_venable + b_v_8] == s[O_imsic_eie + b_c_3 * S0_imsic_eie + b_v_8]) for b_v_8 in R1) for b_c_3 in R2),
     )
 
     STEPS = (
-        _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/imsic_naive_move.irqspec:124:3', step_dev__fire),
+        _StepInfo(0, 'fire', 0, 'outstanding = true;', '../specs/imsic_naive_move.irqspec:123:3', step_dev__fire),
         _StepInfo(1, 'idle', 0, 'either {', '../specs/imsic_naive_move.irqspec:137:7', step_cpu__idle),
-        _StepInfo(1, 'handle_simple_irq@184', 1, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:184:3', step_cpu__handle_simple_irq_184),
-        _StepInfo(1, 'handle_irq_event@209', 2, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:209:3', step_cpu__handle_irq_event_209),
-        _StepInfo(1, 'handle_irq_event_percpu@214', 3, 'dev.outstanding = false;', '../specs/imsic_naive_move.irqspec:214:3', step_cpu__handle_irq_event_percpu_214),
-        _StepInfo(2, 'set_affinity@227', 0, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:227:5', step_set_affinity__set_affinity_227),
-        _StepInfo(2, 'pci_write_msg_msi@288', 1, 'yield;', '../specs/imsic_naive_move.irqspec:288:3', step_set_affinity__pci_write_msg_msi_288),
-        _StepInfo(2, 'imsic_vector_move@300', 2, 'yield;', '../specs/imsic_naive_move.irqspec:300:3', step_set_affinity__imsic_vector_move_300),
-        _StepInfo(2, 'imsic_vector_move@311', 3, 'yield;', '../specs/imsic_naive_move.irqspec:311:3', step_set_affinity__imsic_vector_move_311),
+        _StepInfo(1, 'handle_simple_irq@179', 1, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:179:3', step_cpu__handle_simple_irq_179),
+        _StepInfo(1, 'handle_irq_event@204', 2, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:204:3', step_cpu__handle_irq_event_204),
+        _StepInfo(1, 'handle_irq_event_percpu@209', 3, 'dev.outstanding = false;', '../specs/imsic_naive_move.irqspec:209:3', step_cpu__handle_irq_event_percpu_209),
+        _StepInfo(2, 'set_affinity@222', 0, 'raw_spin_lock(&desc->lock);', '../specs/imsic_naive_move.irqspec:222:5', step_set_affinity__set_affinity_222),
+        _StepInfo(2, 'pci_write_msg_msi@283', 1, 'yield;', '../specs/imsic_naive_move.irqspec:283:3', step_set_affinity__pci_write_msg_msi_283),
+        _StepInfo(2, 'imsic_vector_move@295', 2, 'yield;', '../specs/imsic_naive_move.irqspec:295:3', step_set_affinity__imsic_vector_move_295),
+        _StepInfo(2, 'imsic_vector_move@306', 3, 'yield;', '../specs/imsic_naive_move.irqspec:306:3', step_set_affinity__imsic_vector_move_306),
     )
     PROPERTIES = (
-        _PropInfo('msi_lands_owned', 'invariant', prop_msi_lands_owned, 'violated', '../specs/imsic_naive_move.irqspec:433:1'),
-        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/imsic_naive_move.irqspec:438:1'),
-        _PropInfo('stale_cleanup', 'cover', prop_stale_cleanup, 'covered', '../specs/imsic_naive_move.irqspec:449:1'),
-        _PropInfo('retrigger_to_freed', 'cover', prop_retrigger_to_freed, 'unreachable', '../specs/imsic_naive_move.irqspec:455:1'),
-        _PropInfo('deadlock', 'deadlock', prop_deadlock, None, '../specs/imsic_naive_move.irqspec:51:1'),
-        _PropInfo('in_range', 'check', None, None, '../specs/imsic_naive_move.irqspec:51:1'),
+        _PropInfo('msi_lands_owned', 'invariant', prop_msi_lands_owned, 'violated', '../specs/imsic_naive_move.irqspec:426:1'),
+        _PropInfo('no_lost_interrupt', 'invariant', prop_no_lost_interrupt, 'violated', '../specs/imsic_naive_move.irqspec:431:1'),
+        _PropInfo('stale_cleanup', 'cover', prop_stale_cleanup, 'covered', '../specs/imsic_naive_move.irqspec:442:1'),
+        _PropInfo('retrigger_to_freed', 'cover', prop_retrigger_to_freed, 'unreachable', '../specs/imsic_naive_move.irqspec:448:1'),
+        _PropInfo('deadlock', 'deadlock', prop_deadlock, None, '../specs/imsic_naive_move.irqspec:52:1'),
+        _PropInfo('in_range', 'check', None, None, '../specs/imsic_naive_move.irqspec:52:1'),
     )
     # the step functions leaving each location, per agent
     AT_dev = _steps_at(STEPS, 0, 1)
@@ -4704,8 +4691,8 @@ def _build(P):
     AT_set_affinity = _steps_at(STEPS, 2, 4)
     # the guards of the steps leaving each location, for the agents `enabled(...)` asks about
     GUARDS_dev = ((guard_dev__fire,),)
-    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_simple_irq_184,), (guard_cpu__handle_irq_event_209,), (guard_cpu__handle_irq_event_percpu_214,),)
-    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_227,), (guard_set_affinity__pci_write_msg_msi_288,), (guard_set_affinity__imsic_vector_move_300,), (guard_set_affinity__imsic_vector_move_311,),)
+    GUARDS_cpu = ((guard_cpu__idle,), (guard_cpu__handle_simple_irq_179,), (guard_cpu__handle_irq_event_204,), (guard_cpu__handle_irq_event_percpu_209,),)
+    GUARDS_set_affinity = ((guard_set_affinity__set_affinity_222,), (guard_set_affinity__pci_write_msg_msi_283,), (guard_set_affinity__imsic_vector_move_295,), (guard_set_affinity__imsic_vector_move_306,),)
 
     def successors(s):
         out = []
@@ -5334,18 +5321,18 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
 # through the step as (target location, {scalar var: constant written}, checks, event lines);
 # the ghost vars; the vars each property reads; each agent's kind.
 TRACE_EVENTS = {
-    ('cpu', 'handle_irq_event@209'): (('idle', {'desc.lock': -1, 'desc.inprogress': False}, (), ('handle_irq_event', 'desc_handle_irq return', 'interrupt end')),),
-    ('cpu', 'handle_irq_event_percpu@214'): (('handle_irq_event@209', {'dev.outstanding': False}, (), ('handle_irq_event_percpu',)),),
-    ('cpu', 'handle_simple_irq@184'): (('idle', {'desc.lock': -1}, (), ('handle_simple_irq', 'irq_may_run() -> early out', 'interrupt end')), ('handle_irq_event_percpu@214', {'desc.lock': -1, 'desc.pending': False, 'desc.inprogress': True}, (), ('handle_simple_irq', 'handle_irq_event'))),
-    ('cpu', 'idle'): (('handle_simple_irq@184', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start',)), ('idle', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start', 'interrupt end')), ('handle_simple_irq@184', {'tmr_k': 0, 'tmr_pending': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id')), ('idle', {'tmr_k': 0, 'tmr_pending': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'irq_migrate_all_off_this_cpu return', 'interrupt end')), ('handle_simple_irq@184', {'tmr_k': 0, 'tmr_pending': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'imsic_vector_free')), ('idle', {'tmr_k': 0, 'tmr_pending': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'tmr_fire', 'imsic_local_sync_id', 'imsic_vector_free', 'irq_migrate_all_off_this_cpu return', 'interrupt end'))),
+    ('cpu', 'handle_irq_event@204'): (('idle', {'desc.lock': -1, 'desc.inprogress': False}, (), ('handle_irq_event', 'desc_handle_irq return', 'interrupt end')),),
+    ('cpu', 'handle_irq_event_percpu@209'): (('handle_irq_event@204', {'dev.outstanding': False}, (), ('handle_irq_event_percpu',)),),
+    ('cpu', 'handle_simple_irq@179'): (('idle', {'desc.lock': -1}, (), ('handle_simple_irq', 'irq_may_run() -> early out', 'interrupt end')), ('handle_irq_event_percpu@209', {'desc.lock': -1, 'desc.pending': False, 'desc.inprogress': True}, (), ('handle_simple_irq', 'handle_irq_event'))),
+    ('cpu', 'idle'): (('handle_simple_irq@179', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start',)), ('idle', {'cpu.id': None, 'imsic.eip': None, 'cpu.job': None, 'stolen': None, 'xbit': None}, (), ('interrupt start', 'interrupt end')), ('handle_simple_irq@179', {'cpu.lpriv_timer': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'imsic_local_sync_id')), ('idle', {'cpu.lpriv_timer': None, 'cpu.job': None, 'imsic.eie': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None}, ('in_range',), ('interrupt start', 'imsic_local_sync_id', 'imsic_local_timer_callback return', 'interrupt end')), ('handle_simple_irq@179', {'cpu.lpriv_timer': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'imsic_local_sync_id', 'imsic_vector_free')), ('idle', {'cpu.lpriv_timer': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'cpu.job': None}, ('in_range',), ('interrupt start', 'imsic_local_sync_id', 'imsic_vector_free', 'imsic_local_timer_callback return', 'interrupt end'))),
     ('dev', 'fire'): (('ready', {'dev.outstanding': True, 'imsic.eip': None, 'xbit': None}, (), ('fire',)),),
-    ('set_affinity', 'imsic_vector_move@300'): (('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'tmr_pending': None, 'tmr_on': None}, (), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('imsic_vector_move@311', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None}, (), ('imsic_vector_move', 'imsic_remote_sync'))),
-    ('set_affinity', 'imsic_vector_move@311'): (('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'tmr_pending': None, 'tmr_on': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('set_affinity@227', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync'))),
-    ('set_affinity', 'pci_write_msg_msi@288'): (('imsic_vector_move@300', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None}, (), ('pci_write_msg_msi',)),),
-    ('set_affinity', 'set_affinity@227'): (('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': 'IRQ_SET_MASK_OK_DONE'}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'cpumask_test_cpu() -> early out')), ('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity')), ('pci_write_msg_msi@288', {'desc.lock': None, 'set_affinity.req': None, 'new_vec.cpu': None, 'new_vec.id': None, 'imsic.owner': None, 'venable': None, 'vmove': None, 'msi_msg.addr': None, 'msi_msg.data': None, 'msg.addr': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'pci_write_msg_msi')), ('set_affinity@227', {'desc.lock': -1, 'set_affinity.req': None, 'desc.move_pending': True, 'desc.pending_mask': None}, (), ('irq_set_affinity_locked',))),
+    ('set_affinity', 'imsic_vector_move@295'): (('imsic_vector_move@306', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('imsic_vector_move@306', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('imsic_vector_move@306', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'cpu.lpriv_timer': None}, (), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('imsic_vector_move@306', {'move_enabled': None, 'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None}, (), ('imsic_vector_move', 'imsic_remote_sync'))),
+    ('set_affinity', 'imsic_vector_move@306'): (('set_affinity@222', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1, 'imsic.eie': None}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id')), ('set_affinity@222', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'imsic.eie': None, 'imsic.eip': None, 'retrigger_unowned': None, 'xbit': None, 'imsic.owner': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_sync_id', 'imsic_vector_free')), ('set_affinity@222', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'set_affinity.imsic_local_timer_start.k': None, 'cpu.lpriv_timer': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync', 'cpumask_online() -> early out', 'imsic_local_timer_start')), ('set_affinity@222', {'venable': None, 'vmove': None, 'vmove_cpu': None, 'vmove_id': None, 'dirty': None, 'set_affinity.imsic_remote_sync.k': None, 'move_enabled': False, 'xmove.old_cpu': 0, 'xmove.old_id': 'A', 'ret': 'IRQ_SET_MASK_OK_DONE', 'desc.lock': -1}, ('in_range',), ('imsic_vector_move', 'imsic_remote_sync'))),
+    ('set_affinity', 'pci_write_msg_msi@283'): (('imsic_vector_move@295', {'msg.data': None, 'xmove.old_cpu': None, 'xmove.old_id': None, 'xvec.cpu': None, 'xvec.id': None}, (), ('pci_write_msg_msi',)),),
+    ('set_affinity', 'set_affinity@222'): (('set_affinity@222', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': 'IRQ_SET_MASK_OK_DONE'}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'cpumask_test_cpu() -> early out')), ('set_affinity@222', {'desc.lock': -1, 'set_affinity.req': None, 'new_vec.cpu': None, 'ret': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity')), ('pci_write_msg_msi@283', {'desc.lock': None, 'set_affinity.req': None, 'new_vec.cpu': None, 'new_vec.id': None, 'imsic.owner': None, 'venable': None, 'vmove': None, 'msi_msg.addr': None, 'msi_msg.data': None, 'msg.addr': None}, (), ('irq_set_affinity_locked', 'imsic_irq_set_affinity', 'pci_write_msg_msi')), ('set_affinity@222', {'desc.lock': -1, 'set_affinity.req': None, 'desc.move_pending': True, 'desc.pending_mask': None}, (), ('irq_set_affinity_locked',))),
 }
 TRACE_GHOST = ['xbit', 'stolen', 'retrigger_unowned']
-TRACE_READS = {'deadlock': [], 'in_range': ['set_affinity.c', 'vmove', 'vmove_cpu'], 'msi_lands_owned': ['desc.lock', 'imsic.owner', 'stolen', 'xbit'], 'no_lost_interrupt': ['desc.lock', 'dev.outstanding'], 'retrigger_to_freed': ['retrigger_unowned'], 'stale_cleanup': ['imsic.owner', 'vmove', 'vmove_cpu', 'vmove_id']}
+TRACE_READS = {'deadlock': [], 'in_range': ['set_affinity.c', 'vmove', 'vmove_cpu'], 'msi_lands_owned': ['cpu.lpriv_timer', 'desc.lock', 'imsic.owner', 'stolen', 'xbit'], 'no_lost_interrupt': ['cpu.lpriv_timer', 'desc.lock', 'dev.outstanding'], 'retrigger_to_freed': ['retrigger_unowned'], 'stale_cleanup': ['imsic.owner', 'vmove', 'vmove_cpu', 'vmove_id']}
 TRACE_KINDS = {'dev': 'device', 'cpu': 'cpu', 'set_affinity': 'thread'}
 
 # The names the runtime below uses for the shared functions.
