@@ -71,6 +71,9 @@ class Evaluator:
         self.params = layout.params
         self._nesting = 0
         self._enabled_cache: dict[tuple[int, int], tuple[Env, z3.BoolRef]] = {}
+        # (instance, step) -> (the state it ran in, its effect, its choices' placeholders): a
+        # step the transition system already ran over a state, with its choices left open
+        self._step_runs: dict[tuple[int, int], tuple[Env, StepEffect, dict[ir.Choice, z3.ExprRef]]] = {}
         self._exprs: dict[type, Callable[..., z3.ExprRef]] = {
             ir.Lit: self._lit, ir.ParamRef: self._param, ir.VarRef: self._varref, ir.Index: self._index,
             ir.SelfIndex: self._self, ir.ChoiceRef: self._choice, ir.BoundRef: self._bound, ir.Unary: self._unary,
@@ -242,10 +245,20 @@ class Evaluator:
         finally:
             self._nesting -= 1
 
+    def remember_run(self, inst: Instance, step: ir.Step, env: Env, effect: StepEffect,
+                     choices: dict[ir.Choice, z3.ExprRef]) -> None:
+        """`effect` is `step` of `inst` run in `env` with each choice a placeholder constant:
+        enabledness in that very state is then that run's path condition with each choice's
+        values substituted, not one more symbolic execution per combination of values."""
+        self._step_runs[(inst.gid, id(step))] = (env, effect, choices)
+
     def _step_enabled(self, inst: Instance, step: ir.Step, env: Env) -> z3.BoolRef:
         at = mk_eq(env[inst.pc], self.ints.val(step.source))
         if is_false(at):
             return FALSE
+        run = self._step_runs.get((inst.gid, id(step)))
+        if run is not None and run[0] is env:
+            return mk_and([at, self._enabled_by_substitution(run[1], run[2])])
         choices = collect_choices(step.body)
         domains = [ir.domain_values(c.type, self.params) for c in choices]
         ways = []
@@ -255,6 +268,16 @@ class Evaluator:
             # A path that fails a range check is enabled: it violates in_range (ir.py).
             ways.append(mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])]))
         return mk_and([at, mk_or(ways)])
+
+    def _enabled_by_substitution(self, effect: StepEffect, placeholders: dict[ir.Choice, z3.ExprRef]) -> z3.BoolRef:
+        # A path that fails a range check is enabled: it violates in_range (ir.py).
+        path = mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])])
+        choices = list(placeholders)
+        ways = []
+        for values in itertools.product(*(ir.domain_values(c.type, self.params) for c in choices)):
+            pairs = [(placeholders[c], _value_term(self.ints, c.type, v)) for c, v in zip(choices, values)]
+            ways.append(z3.substitute(path, *pairs) if pairs else path)
+        return mk_or(ways)
 
     # ----------------------------------------------------------------- statements
 

@@ -147,7 +147,9 @@ class TransitionSystem:
         writes: list[list[tuple[int, z3.ExprRef]]] = [[] for _ in self.layout.slots]
         abort_parts: dict[str, list[z3.BoolRef]] = {}
         for act in actions:
-            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, parts))
+            made: dict[ir.Choice, z3.ExprRef] = {}
+            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, parts, made))
+            self.ev.remember_run(act.inst, act.step, self._frozen_pre, effect, made)
             chosen = mk_eq(self.sel, self.ints.val(act.index))
             at = mk_eq(self.pre[act.inst.pc], self.ints.val(act.step.source))
             ok = mk_and(effect.ok)
@@ -173,8 +175,8 @@ class TransitionSystem:
             value = z3.If(self.sel == self.ints.val(a), v, value)
         return value
 
-    def _fresh_factory(self, act: Action, parts: list[z3.BoolRef]):  # type: ignore[no-untyped-def]
-        made: dict[ir.Choice, z3.ExprRef] = {}
+    def _fresh_factory(self, act: Action, parts: list[z3.BoolRef],  # type: ignore[no-untyped-def]
+                       made: dict[ir.Choice, z3.ExprRef]):
 
         def fresh(choice: ir.Choice) -> z3.ExprRef:
             # One constant per (action, choice): both branches of an If that bind the same
