@@ -34,6 +34,7 @@ Lit = tuple[int, Hashable]  # (feature index, value)
 LCube = tuple[Lit, ...]  # a partial local state: literals on one CPU's local features
 
 MAX_WITNESSES = 2  # the small instances' states speak for 2 CPUs and a third (CPUS=3)
+SMALL = 3  # counterexamples to induction are asked for with at most this many CPUs first
 MAX_CLAUSES = 400  # clauses held at once before the search gives up (S3's proofs learn 17 to 30)
 
 
@@ -282,6 +283,7 @@ class Learner:
     progress: Callable[[str], None] = lambda _m: None
     cubes: list[Cube] = field(default_factory=list)
     queries: int = 0
+    small_first: bool = True  # see _ask; only a yes/no is wanted when minimizing
 
     def _solver(self) -> z3.Solver:
         s = z3.Solver()
@@ -299,13 +301,29 @@ class Learner:
         return [self.sys.distinct(), self.sys.domain(self.sys.pre), self.inv(self.sys.pre)]
 
     def _ask(self, *fs: z3.BoolRef) -> z3.ModelRef | None:
+        """A model of fs, with at most SMALL CPUs when there is one: a counterexample the size
+        of the small instances is one their states judge well (a model with six CPUs, four of
+        them unnamed, looks unlike every state of CPUS=3 and made the search drop good clauses)."""
         s = self._solver()
         s.add(*fs)
         self.queries += 1
-        answer = s.check()
+        answer = z3.unknown
+        if self.small_first:
+            s.push()
+            s.add(self._at_most(SMALL))
+            answer = s.check()
+        if answer != z3.sat:
+            if self.small_first:
+                s.pop()
+            answer = s.check()
         if answer == z3.unknown:
             raise Stopped(f"Z3 gave up on a query: {s.reason_unknown()}")
         return s.model() if answer == z3.sat else None
+
+    def _at_most(self, n: int) -> z3.BoolRef:
+        us = [self.sys.fresh_cpu("u") for _ in range(n)]
+        x = self.sys.fresh_cpu("x")
+        return z3.ForAll([x], z3.Or([x == u for u in us]))
 
     def _alpha(self, s: PState, m: z3.ModelRef) -> Abstract:
         return self.views.alpha(ModelConcrete(self.sys, s, m))
@@ -399,8 +417,12 @@ def minimize(sys: System, views: Views, cubes: Sequence[Cube], bad: list[list[z3
     """Drop each clause the others keep inductive and sufficient without it (fewer lines to
     read, and every clause printed is one the proof needs)."""
     keep = list(cubes)
-    for c in sorted(cubes, key=lambda c: -c.size()):
-        trial = [k for k in keep if k is not c]
-        if Learner(sys, views, Positives(set()), deadline, cubes=trial).counterexample(bad) is None:
-            keep = trial
-    return tuple(keep)
+    while True:
+        before = len(keep)
+        # Passes until none goes: a clause needed only by one dropped later is not needed then.
+        for c in sorted(keep, key=lambda c: -c.size()):
+            trial = [k for k in keep if k is not c]
+            if Learner(sys, views, Positives(set()), deadline, cubes=trial, small_first=False).counterexample(bad) is None:
+                keep = trial
+        if len(keep) == before:
+            return tuple(keep)

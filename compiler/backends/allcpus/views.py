@@ -138,6 +138,26 @@ class Views:
     def _values(self, d: ir.IntType | ir.EnumType) -> range:
         return ir.domain_values(d, self.sys.params)
 
+    def bystander(self) -> Local | None:
+        """The local state of a CPU that exists, has never stepped and that nothing names: its
+        pc initial, its array elements at their initial values (None when one is not a constant)."""
+        out: list[Hashable] = []
+        for f in self.local:
+            if f.kind == "pc":
+                out.append(self.sys.cpu_agent.initial)
+            elif f.kind == "arr":
+                assert f.var is not None
+                if f.var.init is None:
+                    return None
+                try:
+                    value = ir.eval_const(f.var.init, self.sys.params)
+                except (ValueError, KeyError):
+                    return None
+                out.append(bool(value) if isinstance(elem_type(f.var.type)[1], ir.BoolType) else value)
+            else:
+                out.append(False)  # "is", "pin", "owns"
+        return tuple(out)
+
     # ----------------------------------------------------------------- alpha
 
     def alpha(self, s: Concrete) -> Abstract:
