@@ -39,6 +39,7 @@ from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem,
 from compiler.backends.z3.confirm import confirm_trace
 from compiler.backends.z3.ic3 import InvariantRejected, prove_ic3
 from compiler.backends.z3.layout import Layout
+from compiler.backends.z3.system import encoding
 from compiler.coverage import Scan, finish, judge_covers, scan
 from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
@@ -305,7 +306,7 @@ def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], sea
         r = _confirmed(r, depth) if depth <= bmc_depth else _none_shallower(r, depth, bmc_depth)
         mine = _search_trace(search, r.property)
         if r.verdict == "violated" and mine is not None:
-            ts = ts or TransitionSystem(model, params)
+            ts = ts or encoding(model, params)
             why = confirm_trace(ts, mine, model.prop(r.property))
             if why is not None and limits.stop_requested() is None:
                 raise BackendDisagreement(

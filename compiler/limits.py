@@ -10,6 +10,7 @@ for counterexamples inside its own run) and a watchdog thread must see it too.
 """
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
 import time
@@ -106,6 +107,12 @@ def interruptible(budget: Budget) -> Iterator[None]:
     _interruptible = True
     try:
         yield
+    except ctypes.ArgumentError as e:
+        # `Stopped` raised while ctypes converted an argument of a Z3 call comes out as
+        # ArgumentError("argument 1: Stopped: SIGTERM"): it is the stop, not a bug.
+        if (reason := budget.stop_reason()) is None or "Stopped" not in str(e):
+            raise
+        raise Stopped(reason) from e
     finally:
         _interruptible = False
         left = theirs[0] - (time.perf_counter() - start)

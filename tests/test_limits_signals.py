@@ -158,10 +158,14 @@ def test_a_search_cut_by_time_keeps_its_violations_and_says_so() -> None:
     # The Python search: a compiled one cached by an earlier test could finish within the second.
     search = engine.explore(m, {"CPUS": 3}, 10**9, 1.0, search_with="python")
     assert not search.complete and search.stopped_by == "timeout" and search.covered is not None
-    assert search.violations == {"msi_lands_owned": 3, "no_lost_interrupt": 4}
+    # Breadth first: what it found by then, it found at its least depth (S4's shortest runs: 3, 7, 9).
+    assert search.violations.get("msi_lands_owned") == 3
+    assert all(d <= search.covered + 1 and d == {"msi_lands_owned": 3, "no_lost_interrupt": 7,
+                                                  "stale_cleanup": 9}[p] for p, d in search.violations.items())
     results = {r.property: r for r in engine.check(m, {"CPUS": 3}, timeout=4, search_with="python")}
     assert (results["msi_lands_owned"].verdict, results["msi_lands_owned"].depth) == ("violated", 3)
-    assert (results["no_lost_interrupt"].verdict, results["no_lost_interrupt"].depth) == ("violated", 4)
+    lost = results["no_lost_interrupt"]
+    assert (lost.verdict, lost.depth) == ("violated", 7) or lost.stopped_by == "timeout"
 
 
 def test_a_stop_signal_in_the_search_keeps_its_violations_with_its_own_trace() -> None:
@@ -175,10 +179,10 @@ def test_a_stop_signal_in_the_search_keeps_its_violations_with_its_own_trace() -
     finally:
         timer.cancel()
         limits.clear_stop()
-    lost = results["no_lost_interrupt"]
-    assert (lost.verdict, lost.depth, lost.stopped_by) == ("violated", 4, "SIGINT")
-    assert lost.trace is not None and len(lost.trace.states) == 5  # the search's own run
-    assert lost.reason is not None and "not confirmed by Z3" in lost.reason
+    stolen = results["msi_lands_owned"]
+    assert (stolen.verdict, stolen.depth, stolen.stopped_by) == ("violated", 3, "SIGINT")
+    assert stolen.trace is not None and len(stolen.trace.states) == 4  # the search's own run
+    assert stolen.reason is not None and "not confirmed by Z3" in stolen.reason
     dead = results["deadlock"]
     assert dead.verdict in ("holds", "inconclusive") and dead.stopped_by == "SIGINT"
 

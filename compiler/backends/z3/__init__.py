@@ -18,7 +18,7 @@ from compiler import ir, limits
 from compiler.backends.z3.bmc import BmcOutcome, Clock, Progress, run_bmc
 from compiler.backends.z3.kind import Goal, k_induction
 from compiler.backends.z3.symexec import EncodingError
-from compiler.backends.z3.system import TransitionSystem
+from compiler.backends.z3.system import TransitionSystem, encoding
 from compiler.results import PropertyResult
 
 # Default bound.  The longest shortest counterexample among the shipped specs is
@@ -76,7 +76,7 @@ def _encode(model: ir.Model, params: dict[str, int], ints: str, props: list[ir.P
     instance, in which no query runs that a timeout could stop, so a limit interrupts it."""
     budget.status = "Z3: building the encoding"
     with limits.interruptible(budget):
-        ts = TransitionSystem(model, params, ints)
+        ts = encoding(model, params, ints)
         for p in props:
             if p.kind != "check":
                 ts.invariant(p, "0")  # built once and cached: the bounded run only renames it

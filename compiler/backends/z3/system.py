@@ -197,6 +197,20 @@ class TransitionSystem:
         return z3.Bool(f"{stem}@{tag}") if isinstance(t, ir.BoolType) else self.ints.const(f"{stem}@{tag}")
 
 
+_last: tuple[ir.Model, tuple[tuple[str, int], ...], str, TransitionSystem] | None = None
+
+
+def encoding(model: ir.Model, params: dict[str, int], ints: str = "bv") -> TransitionSystem:
+    """The transition system of `model` at `params`, built once for the last model asked: the
+    bounded run and the confirmation of the search's traces share it (it only gains cached
+    formulas as it is used).  A re-check that must not trust it builds its own."""
+    global _last
+    key = tuple(sorted(params.items()))
+    if _last is None or _last[0] is not model or _last[1] != key or _last[2] != ints:
+        _last = (model, key, ints, TransitionSystem(model, params, ints))
+    return _last[3]
+
+
 def _in_range(x: z3.ExprRef, slot: Slot) -> z3.BoolRef:
     if slot.is_bool:
         return mk_not(FALSE)
