@@ -339,15 +339,12 @@ class Learner:
                 return tuple(self.cubes)
             kind, post, m, what = cti
             a = self._alpha(self.sys.pre, m)
-            if kind == "init":
-                self._accept(post, m, what)
-            elif self._learn(a):
-                pass
-            elif kind == "bad":
+            if kind != "init" and self._learn(a):
+                continue
+            if kind == "bad":
                 raise Stopped("a state like the small instances' reachable states violates it: "
                               + describe(self.views, full_cube(a)))
-            else:
-                self._accept(post, m, what)
+            self._accept(post, m, what)
 
     def counterexample(self, bad: list[list[z3.BoolRef]]) -> tuple[str, PState, z3.ModelRef, str] | None:
         """An initial state outside the clauses, a state inside them that is bad, or a step
