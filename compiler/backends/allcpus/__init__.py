@@ -27,7 +27,7 @@ from compiler.backends.allcpus.param import CPUS, System, Unsupported
 from compiler.backends.allcpus.views import Abstract, Local, Views
 from compiler.results import PropertyResult
 
-MAX_INSTANCE = 3  # the engine settles CPUS = 1..3 (S3 at 3 CPUs: 2.3 s; at 4: 49 s)
+MAX_INSTANCE = 3  # the engine settles CPUS = 1..3 (S3 at 3 CPUs: 1 s; at 4: 7 s, S2 at 4: 45 s)
 SAMPLE_STATES = 200_000  # states of each small instance that guide the clause search
 # The clause search takes the states of CPUS = n0..3 as reachable, whatever --max-instance: with
 # CPUS=2 alone, "two CPUs at idle" looks like "every CPU" (S3's eoi_pairing then fails).

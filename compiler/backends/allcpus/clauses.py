@@ -317,7 +317,8 @@ class Learner:
                 s.pop()
             answer = s.check()
         if answer == z3.unknown:
-            raise Stopped(f"Z3 gave up on a query: {s.reason_unknown()}")
+            why = s.reason_unknown()
+            raise Stopped("the time budget ran out" if why in ("timeout", "canceled") else f"Z3 gave up on a query: {why}")
         return s.model() if answer == z3.sat else None
 
     def _at_most(self, n: int) -> z3.BoolRef:
