@@ -124,11 +124,27 @@ class _Todo:
             self.steps.setdefault((agent, st.name), []).append((slot, index, st.source, st.fn))
             if (agent, st.name) in checks:
                 self.probes.append((slot, index, pst.source, pst.fn, checks[(agent, st.name)]))
+        # pc slot -> a source location in it -> the missing steps' actions there: a state can only
+        # take a step whose source its pc holds, so one lookup per pc slot finds the few step
+        # functions worth running (after the first states, most states take no missing step)
+        self.at: dict[int, dict[int, list[tuple[tuple[str, str], int, Any]]]] = {}
+        for key, acts in self.steps.items():
+            for slot, index, source, fn in acts:
+                self.at.setdefault(slot, {}).setdefault(source, []).append((key, index, fn))
+
+    def _taken(self, key: tuple[str, str]) -> None:
+        for slot, _, source, _ in self.steps.pop(key):
+            here = self.at[slot]
+            here[source] = [a for a in here[source] if a[0] != key]
+            if not here[source]:
+                del here[source]
 
     def see(self, s: tuple[int, ...]) -> bool:
         """Collect what state `s` shows; True when nothing is missing any more."""
-        for key in [k for k, acts in self.steps.items() if _any_successor(s, acts)]:
-            del self.steps[key]
+        for slot, by_source in self.at.items():
+            for key, index, fn in by_source.get(s[slot], ()):
+                if key in self.steps and any(t is not None for t, _ in fn(s, index)):
+                    self._taken(key)
         for name in [n for n, fn in self.premises.items() if not fn(s)]:  # the probe's fn is `!premise`
             del self.premises[name]
         for slot, index, source, fn, props in self.probes:
@@ -147,10 +163,6 @@ class _Todo:
                    for n in self.premises}
         vacuous.update({prop: f"no assert of it is ever reached{where}" for prop in self.asserts})
         return Scan(Coverage(total, never, complete, looked), vacuous)
-
-
-def _any_successor(s: tuple[int, ...], acts: list[tuple[int, int, int, Any]]) -> bool:
-    return any(s[slot] == source and any(t is not None for t, _ in fn(s, index)) for slot, index, source, fn in acts)
 
 
 def _step_ref(model: ir.Model, agent: str, step: str) -> StepRef:

@@ -219,10 +219,11 @@ def test_auto_races_the_python_search_against_the_compiler(tmp_path: Path,
     assert not isinstance(small, search.CResult) and small.complete  # the Python search won
     assert driver.cached(generate(model, params).source) is None  # and the compile was dropped
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build-")]
-    model, params = load(ROOT / "specs" / "imsic_move_deferred_hotplug.irqspec")  # 867,113 states
-    large = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
+    model, params = load(ROOT / "specs" / "imsic_move_deferred_hotplug.irqspec")  # 5,455,930 states
+    large = search.explore(model, params, simulator(model, params), 10_000_000, None, search="auto",
+                           python_max_states=2_000_000)
     assert isinstance(large, search.CResult) and large.complete and not large.cached
-    again = search.explore(model, params, simulator(model, params), 2_000_000, None, search="auto")
+    again = search.explore(model, params, simulator(model, params), 10_000_000, None, search="auto")
     assert isinstance(again, search.CResult) and again.cached and again.states == large.states
 
 

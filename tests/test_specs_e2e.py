@@ -51,7 +51,7 @@ RUNS = [
     Run("fasteoi_resend", (("CPUS", 2),), 12),
     Run("fasteoi_resend", (("CPUS", 3),), 10),
     Run("imsic_naive_move", (("CPUS", 2),), 10),
-    Run("imsic_naive_move", (("CPUS", 3),), 8),
+    Run("imsic_naive_move", (("CPUS", 3),), 10),
     Run("imsic_move_deferred", (("CPUS", 2),), 10),
     Run("imsic_move_deferred", (("CPUS", 3),), 8, timeout=240),
     Run("imsic_move_deferred_hotplug", (("CPUS", 2),), 8, max_states=1_600_000),
@@ -89,10 +89,10 @@ CEX_LENGTH = {
     ("gicv3_its_fasteoi", "no_lost_interrupt"): 9,
     ("fasteoi_rerun_loop", "affinity_respected"): 9,
     ("imsic_naive_move", "msi_lands_owned"): 3,
-    ("imsic_naive_move", "no_lost_interrupt"): 4,
-    ("imsic_move_deferred", "msi_lands_owned"): 6,
-    ("imsic_move_deferred_hotplug", "msi_lands_owned"): 5,
-    ("imsic_move_deferred_hotplug", "no_lost_interrupt"): 5,
+    ("imsic_naive_move", "no_lost_interrupt"): 7,
+    ("imsic_move_deferred", "msi_lands_owned"): 7,
+    ("imsic_move_deferred_hotplug", "msi_lands_owned"): 6,
+    ("imsic_move_deferred_hotplug", "no_lost_interrupt"): 10,
     ("imsic_move_timer_wrong_cpu", "no_lost_interrupt"): 16,
     ("imsic_hotplug_stale_move_prev", "moves_complete"): 11,
     ("imsic_hotplug_stale_move_prev", "no_double_free"): 18,
@@ -109,7 +109,7 @@ CEX_LENGTH = {
 BOUND_LENGTH = {1: 10, 2: 15, 3: 20}
 # bounded_rerun of the IMSIC edge flow at RERUN_BOUND=2: S5's live-lock, and S6's, longer because
 # the new CPU must first sync its vector's enable.
-IMSIC_BOUND_LENGTH = {"imsic_move_deferred": 15, "imsic_move_deferred_hotplug": 15, "imsic_move_intermediate": 30,
+IMSIC_BOUND_LENGTH = {"imsic_move_deferred": 25, "imsic_move_deferred_hotplug": 25, "imsic_move_intermediate": 30,
                       "imsic_hotplug_stale_move_prev": 33, "imsic_hotplug_stale_move_prev_fix": 33,
                       "imsic_hotplug_force_complete": 33}
 
@@ -124,7 +124,8 @@ PROBES = {
 }
 
 
-# Every CPUS=2 instance fits (the largest has 867,113 states, about 1 GB); CPUS=3 ones are cut.
+# CPUS=3 instances are cut here.  (At CPUS=2 the runs at a spec's defaults are `irqc test`'s, whose
+# compiled search takes the largest, imsic_move_deferred_hotplug's 5,455,930 states, whole.)
 MAX_STATES = {2: 1_000_000, 3: 400_000}
 
 
