@@ -1,7 +1,8 @@
 """Phase 5: symbols + agents' graphs -> the `ir.Model` both backends consume."""
 from __future__ import annotations
 
-from typing import Iterator
+import operator
+from typing import Any, Callable, Iterator
 
 from compiler import ir, timers
 from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig, fits
@@ -15,6 +16,10 @@ from dsl.source import Span
 
 VERDICTS = ("violated", "holds")
 COVER_VERDICTS = ("covered", "unreachable")
+_PARAM_OPS: dict[str, Callable[[Any, Any], int | bool]] = {
+    "&&": lambda a, b: a and b, "||": lambda a, b: a or b, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
 class Lowerer:
@@ -170,12 +175,56 @@ class Lowerer:
             return
         p = props[item.name]
         allowed = COVER_VERDICTS if p.kind == "cover" else VERDICTS
-        if item.verdict not in allowed:
-            self.diags.error("E301", f"expected verdict `{allowed[0]}` or `{allowed[1]}`, not `{item.verdict}`",
-                             item.span, "a cover is expected `covered` or `unreachable`; any other property "
-                                        "`violated` or `holds`")
-            return
-        props[item.name] = ir.Property(p.name, p.kind, p.expr, item.verdict, p.span)
+        chosen: str | None = None
+        for case in item.cases:  # every case is checked, whichever the parameters pick
+            if case.verdict not in allowed:
+                self.diags.error("E301", f"expected verdict `{allowed[0]}` or `{allowed[1]}`, not `{case.verdict}`",
+                                 case.span, "a cover is expected `covered` or `unreachable`; any other property "
+                                            "`violated` or `holds`")
+                return
+            holds = True if case.when is None else self._param_condition(case.when)
+            if holds is None:
+                return
+            if holds and chosen is None:
+                chosen = case.verdict
+        # No case for these parameters: the default expectation (holds; covered for a cover).
+        props[item.name] = ir.Property(p.name, p.kind, p.expr, chosen, p.span)
+
+    def _param_condition(self, e: ast.Expr) -> bool | None:
+        """A `when` condition, at the parameters in force: comparisons, `&&`, `||` and `!` of
+        numbers, parameters and `+ - *` of those."""
+        value = self._param_value(e)
+        if isinstance(value, bool):
+            return value
+        if value is not None:
+            self.diags.error("E301", "a `when` condition is a comparison of parameters, not a number", e.span,
+                             "for example `when CPUS >= 3`")
+        return None
+
+    def _param_value(self, e: ast.Expr) -> int | bool | None:
+        if isinstance(e, ast.Num):
+            return e.value
+        if isinstance(e, ast.BoolLit):
+            return e.value
+        if isinstance(e, ast.Name) and e.id in self.sym.param_values:
+            return self.sym.param_values[e.id]
+        if isinstance(e, ast.Unop) and e.op == "!":
+            arg = self._param_value(e.arg)
+            return None if arg is None else not arg
+        if isinstance(e, ast.Binop) and e.op in _PARAM_OPS:
+            a, b = self._param_value(e.left), self._param_value(e.right)
+            if a is None or b is None:
+                return None
+            kinds = {isinstance(a, bool), isinstance(b, bool)}
+            wanted = {True} if e.op in ("&&", "||") else kinds if e.op in ("==", "!=") else {False}
+            if len(kinds) > 1 or kinds != wanted:
+                self.diags.error("E301", f"`{e.op}` does not apply to these operands in a `when` condition", e.span)
+                return None
+            return _PARAM_OPS[e.op](a, b)
+        self.diags.error("E301", "a `when` condition reads parameters only (numbers, parameters, + - *, "
+                                 "comparisons, && || !)", e.span,
+                         did_you_mean(e.id, self.sym.param_values) if isinstance(e, ast.Name) else "")
+        return None
 
     def _all_checks(self) -> Iterator[ir.Check]:
         def walk(stmts: tuple[ir.Stmt, ...]) -> Iterator[ir.Check]:

@@ -429,9 +429,18 @@ class InitiallyDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectCase:
+    """`violated when CPUS >= 3`: the verdict expected where the condition (over parameters) holds;
+    no condition: wherever no earlier case's does."""
+    verdict: str
+    when: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectDecl:
     name: str
-    verdict: str
+    cases: tuple[ExpectCase, ...]
     span: Span = _span()
 
 

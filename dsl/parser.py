@@ -290,7 +290,11 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def expect_decl(self, meta: Any, c: list[Any]) -> ast.ExpectDecl:
-        return ast.ExpectDecl(str(c[0]), str(c[1]), self.sp(meta))
+        return ast.ExpectDecl(str(c[0]), tuple(c[1:]), self.sp(meta))
+
+    @v_args(meta=True)
+    def expect_case(self, meta: Any, c: list[Any]) -> ast.ExpectCase:
+        return ast.ExpectCase(str(c[0]), c[1] if len(c) > 1 else None, self.sp(meta))
 
     # ---------------------------------------------------------------- types
     @v_args(meta=True)
