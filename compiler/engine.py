@@ -28,6 +28,7 @@ trace when Z3 is stopped before confirming them) and the depth it covered.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
@@ -48,6 +49,9 @@ DEFAULT_MAX_STATES = 2_000_000  # the Python search's default cap: about 1-1.2 G
 # The compiled search's default cap: it keeps a state in 60-180 B where the Python search needs
 # 350-600, so five times as many fit in the same memory (about 1.8 GB at most).
 DEFAULT_MAX_STATES_C = 10_000_000
+# Z3's own budget after a cut search when no --timeout is given: a bounded run from scratch to
+# --depth on an instance the search could not finish can take hours, and nothing would be printed.
+Z3_AFTER_CUT = 120.0
 ENGINES = ("auto", "bmc", "ic3")
 
 
@@ -130,13 +134,32 @@ def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property
                 for p in rest}
     if (search.covered is not None and search.covered >= depth) or limits.stop_requested():
         return {p.name: _bounded_by_search(p, search, depth) for p in rest}
+    budget = limits.active()
+    capped = budget is not None and budget.timeout is None
     if notice is not None:
-        notice(f"{model.name}: {_search_stop(search)}; Z3 now checks runs of up to {depth} steps, which can take "
-               f"long on a large instance (--depth {search.covered or 0} or a larger --max-states avoids it; "
-               f"--timeout bounds it)")
-    return {r.property: _note_search(r, search)
-            for r in prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
-                           max_k=max_k, progress=progress)}
+        limit = f"for at most {Z3_AFTER_CUT:g} s (--timeout sets it)" if capped else "within --timeout"
+        notice(f"{model.name}: {_search_stop(search)}; Z3 now checks runs of up to {depth} steps, {limit} "
+               f"(--depth {search.covered or 0} or a larger --max-states avoids it)")
+    if capped:
+        assert budget is not None
+        budget.timeout = budget.elapsed() + Z3_AFTER_CUT  # the spec's budget: nothing runs after Z3
+    try:
+        results = prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
+                        max_k=max_k, progress=progress)
+    finally:
+        if capped:
+            assert budget is not None
+            budget.timeout = None
+    return {r.property: _note_search(_capped(r) if capped else r, search) for r in results}
+
+
+def _capped(r: PropertyResult) -> PropertyResult:
+    """A result Z3's own budget after a cut search stopped: say which budget it was."""
+    if r.stopped_by != "timeout":
+        return r
+    why = f"Z3's {Z3_AFTER_CUT:g} s after the cut search ran out at depth {r.depth} (--timeout gives it another budget)"
+    rest = re.sub(r"^timeout after [0-9.e+]+ s at depth \d+(; )?", "", r.reason or "")
+    return replace(r, reason="; ".join(x for x in (why, rest) if x))
 
 
 def _bounded_by_search(p: ir.Property, search: Search, depth: int) -> PropertyResult:

@@ -251,3 +251,20 @@ def test_no_initial_state_is_a_located_error_at_the_params_in_force(tmp_path: Pa
     assert captured.out == ""
     assert f"{spec}:5:11: error: no initial state: the `initially` clauses cannot all hold at CPUS=1 [E307]" \
         in captured.err
+
+
+def test_z3_after_a_cut_search_has_a_budget_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9: with no --timeout, the bounded run after a cut search gets Z3_AFTER_CUT seconds,
+    not as long as it takes; what it did not finish is inconclusive and says which budget ran out."""
+    monkeypatch.setattr(engine, "Z3_AFTER_CUT", 2.0)
+    m = model(S6)
+    start = time.monotonic()
+    results = {r.property: r for r in engine.check(m, {"CPUS": 2, "RERUN_BOUND": 2}, depth=80, max_states=3000,
+                                                    properties=["no_lost_interrupt"], search_with="python")}
+    assert time.monotonic() - start < 60  # a hang guard: unbudgeted, BMC to 80 here runs for many minutes
+    lost = results["no_lost_interrupt"]
+    assert lost.verdict == "inconclusive" and lost.stopped_by == "timeout"
+    assert lost.reason is not None and "Z3's 2 s after the cut search ran out at depth" in lost.reason
+    assert "timeout after" not in lost.reason
+    assert "the exhaustive search stopped at" in lost.reason and lost.depth >= 0
+    assert limits.active() is None  # the spec's budget is gone, and with it the cap
