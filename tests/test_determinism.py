@@ -55,3 +55,23 @@ def test_z3_rejects_a_tampered_counterexample() -> None:
     short = copy.deepcopy(r.trace)
     short.states = short.states[:-1]  # the violation needs its last step
     assert confirm_trace(ts, short, prop) == "Z3 finds no such run"
+
+
+def test_z3_rejects_a_tampered_failed_check() -> None:
+    """A failed `assert` (S2's bounded_rerun): its last step's path must fail it; the trace cut
+    short, or a step credited to another action, is no such run (the per-step queries of
+    confirm_trace, compiler/backends/z3/confirm.py)."""
+    s2 = load("fasteoi_rerun_loop")
+    params = ir.default_params(s2)
+    [r] = [r for r in engine.check(s2, params, properties=["bounded_rerun"])]
+    assert r.trace is not None and r.verdict == "violated"
+    ts = TransitionSystem(s2, params)
+    prop = s2.prop("bounded_rerun")
+    assert prop.kind == "check" and confirm_trace(ts, r.trace, prop) is None
+    short = copy.deepcopy(r.trace)
+    short.states = short.states[:-1]
+    assert confirm_trace(ts, short, prop) == "Z3 finds no such run"
+    moved = copy.deepcopy(r.trace)
+    k = next(i for i, st in enumerate(moved.states) if i > 0 and st.instance and st.instance.endswith("[0]"))
+    moved.states[k].instance = moved.states[k].instance.replace("[0]", "[1]")  # type: ignore[union-attr]
+    assert confirm_trace(ts, moved, prop) is not None

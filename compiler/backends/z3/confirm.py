@@ -12,45 +12,55 @@ from __future__ import annotations
 import z3
 
 from compiler import ir
-from compiler.backends.z3.bmc import violation
 from compiler.backends.z3.layout import Layout
 from compiler.backends.z3.system import TransitionSystem
+from compiler.backends.z3.terms import FALSE, mk_and, mk_not
 from compiler.trace import Trace, TraceState, Value
 
 
 def confirm_trace(ts: TransitionSystem, trace: Trace, prop: ir.Property, timeout: float | None = None) -> str | None:
-    """None when Z3 accepts `trace` as a violation of `prop`; otherwise why not."""
+    """None when Z3 accepts `trace` as a violation of `prop`; otherwise why not.
+
+    Every state is pinned, so the run is a run of the transition system exactly when its first
+    state is initial, each step is its action taken between its two states (with some choice
+    values: each step's are its own), and the last state (for a failed check: the last step)
+    violates `prop`.  Those are separate queries, each over one action's part of the relation,
+    rather than one query over the unrolled trace: the same answer, at a fraction of the size."""
     depth = len(trace.states) - 1
+    actions = {(a.inst.name, a.step.name): a.index for a in ts.layout.actions}
+    states = [_values(ts, state) for state in trace.states]
+    queries: list[z3.BoolRef] = [ts.at_values(states[0])(ts.init("pre"))]
+    for k in range(1, depth + 1):
+        key = (trace.states[k].instance or "", trace.states[k].step or "")
+        if key not in actions:
+            return f"step {k}: no action {key[0]}.{key[1]}"
+        # A check violation's last state repeats the pre-state (ir.py): the real post-state of
+        # the failing path is not shown, so it is left free, and the failure is on that path.
+        failing = prop.kind == "check" and k == depth
+        relation, aborts = ts.action_between(actions[key], states[k - 1], None if failing else states[k])
+        queries.append(mk_and([relation, aborts.get(prop.name, FALSE)]) if failing else relation)
+    if prop.kind != "check":
+        queries.append(ts.at_values(states[depth])(mk_not(ts.invariant(prop, "pre"))))
+    elif depth == 0:
+        return "Z3 finds no such run"  # a check fails on a step: an initial state fails none
     solver = ts.new_solver()
     if timeout is not None:
         solver.set("timeout", max(1, int(timeout * 1000)))
-    solver.add(ts.init("0"))
-    actions = {(a.inst.name, a.step.name): a.index for a in ts.layout.actions}
-    step = None
-    for k, state in enumerate(trace.states):
-        if k > 0:
-            step = ts.unroll(str(k - 1), str(k))
-            solver.add(step.relation)
-            key = (state.instance or "", state.step or "")
-            if key not in actions:
-                return f"step {k}: no action {key[0]}.{key[1]}"
-            solver.add(step.sel == ts.ints.val(actions[key]))
-        # A check violation's last state repeats the pre-state (ir.py): the real post-state
-        # of the failing path is not shown, so it is left free.
-        if not (prop.kind == "check" and k == depth and k > 0):
-            solver.add(_pinned(ts, ts.state(str(k)), state))
-    solver.add(violation(ts, prop, str(depth), step))
-    answer = solver.check()
-    if answer == z3.sat:
-        return None
-    if answer == z3.unknown:
-        return f"Z3 could not decide ({solver.reason_unknown()})"
-    return "Z3 finds no such run"
+    for q in queries:
+        solver.push()
+        solver.add(q)
+        answer = solver.check()
+        solver.pop()
+        if answer == z3.unknown:
+            return f"Z3 could not decide ({solver.reason_unknown()})"
+        if answer != z3.sat:
+            return "Z3 finds no such run"
+    return None
 
 
-def _pinned(ts: TransitionSystem, terms: list[z3.ExprRef], state: TraceState) -> z3.BoolRef:
-    values = _slot_values(ts.layout, state)
-    return z3.And([t == (z3.BoolVal(bool(v)) if z3.is_bool(t) else ts.ints.val(v)) for t, v in zip(terms, values)])
+def _values(ts: TransitionSystem, state: TraceState) -> list[z3.ExprRef]:
+    return [z3.BoolVal(bool(v)) if z3.is_bool(t) else ts.ints.val(v)
+            for t, v in zip(ts.pre, _slot_values(ts.layout, state))]
 
 
 def _slot_values(layout: Layout, state: TraceState) -> list[int]:

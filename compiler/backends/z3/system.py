@@ -34,6 +34,17 @@ from compiler.backends.z3.width import exact_width
 
 
 @dataclass(frozen=True, slots=True)
+class ActionEncoding:
+    """One action's part of the transition relation, over the placeholders: what `sel == a`
+    leaves of it once the selector is known."""
+
+    guard: z3.BoolRef  # pc at the step's source, and a path with a successor or failing a check
+    ranges: z3.BoolRef  # its choices within their types
+    writes: dict[int, z3.ExprRef]  # slot -> its post value (the pre value where the path has no successor)
+    aborts: dict[str, z3.BoolRef]  # per check property: the path fails it
+
+
+@dataclass(frozen=True, slots=True)
 class Unrolled:
     """One transition instantiated between two states."""
 
@@ -57,6 +68,7 @@ class TransitionSystem:
         self._frozen_pre = tuple(self.pre)  # properties read it; a tuple lets enabled() cache per state
         self.sel = self.ints.const("sel@pre")
         self._choice_vars: list[tuple[str, z3.ExprRef, ir.ScalarType]] = []  # (name stem, placeholder, type)
+        self._actions: list[ActionEncoding] = []  # by action index
         self._trans, self._aborts = self._build_transition()
         self._init = self._build_init()
         self._props: dict[str, z3.BoolRef] = {}
@@ -101,6 +113,21 @@ class TransitionSystem:
         if tag not in self._state_renamings:
             self._state_renamings[tag] = Renaming(list(zip(self.pre, self.state(tag))))
         return self._state_renamings[tag]
+
+    def at_values(self, values: list[z3.ExprRef]) -> Renaming:
+        """The state placeholders replaced by `values` (a state given slot by slot)."""
+        return Renaming(list(zip(self.pre, values)))
+
+    def action_between(self, index: int, pre: list[z3.ExprRef], post: list[z3.ExprRef] | None
+                       ) -> tuple[z3.BoolRef, dict[str, z3.BoolRef]]:
+        """Action `index` taken from state `pre` to state `post` (None: any post-state), with its
+        choices free, and the checks it fails: the transition relation with `sel` fixed, built
+        from that action's part alone."""
+        act = self._actions[index]
+        eqs = [] if post is None else [mk_eq(p, act.writes.get(i, self.pre[i])) for i, p in enumerate(self.post)]
+        pairs = list(zip(self.pre, pre)) + ([] if post is None else list(zip(self.post, post)))
+        sub = Renaming(pairs)
+        return sub(mk_and([act.guard, act.ranges, *eqs])), {p: sub(f) for p, f in act.aborts.items()}
 
     def check_props(self) -> list[str]:
         """Every property some Check can fail."""
@@ -148,16 +175,23 @@ class TransitionSystem:
         abort_parts: dict[str, list[z3.BoolRef]] = {}
         for act in actions:
             made: dict[ir.Choice, z3.ExprRef] = {}
-            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, parts, made))
+            ranges: list[z3.BoolRef] = []
+            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, ranges, made))
             self.ev.remember_run(act.inst, act.step, self._frozen_pre, effect, made)
+            parts += ranges
             chosen = mk_eq(self.sel, self.ints.val(act.index))
             at = mk_eq(self.pre[act.inst.pc], self.ints.val(act.step.source))
             ok = mk_and(effect.ok)
             fails = self._record_aborts(act, effect, chosen, abort_parts)
-            parts.append(mk_implies(chosen, mk_and([at, mk_or([ok, fails])])))
+            guard = mk_and([at, mk_or([ok, fails])])
+            parts.append(mk_implies(chosen, guard))
+            mine: dict[int, z3.ExprRef] = {}
             for i, (old, new) in enumerate(zip(self.pre, effect.env)):
                 if not same(old, new):
-                    writes[i].append((act.index, mk_ite(ok, new, old)))
+                    mine[i] = mk_ite(ok, new, old)
+                    writes[i].append((act.index, mine[i]))
+            self._actions.append(ActionEncoding(guard, mk_and(ranges), mine,
+                                                {p: mk_or(fs) for p, fs in effect.aborts.items()}))
         for i, slot_writes in enumerate(writes):
             parts.append(mk_eq(self.post[i], self._frame(i, slot_writes)))
         return mk_and(parts), {p: mk_or(fs) for p, fs in abort_parts.items()}
