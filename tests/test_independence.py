@@ -136,7 +136,15 @@ def _checks(body: tuple[ir.Stmt, ...]) -> list[ir.Check]:
 # --------------------------------------------------------------------------- shipped and random specs
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+# The IMSIC specs that only add to S5 or S6 (hot-unplug, the wrong-CPU timer) share their flows,
+# asserts and moves; each variant of theirs is a 60,000-line simulator to generate (about 3 s),
+# so S4, S5 and S6 stand for the family here (test_c_search and the shared `irqc test` pass
+# still run every one of them).
+JUDGED = [p for p in SPECS if not p.stem.startswith(("imsic_hotplug_", "imsic_move_deferred_hotplug",
+                                                      "imsic_move_timer_wrong_cpu"))]
+
+
+@pytest.mark.parametrize("path", JUDGED, ids=[p.stem for p in JUDGED])
 def test_each_shipped_property_is_judged_alone(path: Path) -> None:
     found = differences(load(path), SHIPPED_MAX_STATES)
     assert not found, found
