@@ -28,8 +28,8 @@ trace when Z3 is stopped before confirming them) and the depth it covered.
 """
 from __future__ import annotations
 
-import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -140,26 +140,12 @@ def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property
         limit = f"for at most {Z3_AFTER_CUT:g} s (--timeout sets it)" if capped else "within --timeout"
         notice(f"{model.name}: {_search_stop(search)}; Z3 now checks runs of up to {depth} steps, {limit} "
                f"(--depth {search.covered or 0} or a larger --max-states avoids it)")
-    if capped:
-        assert budget is not None
-        budget.timeout = budget.elapsed() + Z3_AFTER_CUT  # the spec's budget: nothing runs after Z3
-    try:
+    # The spec's budget: nothing runs after Z3 in it.
+    words = f"Z3's {Z3_AFTER_CUT:g} s after the cut search ran out"  # the notice above says --timeout sets them
+    with limits.capped(budget, Z3_AFTER_CUT, words) if capped and budget is not None else nullcontext():
         results = prove(model, params, depth=depth, properties=[p.name for p in rest], timeout=timeout,
                         max_k=max_k, progress=progress)
-    finally:
-        if capped:
-            assert budget is not None
-            budget.timeout = None
-    return {r.property: _note_search(_capped(r) if capped else r, search) for r in results}
-
-
-def _capped(r: PropertyResult) -> PropertyResult:
-    """A result Z3's own budget after a cut search stopped: say which budget it was."""
-    if r.stopped_by != "timeout":
-        return r
-    why = f"Z3's {Z3_AFTER_CUT:g} s after the cut search ran out at depth {r.depth} (--timeout gives it another budget)"
-    rest = re.sub(r"^timeout after [0-9.e+]+ s at depth \d+(; )?", "", r.reason or "")
-    return replace(r, reason="; ".join(x for x in (why, rest) if x))
+    return {r.property: _note_search(r, search) for r in results}
 
 
 def _bounded_by_search(p: ir.Property, search: Search, depth: int) -> PropertyResult:

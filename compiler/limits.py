@@ -40,6 +40,11 @@ class Budget:
     label: str = ""  # the spec, for progress lines
     start: float = field(default_factory=time.perf_counter)
     status: str = ""  # what runs now ("exhaustive search: ...", "Z3 BMC: depth 12/40"), for progress lines
+    cap: str | None = None  # what the deadline is, when `capped()` set it rather than --timeout
+
+    def ran_out(self) -> str:
+        """The words for a stop by this budget's deadline, in a result's reason."""
+        return self.cap or f"timeout after {self.timeout:g} s"
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -67,6 +72,18 @@ def budget(timeout: float | None, label: str = "") -> Iterator[Budget]:
         yield _active
     finally:
         _active = None
+
+
+@contextmanager
+def capped(budget: Budget, seconds: float, words: str) -> Iterator[None]:
+    """A deadline `seconds` from now for a budget no --timeout bounds, named `words` in the
+    reasons of what it stops; the budget is unbounded again afterwards."""
+    assert budget.timeout is None
+    budget.timeout, budget.cap = budget.elapsed() + seconds, words
+    try:
+        yield
+    finally:
+        budget.timeout, budget.cap = None, None
 
 
 def active() -> Budget | None:

@@ -20,7 +20,7 @@ declared) and the IR each timer operation lowers to; compiler/cfg.py places it i
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 from compiler import ir
 from dsl import ast
@@ -39,16 +39,24 @@ class TimerInfo:
 # --------------------------------------------------------------------------- the syntax
 
 
-def calls(node: object) -> Iterator[ast.CallS]:
-    """Every call statement inside a declaration or statement, however deep."""
-    if isinstance(node, ast.CallS):
+N = TypeVar("N")
+
+
+def _inside(node: object, kind: type[N]) -> Iterator[N]:
+    """Every `kind` node inside a declaration or statement, however deep."""
+    if isinstance(node, kind):
         yield node
     if isinstance(node, tuple):
         for x in node:
-            yield from calls(x)
+            yield from _inside(x, kind)
     elif is_dataclass(node) and not isinstance(node, (Span, type)):
         for f in fields(node):
-            yield from calls(getattr(node, f.name))
+            yield from _inside(getattr(node, f.name), kind)
+
+
+def calls(node: object) -> Iterator[ast.CallS]:
+    """Every call statement inside a declaration or statement, however deep."""
+    return _inside(node, ast.CallS)
 
 
 def runs_softirq(items: tuple[ast.Item, ...]) -> bool:
@@ -80,23 +88,12 @@ def roaming(items: tuple[ast.Item, ...], timers: set[str], cpu_id: str) -> set[s
     for item in items:
         shadow: set[str] = set()
         if isinstance(item, ast.FnDecl):  # a parameter or local named like the CPU id hides it
-            shadow = {p.name for p in item.params} | {s.name for s in _locals(item.body)}
+            shadow = {p.name for p in item.params} | {s.name for s in _inside(item.body, ast.LocalS)}
         for c in calls(item):
             name, owner_only = _arming(c, timers, cpu_id, shadow)
             if name is not None and not owner_only:
                 out.add(name)
     return out
-
-
-def _locals(node: object) -> Iterator[ast.LocalS]:
-    if isinstance(node, ast.LocalS):
-        yield node
-    if isinstance(node, tuple):
-        for x in node:
-            yield from _locals(x)
-    elif is_dataclass(node) and not isinstance(node, (Span, type)):
-        for f in fields(node):
-            yield from _locals(getattr(node, f.name))
 
 
 _SELF = ast.Name("<this cpu>")

@@ -84,7 +84,7 @@ def _encode(model: ir.Model, params: dict[str, int], ints: str, props: list[ir.P
 
 
 def _not_started(p: ir.Property, reason: str, budget: limits.Budget, clock: Clock) -> PropertyResult:
-    why = f"timeout after {budget.timeout:g} s" if reason == "timeout" else f"stopped by {limits.describe(reason)}"
+    why = budget.ran_out() if reason == "timeout" else f"stopped by {limits.describe(reason)}"
     return PropertyResult(p.name, "inconclusive", -1, "bmc", clock.elapsed(),
                           reason=f"{why} at depth 0, while building the encoding", expected=p.expect,
                           stopped_by=reason)

@@ -155,7 +155,7 @@ def _record_violation(ts: TransitionSystem, m: z3.ModelRef, name: str, k: int, c
 def _inconclusive(ts: TransitionSystem, name: str, k: int, clock: Clock, solver: z3.Solver) -> PropertyResult:
     stopped = stopped_by(clock, solver)
     if stopped == "timeout":
-        why = f"timeout after {clock.budget.timeout:g} s at depth {k}"
+        why = f"{clock.budget.ran_out()} at depth {k}"
     elif stopped is not None:
         why = f"stopped by {describe(stopped)} at depth {k}"
     else:

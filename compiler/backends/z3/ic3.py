@@ -290,7 +290,7 @@ def _unknown(p: ir.Property, answer: Answer, budget: limits.Budget) -> PropertyR
 
 def _stop_words(stopped: str | None, budget: limits.Budget) -> str:
     if stopped == "timeout":
-        return f"timeout after {budget.timeout:g} s: "
+        return f"{budget.ran_out()}: "
     return "" if stopped is None else f"stopped by {limits.describe(stopped)}: "
 
 

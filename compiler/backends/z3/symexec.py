@@ -264,14 +264,11 @@ class Evaluator:
         ways = []
         for values in itertools.product(*domains):
             bound = {c: _value_term(self.ints, c.type, v) for c, v in zip(choices, values)}
-            effect = self.run_step(inst, step, env, lambda c: bound[c])
-            # A path that fails a range check is enabled: it violates in_range (ir.py).
-            ways.append(mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])]))
+            ways.append(_some_path_enabled(self.run_step(inst, step, env, lambda c: bound[c])))
         return mk_and([at, mk_or(ways)])
 
     def _enabled_by_substitution(self, effect: StepEffect, placeholders: dict[ir.Choice, z3.ExprRef]) -> z3.BoolRef:
-        # A path that fails a range check is enabled: it violates in_range (ir.py).
-        path = mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])])
+        path = _some_path_enabled(effect)
         choices = list(placeholders)
         ways = []
         for values in itertools.product(*(ir.domain_values(c.type, self.params) for c in choices)):
@@ -359,6 +356,12 @@ def _with_bound(scope: Scope, bound: ir.Bound, value: int) -> Scope:
 
 def _value_term(ints: Ints, t: ir.ScalarType, v: int) -> z3.ExprRef:
     return z3.BoolVal(bool(v)) if isinstance(t, ir.BoolType) else ints.val(v)
+
+
+def _some_path_enabled(effect: StepEffect) -> z3.BoolRef:
+    """Some path of the step is taken: it has a successor, or fails a range check (which
+    violates in_range and still counts as enabled, ir.py)."""
+    return mk_or([mk_and(effect.ok), *effect.aborts.get(ir.IN_RANGE, [])])
 
 
 def collect_choices(stmts: tuple[ir.Stmt, ...]) -> list[ir.Choice]:
