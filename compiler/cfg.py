@@ -1116,26 +1116,106 @@ class StepMaker:
 
     # ------------------------------------------------------------------ steps
     def emit(self, start: Node, marks: dict[int, int]) -> tuple[ir.Stmt, ...]:
-        self.budget = MAX_STEP_NODES
-        return tuple(self._emit(start, marks, True))
+        """The step from `start` to the boundaries (`marks`) it reaches, as an IR body.
 
-    def _emit(self, n: Node | None, marks: dict[int, int], first: bool) -> list[ir.Stmt]:
-        self.budget -= 1
-        if self.budget < 0:
-            raise _TooBig()
-        if n is None:
-            raise _TooBig()
-        if not first and id(n) in marks:
-            return [ir.Goto(marks[id(n)], n.span)]
-        if n.kind == "end":
-            return [ir.Goto(marks[id(n)], n.span)]
-        if n.kind == "op":
-            return [*n.stmts, *self._emit(n.succ[0], marks, False)]
-        if n.kind == "branch":
-            assert n.cond is not None
-            return [ir.If(n.cond, tuple(self._emit(n.succ[0], marks, False)),
-                          tuple(self._emit(n.succ[1], marks, False)), n.span)]
-        return self._emit(n.succ[0], marks, False)
+        Where the paths of a branch meet again, the code from the meeting node on is
+        written once, after the If: the branch's paths that reach a boundary first end there
+        with their Goto (compiler/ir.py).  Writing it into each branch instead doubles the
+        body at every `if` of a flow, and an inlined kernel function has dozens."""
+        self.budget = MAX_STEP_NODES
+        self.marks = marks
+        self.order = self._topological(start)
+        return tuple(self._emit(start, None, True))
+
+    def _emit(self, n: Node | None, stop: Node | None, first: bool) -> list[ir.Stmt]:
+        """The code of the paths from `n` until each reaches a boundary (a Goto) or `stop`
+        (where it falls through to the code after the enclosing If)."""
+        out: list[ir.Stmt] = []
+        while True:
+            self.budget -= 1
+            if self.budget < 0 or n is None:
+                raise _TooBig()
+            if n is stop:
+                return out
+            if (not first and id(n) in self.marks) or n.kind == "end":
+                out.append(ir.Goto(self.marks[id(n)], n.span))
+                return out
+            first = False
+            if n.kind == "branch":
+                assert n.cond is not None
+                meet = self._meeting(n, stop)
+                until = stop if meet is None else meet
+                out.append(ir.If(n.cond, tuple(self._emit(n.succ[0], until, False)),
+                                 tuple(self._emit(n.succ[1], until, False)), n.span))
+                if meet is None:  # every path of both branches has ended or reached `stop`
+                    return out
+                n = meet
+                continue
+            if n.kind == "op":
+                out.extend(n.stmts)
+            n = n.succ[0]
+
+    def _meeting(self, b: Node, stop: Node | None) -> Node | None:
+        """The first node both branches of `b` reach (before `stop`, not through a boundary)
+        that every path of theirs on its way to `stop` passes: the code from there on can
+        follow the If.  None: there is none, and each branch gets all of its own paths."""
+        then, other = self._reach(b.succ[0], stop, None), self._reach(b.succ[1], stop, None)
+        theirs = {id(m) for m in other}
+        common = sorted((n for n in then if id(n) in theirs), key=lambda n: self.order[id(n)])
+        for cand in common:  # the nearest first
+            if stop is None or not (self._reaches(b.succ[0], stop, cand) or self._reaches(b.succ[1], stop, cand)):
+                return cand
+        return None
+
+    def _topological(self, start: Node) -> dict[int, int]:
+        """Each node of the step -> its place in a topological order (a step is acyclic
+        between its boundaries: `boundaries` cut every cycle)."""
+        post: list[Node] = []
+        seen: set[int] = {id(start)}
+        stack: list[tuple[Node, int]] = [(start, 0)]
+        while stack:
+            x, k = stack.pop()
+            nxt = x.succ[k] if k < len(x.succ) else None
+            if k < len(x.succ):
+                stack.append((x, k + 1))
+                if nxt is not None and id(nxt) not in seen and id(nxt) not in self.marks and nxt.kind != "end":
+                    seen.add(id(nxt))
+                    stack.append((nxt, 0))
+            else:
+                post.append(x)
+        return {id(x): i for i, x in enumerate(reversed(post))}
+
+    def _reach(self, n: Node | None, stop: Node | None, avoid: Node | None) -> list[Node]:
+        """The nodes of this step the paths from `n` pass before a boundary, `stop` or `avoid`."""
+        seen: set[int] = set()
+        order: list[Node] = []
+        todo = [n]
+        while todo:
+            x = todo.pop()
+            if x is None or x is stop or x is avoid or id(x) in seen:
+                continue
+            seen.add(id(x))
+            if id(x) in self.marks or x.kind == "end":  # a boundary (the start again: a loop)
+                continue
+            order.append(x)
+            todo.extend(reversed(x.succ))
+        return order
+
+    def _reaches(self, n: Node | None, target: Node, avoid: Node) -> bool:
+        """Some path from `n` gets to `target` without passing `avoid` or a boundary."""
+        seen: set[int] = set()
+        todo = [n]
+        while todo:
+            x = todo.pop()
+            if x is None or x is avoid or id(x) in seen:
+                continue
+            if x is target:
+                return True
+            seen.add(id(x))
+            if id(x) in self.marks or x.kind == "end":  # a boundary (the start again: a loop)
+                continue
+            todo.extend(x.succ)
+        return False
 
     def text(self, n: Node) -> str:
         src = self.sources.get(n.span.path)

@@ -142,6 +142,9 @@ def _paths(body: tuple[ir.Stmt, ...]) -> list[list[tuple[ir.Stmt, bool]]]:
             for taken, branch in ((True, s.then), (False, s.else_)):
                 walk(branch + stmts[i + 1:], 0, [*acc, (s, taken)])
             return
+        if isinstance(s, ir.Goto):  # the path ends here, whatever follows the If it is in
+            out.append([*acc, (s, True)])
+            return
         walk(stmts, i + 1, [*acc, (s, True)])
 
     walk(body, 0, [])

@@ -159,36 +159,29 @@ def _stmt_exprs(body: tuple[ir.Stmt, ...]) -> Iterator[ir.Expr]:
             yield s.cond
 
 
-def _path_choices(body: tuple[ir.Stmt, ...], params: dict[str, int]) -> tuple[int, ir.Choice | None]:
-    """The most value combinations one path through `body` enumerates (both backends loop over a
-    Choose only on the paths that reach it, so the branches of an If count apart), and the
-    choice at which some path passes MAX_CHOICES."""
-    combos = 1
+def _path_choices(body: tuple[ir.Stmt, ...], params: dict[str, int], combos: int = 1
+                  ) -> tuple[int, ir.Choice | None]:
+    """The most value combinations a path reaching the end of `body` has enumerated, given
+    `combos` on entry (both backends loop over a Choose only on the paths that reach it, so the
+    branches of an If count apart, and a path a Goto ends counts no further), and the choice at
+    which some path passes MAX_CHOICES."""
     for s in body:
         if isinstance(s, ir.Choose):
             combos *= _size(s.choice.type, params)
             if combos > MAX_CHOICES:
                 return combos, s.choice
         elif isinstance(s, ir.If):
-            branch = 1
+            going = []
             for b in (s.then, s.else_):
-                n, crossing = _path_choices(b, params)
-                if crossing is not None or combos * n > MAX_CHOICES:
-                    return combos * n, crossing if crossing is not None else _first_choice(b)
-                branch = max(branch, n)
-            combos *= branch
+                n, crossing = _path_choices(b, params, combos)
+                if crossing is not None:
+                    return n, crossing
+                if not ir.always_ends(b):
+                    going.append(n)
+            combos = max(going, default=combos)
+        elif isinstance(s, ir.Goto):
+            break
     return combos, None
-
-
-def _first_choice(body: tuple[ir.Stmt, ...]) -> ir.Choice | None:
-    for s in body:
-        if isinstance(s, ir.Choose):
-            return s.choice
-        if isinstance(s, ir.If):
-            found = _first_choice(s.then) or _first_choice(s.else_)
-            if found is not None:
-                return found
-    return None
 
 
 def tree_size(e: ir.Expr, limit: int) -> int:

@@ -28,7 +28,11 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
   choices) passes every `Assume` (or fails an `in_range` check, see below).
   Executing it runs the body sequentially on a copy of s (later statements see
   earlier assignments), with `SelfIndex` = i, and ends in exactly one `Goto`,
-  which sets pc[A][i].
+  which sets pc[A][i].  A Goto ends its path where it stands: on that path,
+  the statements after the If that holds it do not run.  So a branch of an
+  If either ends (a Goto) or falls through to the statements after the If,
+  and lowering writes the code where a step's paths meet again once, after
+  the If, rather than once per branch.
 * `Check(cond, prop)`: each property is judged as if it were the only one
   (the semantics CBMC and Kani give `assert`).  If cond is false where the
   path reaches the Check (every Assume before it held), property `prop` is
@@ -266,7 +270,7 @@ IN_RANGE = "in_range"  # the one check property whose failure leaves a path with
 INT = IntType(Lit(0, BOOL), Lit(0, BOOL), "int")
 
 # --------------------------------------------------------------------------- statements
-# A step body is a tree: sequences with nested If; every path ends in one Goto.
+# A step body is a sequence with nested If; every path ends in one Goto, which ends it (module doc).
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +321,49 @@ class Goto:
 
 
 Stmt = Union[Assign, If, Assume, Check, Choose, Goto]
+
+
+def contains(stmts: tuple[Stmt, ...] | list[Stmt], kind: type | tuple[type, ...]) -> bool:
+    """Some statement of `stmts`, or of an If nested in them, is a `kind`."""
+    for st in stmts:
+        if isinstance(st, kind):
+            return True
+        if isinstance(st, If) and (contains(st.then, kind) or contains(st.else_, kind)):
+            return True
+    return False
+
+
+def as_tree(stmts: tuple[Stmt, ...] | list[Stmt]) -> tuple[Stmt, ...]:
+    """The same body with what follows each If copied into its branches that fall through,
+    so that every Goto is the last statement of its sequence: the form a consumer that
+    does not track ended paths needs.  It can be exponentially larger."""
+    out: list[Stmt] = []
+    for k, st in enumerate(stmts):
+        if isinstance(st, If) and contains((st,), Goto):
+            rest = list(stmts[k + 1:])
+
+            def branch(b: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
+                return as_tree(b if always_ends(b) else (*b, *rest))
+
+            out.append(If(st.cond, branch(st.then), branch(st.else_), st.span))
+            return tuple(out)
+        if isinstance(st, If):
+            out.append(If(st.cond, as_tree(st.then), as_tree(st.else_), st.span))
+        else:
+            out.append(st)
+        if isinstance(st, Goto):
+            break
+    return tuple(out)
+
+
+def always_ends(stmts: tuple[Stmt, ...] | list[Stmt]) -> bool:
+    """Every path through `stmts` reaches a Goto (nothing after them runs)."""
+    for st in stmts:
+        if isinstance(st, Goto):
+            return True
+        if isinstance(st, If) and always_ends(st.then) and always_ends(st.else_):
+            return True
+    return False
 
 # --------------------------------------------------------------------------- agents and model
 

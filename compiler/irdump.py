@@ -48,9 +48,10 @@ def _stmts(stmts: tuple[ir.Stmt, ...], indent: int) -> list[str]:
             out.append(f"{pad}goto {s.target}")
         elif isinstance(s, ir.If):
             out.append(f"{pad}if {ir.show(s.cond)}:")
-            out.extend(_stmts(s.then, indent + 2))
-            out.append(f"{pad}else:")
-            out.extend(_stmts(s.else_, indent + 2))
+            out.extend(_stmts(s.then, indent + 2) or [f"{pad}  pass"])
+            if s.else_:
+                out.append(f"{pad}else:")
+                out.extend(_stmts(s.else_, indent + 2))
         else:
             raise TypeError(f"no dump for {type(s).__name__}")
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Iterator
 
-from compiler import ir, timers
+from compiler import cfg, ir, timers
 from compiler.cfg import CfgBuilder, Node, StepMaker, _indices, _skip_nops, _TooBig, fits
 from compiler.compose import Composed
 from compiler.exprs import Ctx, ExprLowering, LowerError
@@ -75,8 +75,8 @@ class Lowerer:
             else:
                 result = self._program(info, cb, sm)
         except _TooBig:
-            self.diags.error("E407", f"a step of `{info.name}` has more than {20000} paths", info.decl.span,
-                             "split long critical sections, or the branches in them, with `yield`")
+            self.diags.error("E407", f"a step of `{info.name}` is more than {cfg.MAX_STEP_NODES} statements long",
+                             info.decl.span, "split long critical sections with `yield`")
             return None
         for name, span in cb.asserts.items():
             self.asserts.setdefault(name, span)

@@ -154,212 +154,51 @@ def _build(P):
             if not t[O_cpu_irq_can_handle_pm_return + i]:
                 t[O_cpu_irq_can_handle_pm_return + i] = False
                 t[O_cpu_irq_can_handle_return + i] = False
-                if not t[O_cpu_irq_can_handle_return + i]:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_pending] = True
-                    if t[O_desc_masked]:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_dev_mask] = True
-                        t[O_desc_masked] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    if not t[O_desc_action]:
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        if t[O_desc_pending]:
-                            if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                if not t[O_desc_masked]:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_dev_mask] = False
-                                    if t[O_dev_pba]:
-                                        t[O_dev_pba] = False
-                                        t[O_apic_irr + t[O_msg_dest]] = True
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                            return [(tuple(t), None)]
             else:
                 t[O_cpu_irq_can_handle_pm_return + i] = False
                 if (not t[O_desc_action]) or t[O_desc_disabled]:
                     t[O_desc_pending] = True
                     t[O_cpu_irq_can_handle_actions_return + i] = False
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = True
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        if not t[O_desc_action]:
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_pending]:
-                                if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                    if not t[O_desc_masked]:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_dev_mask] = False
-                                        if t[O_dev_pba]:
-                                            t[O_dev_pba] = False
-                                            t[O_apic_irr + t[O_msg_dest]] = True
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
                 else:
                     t[O_cpu_irq_can_handle_actions_return + i] = True
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = True
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
+                t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
+                t[O_cpu_irq_can_handle_actions_return + i] = False
+            if not t[O_cpu_irq_can_handle_return + i]:
+                t[O_cpu_irq_can_handle_return + i] = False
+                t[O_desc_pending] = True
+                if t[O_desc_masked]:
+                    pass
+                else:
+                    t[O_dev_mask] = True
+                    t[O_desc_masked] = True
+                t[O_desc_lock] = -1
+            else:
+                t[O_cpu_irq_can_handle_return + i] = False
+                if not t[O_desc_action]:
+                    if t[O_desc_masked]:
+                        pass
                     else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        if not t[O_desc_action]:
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
+                        t[O_dev_mask] = True
+                        t[O_desc_masked] = True
+                    t[O_desc_lock] = -1
+                else:
+                    if t[O_desc_pending]:
+                        if (not t[O_desc_disabled]) and t[O_desc_masked]:
+                            if not t[O_desc_masked]:
+                                pass
                             else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_pending]:
-                                if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                    if not t[O_desc_masked]:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_dev_mask] = False
-                                        if t[O_dev_pba]:
-                                            t[O_dev_pba] = False
-                                            t[O_apic_irr + t[O_msg_dest]] = True
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
+                                t[O_dev_mask] = False
+                                if t[O_dev_pba]:
+                                    t[O_dev_pba] = False
+                                    t[O_apic_irr + t[O_msg_dest]] = True
+                                t[O_desc_masked] = False
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
+                    return [(tuple(t), None)]
+            t[PC_cpu + i] = 0  # -> idle
+            return [(tuple(t), None)]
 
     # ../specs/edge_irq_migration_livelock.irqspec:87: cpu.handle_edge_irq@87  [handle_edge_irq@87]
     # raw_spin_lock(&desc->lock);
@@ -370,432 +209,62 @@ def _build(P):
         t[O_desc_lock] = 1 + i
         if not t[O_desc_inprogress]:
             t[O_cpu_irq_can_handle_pm_return + i] = True
-            if not t[O_cpu_irq_can_handle_pm_return + i]:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                t[O_cpu_irq_can_handle_return + i] = False
-                if not t[O_cpu_irq_can_handle_return + i]:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_pending] = True
-                    if t[O_desc_masked]:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_dev_mask] = True
-                        t[O_desc_masked] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    if not t[O_desc_action]:
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        if t[O_desc_pending]:
-                            if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                if not t[O_desc_masked]:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_dev_mask] = False
-                                    if t[O_dev_pba]:
-                                        t[O_dev_pba] = False
-                                        t[O_apic_irr + t[O_msg_dest]] = True
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                            return [(tuple(t), None)]
-            else:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                if (not t[O_desc_action]) or t[O_desc_disabled]:
-                    t[O_desc_pending] = True
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = True
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        if not t[O_desc_action]:
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_pending]:
-                                if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                    if not t[O_desc_masked]:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_dev_mask] = False
-                                        if t[O_dev_pba]:
-                                            t[O_dev_pba] = False
-                                            t[O_apic_irr + t[O_msg_dest]] = True
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_actions_return + i] = True
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = True
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        if not t[O_desc_action]:
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_pending]:
-                                if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                    if not t[O_desc_masked]:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_dev_mask] = False
-                                        if t[O_dev_pba]:
-                                            t[O_dev_pba] = False
-                                            t[O_apic_irr + t[O_msg_dest]] = True
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
         else:
             if t[O_desc_eff_aff] != i:
                 t[O_cpu_irq_can_handle_pm_return + i] = False
-                if not t[O_cpu_irq_can_handle_pm_return + i]:
-                    t[O_cpu_irq_can_handle_pm_return + i] = False
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = True
-                        if t[O_desc_masked]:
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_dev_mask] = True
-                            t[O_desc_masked] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        if not t[O_desc_action]:
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_pending]:
-                                if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                    if not t[O_desc_masked]:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_dev_mask] = False
-                                        if t[O_dev_pba]:
-                                            t[O_dev_pba] = False
-                                            t[O_apic_irr + t[O_msg_dest]] = True
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_pm_return + i] = False
-                    if (not t[O_desc_action]) or t[O_desc_disabled]:
-                        t[O_desc_pending] = True
-                        t[O_cpu_irq_can_handle_actions_return + i] = False
-                        t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                        t[O_cpu_irq_can_handle_actions_return + i] = False
-                        if not t[O_cpu_irq_can_handle_return + i]:
-                            t[O_cpu_irq_can_handle_return + i] = False
-                            t[O_desc_pending] = True
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_cpu_irq_can_handle_return + i] = False
-                            if not t[O_desc_action]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 0  # -> idle
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_dev_mask] = True
-                                    t[O_desc_masked] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 0  # -> idle
-                                    return [(tuple(t), None)]
-                            else:
-                                if t[O_desc_pending]:
-                                    if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                        if not t[O_desc_masked]:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_dev_mask] = False
-                                            if t[O_dev_pba]:
-                                                t[O_dev_pba] = False
-                                                t[O_apic_irr + t[O_msg_dest]] = True
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                                return [(tuple(t), None)]
-                                            else:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                                return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_actions_return + i] = True
-                        t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                        t[O_cpu_irq_can_handle_actions_return + i] = False
-                        if not t[O_cpu_irq_can_handle_return + i]:
-                            t[O_cpu_irq_can_handle_return + i] = False
-                            t[O_desc_pending] = True
-                            if t[O_desc_masked]:
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_dev_mask] = True
-                                t[O_desc_masked] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 0  # -> idle
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_cpu_irq_can_handle_return + i] = False
-                            if not t[O_desc_action]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 0  # -> idle
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_dev_mask] = True
-                                    t[O_desc_masked] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 0  # -> idle
-                                    return [(tuple(t), None)]
-                            else:
-                                if t[O_desc_pending]:
-                                    if (not t[O_desc_disabled]) and t[O_desc_masked]:
-                                        if not t[O_desc_masked]:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                            return [(tuple(t), None)]
-                                        else:
-                                            t[O_dev_mask] = False
-                                            if t[O_dev_pba]:
-                                                t[O_dev_pba] = False
-                                                t[O_apic_irr + t[O_msg_dest]] = True
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                                return [(tuple(t), None)]
-                                            else:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                                return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                        return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                    return [(tuple(t), None)]
             else:
                 t[O_busy_waited + i] = True
                 t[O_desc_lock] = -1
                 t[PC_cpu + i] = 1  # -> irq_wait_on_inprogress@44
                 return [(tuple(t), None)]
+        if not t[O_cpu_irq_can_handle_pm_return + i]:
+            t[O_cpu_irq_can_handle_pm_return + i] = False
+            t[O_cpu_irq_can_handle_return + i] = False
+        else:
+            t[O_cpu_irq_can_handle_pm_return + i] = False
+            if (not t[O_desc_action]) or t[O_desc_disabled]:
+                t[O_desc_pending] = True
+                t[O_cpu_irq_can_handle_actions_return + i] = False
+            else:
+                t[O_cpu_irq_can_handle_actions_return + i] = True
+            t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
+            t[O_cpu_irq_can_handle_actions_return + i] = False
+        if not t[O_cpu_irq_can_handle_return + i]:
+            t[O_cpu_irq_can_handle_return + i] = False
+            t[O_desc_pending] = True
+            if t[O_desc_masked]:
+                pass
+            else:
+                t[O_dev_mask] = True
+                t[O_desc_masked] = True
+            t[O_desc_lock] = -1
+        else:
+            t[O_cpu_irq_can_handle_return + i] = False
+            if not t[O_desc_action]:
+                if t[O_desc_masked]:
+                    pass
+                else:
+                    t[O_dev_mask] = True
+                    t[O_desc_masked] = True
+                t[O_desc_lock] = -1
+            else:
+                if t[O_desc_pending]:
+                    if (not t[O_desc_disabled]) and t[O_desc_masked]:
+                        if not t[O_desc_masked]:
+                            pass
+                        else:
+                            t[O_dev_mask] = False
+                            if t[O_dev_pba]:
+                                t[O_dev_pba] = False
+                                t[O_apic_irr + t[O_msg_dest]] = True
+                            t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
+                return [(tuple(t), None)]
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), None)]
 
     # ../specs/edge_irq_migration_livelock.irqspec:151: cpu.handle_irq_event@151  [handle_irq_event@151]
     # raw_spin_lock(&desc->lock);
@@ -808,81 +277,48 @@ def _build(P):
         if t[O_desc_pending] and (not t[O_desc_disabled]):
             if not t[O_desc_action]:
                 if t[O_desc_masked]:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), None)]
+                    pass
                 else:
                     t[O_dev_mask] = True
                     t[O_desc_masked] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), None)]
+                t[O_desc_lock] = -1
             else:
                 if t[O_desc_pending]:
                     if (not t[O_desc_disabled]) and t[O_desc_masked]:
                         if not t[O_desc_masked]:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                            return [(tuple(t), None)]
+                            pass
                         else:
                             t[O_dev_mask] = False
                             if t[O_dev_pba]:
                                 t[O_dev_pba] = False
                                 t[O_apic_irr + t[O_msg_dest]] = True
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                                return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
-                    return [(tuple(t), None)]
+                            t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@157
+                return [(tuple(t), None)]
         else:
             t[O_desc_lock] = -1
-            t[PC_cpu + i] = 0  # -> idle
-            return [(tuple(t), None)]
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), None)]
 
     # ../specs/edge_irq_migration_livelock.irqspec:157: cpu.handle_irq_event_percpu@157  [handle_irq_event_percpu@157]
     # if (desc->action) {
     def step_cpu__handle_irq_event_percpu_157(s, i):
         f = None
-        if s[O_desc_action]:
-            t = list(s)
+        t = list(s)
+        if t[O_desc_action]:
             t[O_dev_outstanding] = False
             if t[O_cpu_runs + i] <= p_RERUN_BOUND:
                 if not ((0 <= (t[O_cpu_runs + i] + 1)) and ((t[O_cpu_runs + i] + 1) <= (p_RERUN_BOUND + 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_cpu_runs + i] = t[O_cpu_runs + i] + 1
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 4  # -> handle_irq_event@151
-                return [(tuple(t), f)]
-            else:
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 4  # -> handle_irq_event@151
-                return [(tuple(t), f)]
+            if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
+                f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
+            t[PC_cpu + i] = 4  # -> handle_irq_event@151
+            return [(tuple(t), f)]
         else:
-            t = list(s)
             t[PC_cpu + i] = 4  # -> handle_irq_event@151
             return [(tuple(t), None)]
 

@@ -126,14 +126,13 @@ def _build(P):
         t[O_redist_pending + t[O_its_target]] = True
         if 0 == t[O_aff_w]:
             for c_either1 in R0:  # any either1
+                t1 = list(t)
                 if c_either1 == 0:
-                    t1 = list(t)
                     t1[O_aff_w] = 1
                     t1[PC_nic] = 0  # -> ready
                     out.append((tuple(t1), None))
                     continue
                 else:
-                    t1 = list(t)
                     t1[PC_nic] = 0  # -> ready
                     out.append((tuple(t1), None))
                     continue
@@ -176,72 +175,32 @@ def _build(P):
         if t[O_desc_inprogress]:
             if t[O_resend_when_in_progress]:
                 t[O_desc_pending] = True
-                if not (t[O_cpu_iar + i]):  # check eoi_pairing
-                    f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
-                t[O_cpu_iar + i] = False
-                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
-                    t[O_aff_w] = 3 if t[O_desc_pending] else 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-            else:
-                if not (t[O_cpu_iar + i]):  # check eoi_pairing
-                    f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
-                t[O_cpu_iar + i] = False
-                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
-                    t[O_aff_w] = 3 if t[O_desc_pending] else 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
         else:
             t[O_desc_replay] = False
             if (not t[O_desc_action]) or t[O_desc_disabled]:
                 t[O_desc_pending] = True
                 t[O_lpi_enabled] = False
-                if not (t[O_cpu_iar + i]):  # check eoi_pairing
-                    f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
-                t[O_cpu_iar + i] = False
-                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
-                    t[O_aff_w] = 3 if t[O_desc_pending] else 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
             else:
                 if (2 == t[O_aff_w]) and (i == t[O_its_target]):
                     t[O_aff_w] = 0
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                    return [(tuple(t), None)]
                 else:
                     if (3 == t[O_aff_w]) and t[O_desc_pending]:
                         if not (i == t[O_its_target]):  # check affinity_respected
                             f = ('affinity_respected',) if f is None else f + ('affinity_respected',)
                         t[O_aff_w] = 0
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                        return [(tuple(t), f)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                        return [(tuple(t), None)]
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
+                return [(tuple(t), f)]
+        if not (t[O_cpu_iar + i]):  # check eoi_pairing
+            f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
+        t[O_cpu_iar + i] = False
+        if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+            t[O_aff_w] = 3 if t[O_desc_pending] else 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), f)]
 
     # ../specs/gicv3_its_fasteoi.irqspec:134: cpu.handle_irq_event@134  [handle_irq_event@134]
     # raw_spin_lock(&desc->lock);
@@ -257,88 +216,40 @@ def _build(P):
         t[O_cpu_iar + i] = False
         if (2 == t[O_aff_w]) and (i == t[O_its_target]):
             t[O_aff_w] = 3 if t[O_desc_pending] else 0
-            if t[O_desc_pending]:
-                if t[O_desc_replay]:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-                else:
-                    if not t[O_desc_pending]:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), f)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_redist_pending + t[O_its_target]] = True
-                        if 3 == t[O_aff_w]:
-                            t[O_aff_w] = 1
-                            t[O_desc_replay] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), f)]
-                        else:
-                            t[O_desc_replay] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), f)]
+        if t[O_desc_pending]:
+            if t[O_desc_replay]:
+                pass
             else:
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 0  # -> idle
-                return [(tuple(t), f)]
-        else:
-            if t[O_desc_pending]:
-                if t[O_desc_replay]:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
+                if not t[O_desc_pending]:
+                    pass
                 else:
-                    if not t[O_desc_pending]:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), f)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_redist_pending + t[O_its_target]] = True
-                        if 3 == t[O_aff_w]:
-                            t[O_aff_w] = 1
-                            t[O_desc_replay] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), f)]
-                        else:
-                            t[O_desc_replay] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 0  # -> idle
-                            return [(tuple(t), f)]
-            else:
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 0  # -> idle
-                return [(tuple(t), f)]
+                    t[O_desc_pending] = False
+                    t[O_redist_pending + t[O_its_target]] = True
+                    if 3 == t[O_aff_w]:
+                        t[O_aff_w] = 1
+                    t[O_desc_replay] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), f)]
 
     # ../specs/gicv3_its_fasteoi.irqspec:140: cpu.handle_irq_event_percpu@140  [handle_irq_event_percpu@140]
     # if (desc->action) {
     def step_cpu__handle_irq_event_percpu_140(s, i):
         f = None
-        if s[O_desc_action]:
-            if s[O_freed]:  # check no_handler_after_free
+        t = list(s)
+        if t[O_desc_action]:
+            if t[O_freed]:  # check no_handler_after_free
                 f = ('no_handler_after_free',) if f is None else f + ('no_handler_after_free',)
-            t = list(s)
             t[O_nic_outstanding] = False
             if t[O_cpu_runs + i] <= p_RERUN_BOUND:
                 if not ((0 <= (t[O_cpu_runs + i] + 1)) and ((t[O_cpu_runs + i] + 1) <= (p_RERUN_BOUND + 1))):  # check in_range: no successor
                     return [(None, (('in_range',) if f is None else f + ('in_range',)))]
                 t[O_cpu_runs + i] = t[O_cpu_runs + i] + 1
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 2  # -> handle_irq_event@134
-                return [(tuple(t), f)]
-            else:
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 2  # -> handle_irq_event@134
-                return [(tuple(t), f)]
+            if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
+                f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
+            t[PC_cpu + i] = 2  # -> handle_irq_event@134
+            return [(tuple(t), f)]
         else:
-            t = list(s)
             t[PC_cpu + i] = 2  # -> handle_irq_event@134
             return [(tuple(t), None)]
 
@@ -358,27 +269,16 @@ def _build(P):
             t1 = list(t)
             t1[O_its_target] = c_t
             for c_either1_2 in R0:  # any either1
+                t2 = list(t1)
                 if c_either1_2 == 0:
-                    t2 = list(t1)
-                    t2[O_desc_lock] = -1
-                    t2[PC_set_affinity] = 0  # -> set_affinity@211
-                    out.append((tuple(t2), None))
-                    continue
+                    pass
                 else:
-                    if t1[O_redist_pending + t1[O_set_affinity_old]]:
-                        t2 = list(t1)
+                    if t2[O_redist_pending + t2[O_set_affinity_old]]:
                         t2[O_redist_pending + t2[O_set_affinity_old]] = False
                         t2[O_redist_pending + t2[O_its_target]] = True
-                        t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@211
-                        out.append((tuple(t2), None))
-                        continue
-                    else:
-                        t2 = list(t1)
-                        t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@211
-                        out.append((tuple(t2), None))
-                        continue
+                t2[O_desc_lock] = -1
+                t2[PC_set_affinity] = 0  # -> set_affinity@211
+                out.append((tuple(t2), None))
         return out
 
     # ../specs/fasteoi_resend_disable_enable.irqspec:96: free_irq.free_irq@96  [free_irq@96]
@@ -450,27 +350,15 @@ def _build(P):
         t[O_desc_lock] = 1 + (p_CPUS - 1) + 1 + 1 + 1
         if t[O_depth] == 0:
             if t[O_desc_disabled]:
-                if not ((0 <= (t[O_depth] + 1)) and ((t[O_depth] + 1) <= 1)):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_depth] = t[O_depth] + 1
-                t[O_desc_lock] = -1
-                t[PC_driver] = 1  # -> driver@67
-                return [(tuple(t), None)]
+                pass
             else:
                 t[O_desc_disabled] = True
-                if not ((0 <= (t[O_depth] + 1)) and ((t[O_depth] + 1) <= 1)):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_depth] = t[O_depth] + 1
-                t[O_desc_lock] = -1
-                t[PC_driver] = 1  # -> driver@67
-                return [(tuple(t), None)]
-        else:
-            if not ((0 <= (t[O_depth] + 1)) and ((t[O_depth] + 1) <= 1)):  # check in_range: no successor
-                return [(None, ('in_range',))]
-            t[O_depth] = t[O_depth] + 1
-            t[O_desc_lock] = -1
-            t[PC_driver] = 1  # -> driver@67
-            return [(tuple(t), None)]
+        if not ((0 <= (t[O_depth] + 1)) and ((t[O_depth] + 1) <= 1)):  # check in_range: no successor
+            return [(None, ('in_range',))]
+        t[O_depth] = t[O_depth] + 1
+        t[O_desc_lock] = -1
+        t[PC_driver] = 1  # -> driver@67
+        return [(tuple(t), None)]
 
     # ../specs/fasteoi_resend_disable_enable.irqspec:67: driver.driver@67  [driver@67]
     # await (!desc->inprogress);
@@ -505,171 +393,34 @@ def _build(P):
         t = list(s)
         t[O_desc_lock] = 1 + (p_CPUS - 1) + 1 + 1 + 1
         if t[O_depth] == 0:
-            t[O_desc_lock] = -1
-            t[PC_driver] = 4  # -> driver@90
-            return [(tuple(t), None)]
+            pass
         else:
             if t[O_depth] == 1:
                 t[O_depth] = 0
                 if not t[O_desc_disabled]:
                     t[O_lpi_enabled] = True
-                    if t[O_desc_replay]:
-                        t[O_enable_ebusy] = True
-                        if t[O_desc_replay]:
-                            t[O_desc_lock] = -1
-                            t[PC_driver] = 4  # -> driver@90
-                            return [(tuple(t), None)]
-                        else:
-                            if not t[O_desc_pending]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_redist_pending + t[O_its_target]] = True
-                                if 3 == t[O_aff_w]:
-                                    t[O_aff_w] = 1
-                                    t[O_desc_replay] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_replay] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                    else:
-                        if t[O_desc_pending]:
-                            t[O_enable_resent] = True
-                            if t[O_desc_replay]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                if not t[O_desc_pending]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_redist_pending + t[O_its_target]] = True
-                                    if 3 == t[O_aff_w]:
-                                        t[O_aff_w] = 1
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_replay]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                if not t[O_desc_pending]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_redist_pending + t[O_its_target]] = True
-                                    if 3 == t[O_aff_w]:
-                                        t[O_aff_w] = 1
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
                 else:
                     t[O_desc_disabled] = False
                     t[O_lpi_enabled] = True
-                    if t[O_desc_replay]:
-                        t[O_enable_ebusy] = True
-                        if t[O_desc_replay]:
-                            t[O_desc_lock] = -1
-                            t[PC_driver] = 4  # -> driver@90
-                            return [(tuple(t), None)]
-                        else:
-                            if not t[O_desc_pending]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_redist_pending + t[O_its_target]] = True
-                                if 3 == t[O_aff_w]:
-                                    t[O_aff_w] = 1
-                                    t[O_desc_replay] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_replay] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
+                if t[O_desc_replay]:
+                    t[O_enable_ebusy] = True
+                else:
+                    if t[O_desc_pending]:
+                        t[O_enable_resent] = True
+                if t[O_desc_replay]:
+                    pass
+                else:
+                    if not t[O_desc_pending]:
+                        pass
                     else:
-                        if t[O_desc_pending]:
-                            t[O_enable_resent] = True
-                            if t[O_desc_replay]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                if not t[O_desc_pending]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_redist_pending + t[O_its_target]] = True
-                                    if 3 == t[O_aff_w]:
-                                        t[O_aff_w] = 1
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                        else:
-                            if t[O_desc_replay]:
-                                t[O_desc_lock] = -1
-                                t[PC_driver] = 4  # -> driver@90
-                                return [(tuple(t), None)]
-                            else:
-                                if not t[O_desc_pending]:
-                                    t[O_desc_lock] = -1
-                                    t[PC_driver] = 4  # -> driver@90
-                                    return [(tuple(t), None)]
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_redist_pending + t[O_its_target]] = True
-                                    if 3 == t[O_aff_w]:
-                                        t[O_aff_w] = 1
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-                                    else:
-                                        t[O_desc_replay] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_driver] = 4  # -> driver@90
-                                        return [(tuple(t), None)]
-            else:
-                t[O_desc_lock] = -1
-                t[PC_driver] = 4  # -> driver@90
-                return [(tuple(t), None)]
+                        t[O_desc_pending] = False
+                        t[O_redist_pending + t[O_its_target]] = True
+                        if 3 == t[O_aff_w]:
+                            t[O_aff_w] = 1
+                        t[O_desc_replay] = True
+        t[O_desc_lock] = -1
+        t[PC_driver] = 4  # -> driver@90
+        return [(tuple(t), None)]
 
     # ../specs/fasteoi_resend_disable_enable.irqspec:90: driver.driver@90  [driver@90]
     # done = true;

@@ -112,14 +112,13 @@ def _build(P):
         t[O_redist_pending + t[O_its_target]] = True
         if 0 == t[O_aff_w]:
             for c_either1 in R0:  # any either1
+                t1 = list(t)
                 if c_either1 == 0:
-                    t1 = list(t)
                     t1[O_aff_w] = 1
                     t1[PC_nic] = 0  # -> ready
                     out.append((tuple(t1), None))
                     continue
                 else:
-                    t1 = list(t)
                     t1[PC_nic] = 0  # -> ready
                     out.append((tuple(t1), None))
                     continue
@@ -160,59 +159,33 @@ def _build(P):
         t = list(s)
         t[O_desc_lock] = 1 + i
         if t[O_desc_inprogress]:
-            if not (t[O_cpu_iar + i]):  # check eoi_pairing
-                f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
-            t[O_cpu_iar + i] = False
-            if (2 == t[O_aff_w]) and (i == t[O_its_target]):
-                t[O_aff_w] = 3 if t[O_desc_pending] else 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 0  # -> idle
-                return [(tuple(t), f)]
-            else:
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 0  # -> idle
-                return [(tuple(t), f)]
+            pass
         else:
             t[O_desc_replay] = False
             if (not t[O_desc_action]) or t[O_desc_disabled]:
                 t[O_desc_pending] = True
                 t[O_lpi_enabled] = False
-                if not (t[O_cpu_iar + i]):  # check eoi_pairing
-                    f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
-                t[O_cpu_iar + i] = False
-                if (2 == t[O_aff_w]) and (i == t[O_its_target]):
-                    t[O_aff_w] = 3 if t[O_desc_pending] else 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), f)]
             else:
                 if (2 == t[O_aff_w]) and (i == t[O_its_target]):
                     t[O_aff_w] = 0
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                    return [(tuple(t), None)]
                 else:
                     if (3 == t[O_aff_w]) and t[O_desc_pending]:
                         if not (i == t[O_its_target]):  # check affinity_respected
                             f = ('affinity_respected',) if f is None else f + ('affinity_respected',)
                         t[O_aff_w] = 0
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                        return [(tuple(t), f)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
-                        return [(tuple(t), None)]
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@140
+                return [(tuple(t), f)]
+        if not (t[O_cpu_iar + i]):  # check eoi_pairing
+            f = ('eoi_pairing',) if f is None else f + ('eoi_pairing',)
+        t[O_cpu_iar + i] = False
+        if (2 == t[O_aff_w]) and (i == t[O_its_target]):
+            t[O_aff_w] = 3 if t[O_desc_pending] else 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), f)]
 
     # ../specs/gicv3_its_fasteoi.irqspec:134: cpu.handle_irq_event@134  [handle_irq_event@134]
     # raw_spin_lock(&desc->lock);
@@ -228,38 +201,28 @@ def _build(P):
         t[O_cpu_iar + i] = False
         if (2 == t[O_aff_w]) and (i == t[O_its_target]):
             t[O_aff_w] = 3 if t[O_desc_pending] else 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 0  # -> idle
-            return [(tuple(t), f)]
-        else:
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 0  # -> idle
-            return [(tuple(t), f)]
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 0  # -> idle
+        return [(tuple(t), f)]
 
     # ../specs/gicv3_its_fasteoi.irqspec:140: cpu.handle_irq_event_percpu@140  [handle_irq_event_percpu@140]
     # if (desc->action) {
     def step_cpu__handle_irq_event_percpu_140(s, i):
         f = None
-        if s[O_desc_action]:
-            if s[O_freed]:  # check no_handler_after_free
+        t = list(s)
+        if t[O_desc_action]:
+            if t[O_freed]:  # check no_handler_after_free
                 f = ('no_handler_after_free',) if f is None else f + ('no_handler_after_free',)
-            t = list(s)
             t[O_nic_outstanding] = False
             if t[O_cpu_runs + i] <= p_RERUN_BOUND:
                 if not ((0 <= (t[O_cpu_runs + i] + 1)) and ((t[O_cpu_runs + i] + 1) <= (p_RERUN_BOUND + 1))):  # check in_range: no successor
                     return [(None, (('in_range',) if f is None else f + ('in_range',)))]
                 t[O_cpu_runs + i] = t[O_cpu_runs + i] + 1
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 2  # -> handle_irq_event@134
-                return [(tuple(t), f)]
-            else:
-                if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
-                    f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
-                t[PC_cpu + i] = 2  # -> handle_irq_event@134
-                return [(tuple(t), f)]
+            if not (t[O_cpu_runs + i] <= p_RERUN_BOUND):  # check bounded_rerun
+                f = ('bounded_rerun',) if f is None else f + ('bounded_rerun',)
+            t[PC_cpu + i] = 2  # -> handle_irq_event@134
+            return [(tuple(t), f)]
         else:
-            t = list(s)
             t[PC_cpu + i] = 2  # -> handle_irq_event@134
             return [(tuple(t), None)]
 
@@ -279,27 +242,16 @@ def _build(P):
             t1 = list(t)
             t1[O_its_target] = c_t
             for c_either1_2 in R0:  # any either1
+                t2 = list(t1)
                 if c_either1_2 == 0:
-                    t2 = list(t1)
-                    t2[O_desc_lock] = -1
-                    t2[PC_set_affinity] = 0  # -> set_affinity@211
-                    out.append((tuple(t2), None))
-                    continue
+                    pass
                 else:
-                    if t1[O_redist_pending + t1[O_set_affinity_old]]:
-                        t2 = list(t1)
+                    if t2[O_redist_pending + t2[O_set_affinity_old]]:
                         t2[O_redist_pending + t2[O_set_affinity_old]] = False
                         t2[O_redist_pending + t2[O_its_target]] = True
-                        t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@211
-                        out.append((tuple(t2), None))
-                        continue
-                    else:
-                        t2 = list(t1)
-                        t2[O_desc_lock] = -1
-                        t2[PC_set_affinity] = 0  # -> set_affinity@211
-                        out.append((tuple(t2), None))
-                        continue
+                t2[O_desc_lock] = -1
+                t2[PC_set_affinity] = 0  # -> set_affinity@211
+                out.append((tuple(t2), None))
         return out
 
     # ../specs/gicv3_its_fasteoi.irqspec:231: free_irq.free_irq@231  [free_irq@231]

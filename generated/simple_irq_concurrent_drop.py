@@ -116,110 +116,33 @@ def _build(P):
         t[O_desc_lock] = 1 + i
         if not t[O_desc_inprogress]:
             t[O_cpu_irq_can_handle_pm_return + i] = True
-            if not t[O_cpu_irq_can_handle_pm_return + i]:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                t[O_cpu_irq_can_handle_return + i] = False
-                if not t[O_cpu_irq_can_handle_return + i]:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                    return [(tuple(t), None)]
-            else:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                t[O_desc_replay] = False
-                if (not t[O_desc_action]) or t[O_desc_disabled]:
-                    t[O_desc_pending] = True
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                        return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_actions_return + i] = True
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                        return [(tuple(t), None)]
         else:
             t[O_cpu_irq_can_handle_pm_return + i] = False
-            if not t[O_cpu_irq_can_handle_pm_return + i]:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                t[O_cpu_irq_can_handle_return + i] = False
-                if not t[O_cpu_irq_can_handle_return + i]:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 0  # -> idle
-                    return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_return + i] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                    return [(tuple(t), None)]
+        if not t[O_cpu_irq_can_handle_pm_return + i]:
+            t[O_cpu_irq_can_handle_pm_return + i] = False
+            t[O_cpu_irq_can_handle_return + i] = False
+        else:
+            t[O_cpu_irq_can_handle_pm_return + i] = False
+            t[O_desc_replay] = False
+            if (not t[O_desc_action]) or t[O_desc_disabled]:
+                t[O_desc_pending] = True
+                t[O_cpu_irq_can_handle_actions_return + i] = False
             else:
-                t[O_cpu_irq_can_handle_pm_return + i] = False
-                t[O_desc_replay] = False
-                if (not t[O_desc_action]) or t[O_desc_disabled]:
-                    t[O_desc_pending] = True
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                        return [(tuple(t), None)]
-                else:
-                    t[O_cpu_irq_can_handle_actions_return + i] = True
-                    t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
-                    t[O_cpu_irq_can_handle_actions_return + i] = False
-                    if not t[O_cpu_irq_can_handle_return + i]:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 0  # -> idle
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_cpu_irq_can_handle_return + i] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
-                        return [(tuple(t), None)]
+                t[O_cpu_irq_can_handle_actions_return + i] = True
+            t[O_cpu_irq_can_handle_return + i] = t[O_cpu_irq_can_handle_actions_return + i]
+            t[O_cpu_irq_can_handle_actions_return + i] = False
+        if not t[O_cpu_irq_can_handle_return + i]:
+            t[O_cpu_irq_can_handle_return + i] = False
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 0  # -> idle
+            return [(tuple(t), None)]
+        else:
+            t[O_cpu_irq_can_handle_return + i] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 3  # -> handle_irq_event_percpu@126
+            return [(tuple(t), None)]
 
     # ../specs/simple_irq_concurrent_drop.irqspec:120: cpu.handle_irq_event@120  [handle_irq_event@120]
     # raw_spin_lock(&desc->lock);
@@ -236,13 +159,12 @@ def _build(P):
     # ../specs/simple_irq_concurrent_drop.irqspec:126: cpu.handle_irq_event_percpu@126  [handle_irq_event_percpu@126]
     # if (desc->action)
     def step_cpu__handle_irq_event_percpu_126(s, i):
-        if s[O_desc_action]:
-            t = list(s)
+        t = list(s)
+        if t[O_desc_action]:
             t[O_dev_outstanding] = False
             t[PC_cpu + i] = 2  # -> handle_irq_event@120
             return [(tuple(t), None)]
         else:
-            t = list(s)
             t[PC_cpu + i] = 2  # -> handle_irq_event@120
             return [(tuple(t), None)]
 

@@ -191,35 +191,20 @@ def _build(P):
                     t[O_cpu_job + i] = 1 if (1 == t[O_vector_irq + i * S0_vector_irq + t[O_cpu_v + i]]) else 2
                     if (2 == t[O_cpu_job + i]) and t[O_xbit + i * S0_xbit + t[O_cpu_v + i]]:
                         t[O_stolen] = True
-                        t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
-                        if 1 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 3  # -> handle_edge_irq@156
-                            out.append((tuple(t), None))
-                            continue
-                        else:
-                            if 3 == t[O_cpu_job + i]:
-                                t[PC_cpu + i] = 8  # -> vector_cleanup@243
-                                out.append((tuple(t), None))
-                                continue
-                            else:
-                                t[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t), None))
-                                continue
+                    t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
+                    if 1 == t[O_cpu_job + i]:
+                        t[PC_cpu + i] = 3  # -> handle_edge_irq@156
+                        out.append((tuple(t), None))
+                        continue
                     else:
-                        t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
-                        if 1 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 3  # -> handle_edge_irq@156
+                        if 3 == t[O_cpu_job + i]:
+                            t[PC_cpu + i] = 8  # -> vector_cleanup@243
                             out.append((tuple(t), None))
                             continue
                         else:
-                            if 3 == t[O_cpu_job + i]:
-                                t[PC_cpu + i] = 8  # -> vector_cleanup@243
-                                out.append((tuple(t), None))
-                                continue
-                            else:
-                                t[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t), None))
-                                continue
+                            t[PC_cpu + i] = 1  # -> cpu@149
+                            out.append((tuple(t), None))
+                            continue
             else:
                 if not (s[O_apicd_on_clist] and (i == s[O_apicd_prev_cpu])):  # await
                     continue
@@ -267,92 +252,43 @@ def _build(P):
             t[O_desc_pending] = True
             t[O_desc_masked] = True
             if not t[O_apicd_move_in_progress]:
-                if t[O_desc_move_pending]:
-                    t[O_desc_move_pending] = False
-                    t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                    t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                    t[PC_cpu + i] = 27  # -> apic_set_affinity@368
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 1  # -> cpu@149
-                    return [(tuple(t), None)]
+                pass
             else:
                 if (t[O_cpu_v + i] == t[O_cfg_vector]) and (t[O_cfg_dest] == i):
                     t[PC_cpu + i] = 6  # -> vector_schedule_cleanup@235
                     return [(tuple(t), None)]
-                else:
-                    if t[O_desc_move_pending]:
-                        t[O_desc_move_pending] = False
-                        t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                        t[PC_cpu + i] = 27  # -> apic_set_affinity@368
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 1  # -> cpu@149
-                        return [(tuple(t), None)]
+            if t[O_desc_move_pending]:
+                t[O_desc_move_pending] = False
+                t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
+                t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+                t[PC_cpu + i] = 27  # -> apic_set_affinity@368
+                return [(tuple(t), None)]
+            else:
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 1  # -> cpu@149
+                return [(tuple(t), None)]
         else:
             if not t[O_apicd_move_in_progress]:
-                if t[O_desc_move_pending]:
-                    t[O_desc_move_pending] = False
-                    t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                    t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                    t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
-                    return [(tuple(t), None)]
-                else:
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
+                pass
             else:
                 if (t[O_cpu_v + i] == t[O_cfg_vector]) and (t[O_cfg_dest] == i):
                     t[PC_cpu + i] = 7  # -> vector_schedule_cleanup@235#2
                     return [(tuple(t), None)]
-                else:
-                    if t[O_desc_move_pending]:
-                        t[O_desc_move_pending] = False
-                        t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                        t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
-                        return [(tuple(t), None)]
-                    else:
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
+            if t[O_desc_move_pending]:
+                t[O_desc_move_pending] = False
+                t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
+                t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+                t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
+                return [(tuple(t), None)]
+            else:
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:197: cpu.handle_irq_event@197  [handle_irq_event@197]
     # raw_spin_lock(&desc->lock);
@@ -366,23 +302,11 @@ def _build(P):
             if t[O_desc_pending]:
                 if t[O_desc_masked]:
                     t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
         else:
             t[O_desc_lock] = -1
             t[PC_cpu + i] = 1  # -> cpu@149
@@ -437,23 +361,11 @@ def _build(P):
             if t[O_desc_pending]:
                 if t[O_desc_masked]:
                     t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:243: cpu.vector_cleanup@243  [vector_cleanup@243]
     # raw_spin_lock(&vector_lock);
@@ -469,13 +381,9 @@ def _build(P):
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_apicd_prev_cpu] = 0
-            t[O_vector_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
-        else:
-            t[O_vector_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[PC_cpu + i] = 1  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:311: cpu.msi_set_affinity@311  [msi_set_affinity@311]
     # raw_spin_lock(&vector_lock);
@@ -486,15 +394,10 @@ def _build(P):
         t[O_vector_lock] = 1 + 1 + i
         if (0 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]) or (3 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]):
             t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]] = 3
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 11  # -> msi_set_affinity@321
-            return [(tuple(t), None)]
-        else:
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 11  # -> msi_set_affinity@321
-            return [(tuple(t), None)]
+        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+        t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
+        t[PC_cpu + i] = 11  # -> msi_set_affinity@321
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:311: cpu.msi_set_affinity@311#2  [msi_set_affinity@311#2]
     # raw_spin_lock(&vector_lock);
@@ -505,32 +408,25 @@ def _build(P):
         t[O_vector_lock] = 1 + 1 + i
         if (0 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]) or (3 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]):
             t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]] = 3
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 12  # -> msi_set_affinity@321#2
-            return [(tuple(t), None)]
-        else:
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 12  # -> msi_set_affinity@321#2
-            return [(tuple(t), None)]
+        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+        t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
+        t[PC_cpu + i] = 12  # -> msi_set_affinity@321#2
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:321: cpu.msi_set_affinity@321  [msi_set_affinity@321]
     # yield;
     def step_cpu__msi_set_affinity_321(s, i):
-        if s[O_msg_addr] != s[O_cfg_dest]:
-            t = list(s)
-            t[O_msg_addr] = s[O_cfg_dest]
+        t = list(s)
+        if t[O_msg_addr] != t[O_cfg_dest]:
+            t[O_msg_addr] = t[O_cfg_dest]
             t[PC_cpu + i] = 15  # -> irq_msi_update_msg@347#3
             return [(tuple(t), None)]
         else:
-            if s[O_msg_data] != s[O_cfg_vector]:
-                t = list(s)
-                t[O_msg_data] = s[O_cfg_vector]
+            if t[O_msg_data] != t[O_cfg_vector]:
+                t[O_msg_data] = t[O_cfg_vector]
                 t[PC_cpu + i] = 21  # -> irq_msi_update_msg@351#3
                 return [(tuple(t), None)]
             else:
-                t = list(s)
                 t[O_vector_lock] = -1
                 if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                     t[PC_cpu + i] = 25  # -> apic_retrigger_irq@357
@@ -544,35 +440,29 @@ def _build(P):
                     t[O_cpu_msi_set_affinity_return + i] = 0
                     if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                         t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 1  # -> cpu@149
-                        return [(tuple(t), None)]
                     else:
                         if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                             return [(None, ('in_range',))]
                         t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 1  # -> cpu@149
-                        return [(tuple(t), None)]
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 1  # -> cpu@149
+                    return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:321: cpu.msi_set_affinity@321#2  [msi_set_affinity@321#2]
     # yield;
     def step_cpu__msi_set_affinity_321_2(s, i):
-        if s[O_msg_addr] != s[O_cfg_dest]:
-            t = list(s)
-            t[O_msg_addr] = s[O_cfg_dest]
+        t = list(s)
+        if t[O_msg_addr] != t[O_cfg_dest]:
+            t[O_msg_addr] = t[O_cfg_dest]
             t[PC_cpu + i] = 18  # -> irq_msi_update_msg@347#6
             return [(tuple(t), None)]
         else:
-            if s[O_msg_data] != s[O_cfg_vector]:
-                t = list(s)
-                t[O_msg_data] = s[O_cfg_vector]
+            if t[O_msg_data] != t[O_cfg_vector]:
+                t[O_msg_data] = t[O_cfg_vector]
                 t[PC_cpu + i] = 24  # -> irq_msi_update_msg@351#6
                 return [(tuple(t), None)]
             else:
-                t = list(s)
                 t[O_vector_lock] = -1
                 if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                     t[PC_cpu + i] = 26  # -> apic_retrigger_irq@357#2
@@ -586,64 +476,30 @@ def _build(P):
                     t[O_cpu_msi_set_affinity_return + i] = 0
                     if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                         t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
                     else:
                         if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                             return [(None, ('in_range',))]
                         t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    if t[O_desc_pending]:
+                        if t[O_desc_masked]:
+                            t[O_desc_masked] = False
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                    return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347  [irq_msi_update_msg@347]
     # yield;
     def step_cpu__irq_msi_update_msg_347(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 19  # -> irq_msi_update_msg@351
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -651,30 +507,25 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 1  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#2  [irq_msi_update_msg@347#2]
     # yield;
     def step_cpu__irq_msi_update_msg_347_2(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 20  # -> irq_msi_update_msg@351#2
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -682,29 +533,24 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 1  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#3  [irq_msi_update_msg@347#3]
     # yield;
     def step_cpu__irq_msi_update_msg_347_3(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 21  # -> irq_msi_update_msg@351#3
             return [(tuple(t), None)]
         else:
-            t = list(s)
             t[O_vector_lock] = -1
             if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                 t[PC_cpu + i] = 25  # -> apic_retrigger_irq@357
@@ -718,30 +564,25 @@ def _build(P):
                 t[O_cpu_msi_set_affinity_return + i] = 0
                 if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                     t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 1  # -> cpu@149
-                    return [(tuple(t), None)]
                 else:
                     if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
                     t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 1  # -> cpu@149
-                    return [(tuple(t), None)]
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 1  # -> cpu@149
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#4  [irq_msi_update_msg@347#4]
     # yield;
     def step_cpu__irq_msi_update_msg_347_4(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 22  # -> irq_msi_update_msg@351#4
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -749,64 +590,30 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#5  [irq_msi_update_msg@347#5]
     # yield;
     def step_cpu__irq_msi_update_msg_347_5(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 23  # -> irq_msi_update_msg@351#5
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -814,63 +621,29 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#6  [irq_msi_update_msg@347#6]
     # yield;
     def step_cpu__irq_msi_update_msg_347_6(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 24  # -> irq_msi_update_msg@351#6
             return [(tuple(t), None)]
         else:
-            t = list(s)
             t[O_vector_lock] = -1
             if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                 t[PC_cpu + i] = 26  # -> apic_retrigger_irq@357#2
@@ -884,52 +657,19 @@ def _build(P):
                 t[O_cpu_msi_set_affinity_return + i] = 0
                 if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                     t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
                 else:
                     if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
                     t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351  [irq_msi_update_msg@351]
     # yield;
@@ -943,18 +683,14 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 1  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#2  [irq_msi_update_msg@351#2]
     # yield;
@@ -968,18 +704,14 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 1  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 1  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#3  [irq_msi_update_msg@351#3]
     # yield;
@@ -998,18 +730,14 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 1  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#4  [irq_msi_update_msg@351#4]
     # yield;
@@ -1023,52 +751,19 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#5  [irq_msi_update_msg@351#5]
     # yield;
@@ -1082,52 +777,19 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#6  [irq_msi_update_msg@351#6]
     # yield;
@@ -1146,52 +808,19 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:357: cpu.apic_retrigger_irq@357  [apic_retrigger_irq@357]
     # raw_spin_lock(&vector_lock);
@@ -1204,49 +833,23 @@ def _build(P):
         if t[O_xbit + i * S0_xbit + t[O_cfg_vector]]:
             t[O_xbit + i * S0_xbit + t[O_cfg_vector]] = False
             t[O_xbit + t[O_cfg_dest] * S0_xbit + t[O_cfg_vector]] = True
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
+        t[O_cpu_msi_set_affinity_old_dest + i] = 0
+        t[O_cpu_msi_set_affinity_old_vector + i] = 0
+        t[O_cpu_msi_set_affinity_ret + i] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+        t[O_cpu_msi_set_affinity_return + i] = 0
+        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+            t[O_desc_move_pending] = True
         else:
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 1  # -> cpu@149
-                return [(tuple(t), None)]
+            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                return [(None, ('in_range',))]
+            t[O_desc_pending_mask] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 1  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:357: cpu.apic_retrigger_irq@357#2  [apic_retrigger_irq@357#2]
     # raw_spin_lock(&vector_lock);
@@ -1259,117 +862,28 @@ def _build(P):
         if t[O_xbit + i * S0_xbit + t[O_cfg_vector]]:
             t[O_xbit + i * S0_xbit + t[O_cfg_vector]] = False
             t[O_xbit + t[O_cfg_dest] * S0_xbit + t[O_cfg_vector]] = True
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
+        t[O_cpu_msi_set_affinity_old_dest + i] = 0
+        t[O_cpu_msi_set_affinity_old_vector + i] = 0
+        t[O_cpu_msi_set_affinity_ret + i] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+        t[O_cpu_msi_set_affinity_return + i] = 0
+        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+            t[O_desc_move_pending] = True
         else:
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                return [(None, ('in_range',))]
+            t[O_desc_pending_mask] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:368: cpu.apic_set_affinity@368  [apic_set_affinity@368]
     # guard(raw_spinlock)(&vector_lock);
@@ -1386,28 +900,6 @@ def _build(P):
             t[O_cpu_apic_set_affinity_return + i] = 0
             if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                t[O_cpu_msi_set_affinity_ret + i] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                t[O_cpu_msi_set_affinity_return + i] = 0
-                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                    t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 1  # -> cpu@149
-                    out.append((tuple(t), None))
-                    return out
-                else:
-                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                        out.append((None, ('in_range',)))
-                        return out
-                    t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 1  # -> cpu@149
-                    out.append((tuple(t), None))
-                    return out
             else:
                 if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                     if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1423,28 +915,6 @@ def _build(P):
                             return out
                         else:
                             t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t[O_cpu_msi_set_affinity_ret + i] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                            t[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                t[O_desc_move_pending] = True
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    return out
-                                t[O_desc_pending_mask] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t), None))
-                                return out
                 else:
                     if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1460,32 +930,27 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 1  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 1  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
                     else:
                         t[PC_cpu + i] = 9  # -> msi_set_affinity@311
                         out.append((tuple(t), None))
                         return out
+            t[O_cpu_msi_set_affinity_old_dest + i] = 0
+            t[O_cpu_msi_set_affinity_old_vector + i] = 0
+            t[O_cpu_msi_set_affinity_ret + i] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+            t[O_cpu_msi_set_affinity_return + i] = 0
+            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                t[O_desc_move_pending] = True
+            else:
+                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                    out.append((None, ('in_range',)))
+                    return out
+                t[O_desc_pending_mask] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 1  # -> cpu@149
+            out.append((tuple(t), None))
+            return out
         else:
             if t[O_apicd_move_in_progress] or t[O_apicd_on_clist]:
                 t[O_cpu_apic_set_affinity_return + i] = 1
@@ -1494,28 +959,6 @@ def _build(P):
                 t[O_cpu_apic_set_affinity_return + i] = 0
                 if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                    t[O_cpu_msi_set_affinity_return + i] = 0
-                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                        t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 1  # -> cpu@149
-                        out.append((tuple(t), None))
-                        return out
-                    else:
-                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                            out.append((None, ('in_range',)))
-                            return out
-                        t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 1  # -> cpu@149
-                        out.append((tuple(t), None))
-                        return out
                 else:
                     if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1531,28 +974,6 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 1  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 1  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
                     else:
                         if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1568,32 +989,27 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 1  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 1  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
                         else:
                             t[PC_cpu + i] = 9  # -> msi_set_affinity@311
                             out.append((tuple(t), None))
                             return out
+                t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                t[O_cpu_msi_set_affinity_ret + i] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                t[O_cpu_msi_set_affinity_return + i] = 0
+                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                    t[O_desc_move_pending] = True
+                else:
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        out.append((None, ('in_range',)))
+                        return out
+                    t[O_desc_pending_mask] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 1  # -> cpu@149
+                out.append((tuple(t), None))
+                return out
             else:
                 if not any(((0 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_3]) or (3 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_3])) for b_w_3 in R1):
                     t[O_cpu_apic_set_affinity_return + i] = 2
@@ -1602,28 +1018,6 @@ def _build(P):
                     t[O_cpu_apic_set_affinity_return + i] = 0
                     if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                        t[O_cpu_msi_set_affinity_return + i] = 0
-                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                            t[O_desc_move_pending] = True
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 1  # -> cpu@149
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                out.append((None, ('in_range',)))
-                                return out
-                            t[O_desc_pending_mask] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 1  # -> cpu@149
-                            out.append((tuple(t), None))
-                            return out
                     else:
                         if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1639,28 +1033,6 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 1  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 1  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
                         else:
                             if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                                 if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1676,32 +1048,27 @@ def _build(P):
                                         return out
                                     else:
                                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                        t[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t[O_desc_move_pending] = True
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 1  # -> cpu@149
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                return out
-                                            t[O_desc_pending_mask] = 0
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 1  # -> cpu@149
-                                            out.append((tuple(t), None))
-                                            return out
                             else:
                                 t[PC_cpu + i] = 9  # -> msi_set_affinity@311
                                 out.append((tuple(t), None))
                                 return out
+                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                    t[O_cpu_msi_set_affinity_ret + i] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                    t[O_cpu_msi_set_affinity_return + i] = 0
+                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                        t[O_desc_move_pending] = True
+                    else:
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            out.append((None, ('in_range',)))
+                            return out
+                        t[O_desc_pending_mask] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 1  # -> cpu@149
+                    out.append((tuple(t), None))
+                    return out
                 else:
                     t[O_apicd_move_in_progress] = True
                     t[O_apicd_prev_vector] = t[O_cfg_vector]
@@ -1719,28 +1086,6 @@ def _build(P):
                         t1[O_cpu_apic_set_affinity_return + i] = 0
                         if 0 != t1[O_cpu_msi_set_affinity_ret + i]:
                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                t1[O_desc_move_pending] = True
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t1[O_desc_lock] = -1
-                                t1[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t1), None))
-                                continue
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t1[O_desc_pending_mask] = 0
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t1[O_desc_lock] = -1
-                                t1[PC_cpu + i] = 1  # -> cpu@149
-                                out.append((tuple(t1), None))
-                                continue
                         else:
                             if (not t1[O_msi_nomask_quirk]) or (t1[O_cfg_vector] == t1[O_cpu_msi_set_affinity_old_vector + i]) or (t1[O_cfg_dest] == t1[O_cpu_msi_set_affinity_old_dest + i]):
                                 if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -1756,28 +1101,6 @@ def _build(P):
                                         continue
                                     else:
                                         t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                        t1[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t1[O_desc_move_pending] = True
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t1[O_desc_lock] = -1
-                                            t1[PC_cpu + i] = 1  # -> cpu@149
-                                            out.append((tuple(t1), None))
-                                            continue
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t1[O_desc_pending_mask] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t1[O_desc_lock] = -1
-                                            t1[PC_cpu + i] = 1  # -> cpu@149
-                                            out.append((tuple(t1), None))
-                                            continue
                             else:
                                 if t1[O_cpu_msi_set_affinity_old_dest + i] != i:
                                     if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -1793,32 +1116,26 @@ def _build(P):
                                             continue
                                         else:
                                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                                t1[O_desc_move_pending] = True
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 1  # -> cpu@149
-                                                out.append((tuple(t1), None))
-                                                continue
-                                            else:
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t1[O_desc_pending_mask] = 0
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 1  # -> cpu@149
-                                                out.append((tuple(t1), None))
-                                                continue
                                 else:
                                     t1[PC_cpu + i] = 9  # -> msi_set_affinity@311
                                     out.append((tuple(t1), None))
                                     continue
+                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
+                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
+                        t1[O_cpu_msi_set_affinity_ret + i] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
+                        t1[O_cpu_msi_set_affinity_return + i] = 0
+                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
+                            t1[O_desc_move_pending] = True
+                        else:
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t1[O_desc_pending_mask] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = 0
+                        t1[O_desc_lock] = -1
+                        t1[PC_cpu + i] = 1  # -> cpu@149
+                        out.append((tuple(t1), None))
                     return out
 
     # ../specs/x86_msi_set_affinity.irqspec:368: cpu.apic_set_affinity@368#2  [apic_set_affinity@368#2]
@@ -1836,66 +1153,6 @@ def _build(P):
             t[O_cpu_apic_set_affinity_return + i] = 0
             if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                t[O_cpu_msi_set_affinity_ret + i] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                t[O_cpu_msi_set_affinity_return + i] = 0
-                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                    t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        out.append((tuple(t), None))
-                        return out
-                else:
-                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                        out.append((None, ('in_range',)))
-                        return out
-                    t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                        out.append((tuple(t), None))
-                        return out
             else:
                 if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                     if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1911,66 +1168,6 @@ def _build(P):
                             return out
                         else:
                             t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t[O_cpu_msi_set_affinity_ret + i] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                            t[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                t[O_desc_move_pending] = True
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t[O_desc_pending]:
-                                    if t[O_desc_masked]:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    return out
-                                t[O_desc_pending_mask] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t[O_desc_pending]:
-                                    if t[O_desc_masked]:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
                 else:
                     if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1986,70 +1183,32 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
                     else:
                         t[PC_cpu + i] = 10  # -> msi_set_affinity@311#2
                         out.append((tuple(t), None))
                         return out
+            t[O_cpu_msi_set_affinity_old_dest + i] = 0
+            t[O_cpu_msi_set_affinity_old_vector + i] = 0
+            t[O_cpu_msi_set_affinity_ret + i] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+            t[O_cpu_msi_set_affinity_return + i] = 0
+            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                t[O_desc_move_pending] = True
+            else:
+                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                    out.append((None, ('in_range',)))
+                    return out
+                t[O_desc_pending_mask] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+            out.append((tuple(t), None))
+            return out
         else:
             if t[O_apicd_move_in_progress] or t[O_apicd_on_clist]:
                 t[O_cpu_apic_set_affinity_return + i] = 1
@@ -2058,66 +1217,6 @@ def _build(P):
                 t[O_cpu_apic_set_affinity_return + i] = 0
                 if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                    t[O_cpu_msi_set_affinity_return + i] = 0
-                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                        t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                            out.append((None, ('in_range',)))
-                            return out
-                        t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
                 else:
                     if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2133,66 +1232,6 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
                     else:
                         if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2208,70 +1247,32 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
                         else:
                             t[PC_cpu + i] = 10  # -> msi_set_affinity@311#2
                             out.append((tuple(t), None))
                             return out
+                t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                t[O_cpu_msi_set_affinity_ret + i] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                t[O_cpu_msi_set_affinity_return + i] = 0
+                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                    t[O_desc_move_pending] = True
+                else:
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        out.append((None, ('in_range',)))
+                        return out
+                    t[O_desc_pending_mask] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                out.append((tuple(t), None))
+                return out
             else:
                 if not any(((0 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_4]) or (3 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_4])) for b_w_4 in R1):
                     t[O_cpu_apic_set_affinity_return + i] = 2
@@ -2280,66 +1281,6 @@ def _build(P):
                     t[O_cpu_apic_set_affinity_return + i] = 0
                     if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                        t[O_cpu_msi_set_affinity_return + i] = 0
-                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                            t[O_desc_move_pending] = True
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            if t[O_desc_pending]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_masked] = False
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                out.append((None, ('in_range',)))
-                                return out
-                            t[O_desc_pending_mask] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            if t[O_desc_pending]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_masked] = False
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
                     else:
                         if (not t[O_msi_nomask_quirk]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2355,66 +1296,6 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
                         else:
                             if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                                 if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2430,70 +1311,32 @@ def _build(P):
                                         return out
                                     else:
                                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                        t[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t[O_desc_move_pending] = True
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t[O_desc_pending]:
-                                                if t[O_desc_masked]:
-                                                    t[O_desc_masked] = False
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                                else:
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                return out
-                                            t[O_desc_pending_mask] = 0
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t[O_desc_pending]:
-                                                if t[O_desc_masked]:
-                                                    t[O_desc_masked] = False
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                                else:
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
                             else:
                                 t[PC_cpu + i] = 10  # -> msi_set_affinity@311#2
                                 out.append((tuple(t), None))
                                 return out
+                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                    t[O_cpu_msi_set_affinity_ret + i] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                    t[O_cpu_msi_set_affinity_return + i] = 0
+                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                        t[O_desc_move_pending] = True
+                    else:
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            out.append((None, ('in_range',)))
+                            return out
+                        t[O_desc_pending_mask] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    if t[O_desc_pending]:
+                        if t[O_desc_masked]:
+                            t[O_desc_masked] = False
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                    out.append((tuple(t), None))
+                    return out
                 else:
                     t[O_apicd_move_in_progress] = True
                     t[O_apicd_prev_vector] = t[O_cfg_vector]
@@ -2511,66 +1354,6 @@ def _build(P):
                         t1[O_cpu_apic_set_affinity_return + i] = 0
                         if 0 != t1[O_cpu_msi_set_affinity_ret + i]:
                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                t1[O_desc_move_pending] = True
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t1[O_desc_pending]:
-                                    if t1[O_desc_masked]:
-                                        t1[O_desc_masked] = False
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                    else:
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                else:
-                                    t1[O_desc_pending] = False
-                                    t1[O_desc_inprogress] = True
-                                    t1[O_desc_lock] = -1
-                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t1), None))
-                                    continue
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t1[O_desc_pending_mask] = 0
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t1[O_desc_pending]:
-                                    if t1[O_desc_masked]:
-                                        t1[O_desc_masked] = False
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                    else:
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                else:
-                                    t1[O_desc_pending] = False
-                                    t1[O_desc_inprogress] = True
-                                    t1[O_desc_lock] = -1
-                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t1), None))
-                                    continue
                         else:
                             if (not t1[O_msi_nomask_quirk]) or (t1[O_cfg_vector] == t1[O_cpu_msi_set_affinity_old_vector + i]) or (t1[O_cfg_dest] == t1[O_cpu_msi_set_affinity_old_dest + i]):
                                 if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -2586,66 +1369,6 @@ def _build(P):
                                         continue
                                     else:
                                         t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                        t1[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t1[O_desc_move_pending] = True
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t1[O_desc_pending]:
-                                                if t1[O_desc_masked]:
-                                                    t1[O_desc_masked] = False
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                t1[O_desc_pending] = False
-                                                t1[O_desc_inprogress] = True
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t1), None))
-                                                continue
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t1[O_desc_pending_mask] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t1[O_desc_pending]:
-                                                if t1[O_desc_masked]:
-                                                    t1[O_desc_masked] = False
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                t1[O_desc_pending] = False
-                                                t1[O_desc_inprogress] = True
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t1), None))
-                                                continue
                             else:
                                 if t1[O_cpu_msi_set_affinity_old_dest + i] != i:
                                     if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -2661,70 +1384,31 @@ def _build(P):
                                             continue
                                         else:
                                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                                t1[O_desc_move_pending] = True
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                if t1[O_desc_pending]:
-                                                    if t1[O_desc_masked]:
-                                                        t1[O_desc_masked] = False
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                    else:
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t1[O_desc_pending_mask] = 0
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                if t1[O_desc_pending]:
-                                                    if t1[O_desc_masked]:
-                                                        t1[O_desc_masked] = False
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                    else:
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
                                 else:
                                     t1[PC_cpu + i] = 10  # -> msi_set_affinity@311#2
                                     out.append((tuple(t1), None))
                                     continue
+                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
+                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
+                        t1[O_cpu_msi_set_affinity_ret + i] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
+                        t1[O_cpu_msi_set_affinity_return + i] = 0
+                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
+                            t1[O_desc_move_pending] = True
+                        else:
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t1[O_desc_pending_mask] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = 0
+                        if t1[O_desc_pending]:
+                            if t1[O_desc_masked]:
+                                t1[O_desc_masked] = False
+                        t1[O_desc_pending] = False
+                        t1[O_desc_inprogress] = True
+                        t1[O_desc_lock] = -1
+                        t1[PC_cpu + i] = 5  # -> handle_irq_event_percpu@202
+                        out.append((tuple(t1), None))
                     return out
 
     # ../specs/x86_msi_set_affinity.irqspec:397: set_affinity.set_affinity@397  [set_affinity@397]

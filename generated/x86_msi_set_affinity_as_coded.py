@@ -193,35 +193,20 @@ def _build(P):
                     t[O_cpu_job + i] = 1 if (1 == t[O_vector_irq + i * S0_vector_irq + t[O_cpu_v + i]]) else 2
                     if (2 == t[O_cpu_job + i]) and t[O_xbit + i * S0_xbit + t[O_cpu_v + i]]:
                         t[O_stolen] = True
-                        t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
-                        if 1 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 7  # -> handle_edge_irq@156
-                            out.append((tuple(t), None))
-                            continue
-                        else:
-                            if 3 == t[O_cpu_job + i]:
-                                t[PC_cpu + i] = 12  # -> vector_cleanup@243
-                                out.append((tuple(t), None))
-                                continue
-                            else:
-                                t[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t), None))
-                                continue
+                    t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
+                    if 1 == t[O_cpu_job + i]:
+                        t[PC_cpu + i] = 7  # -> handle_edge_irq@156
+                        out.append((tuple(t), None))
+                        continue
                     else:
-                        t[O_xbit + i * S0_xbit + t[O_cpu_v + i]] = False
-                        if 1 == t[O_cpu_job + i]:
-                            t[PC_cpu + i] = 7  # -> handle_edge_irq@156
+                        if 3 == t[O_cpu_job + i]:
+                            t[PC_cpu + i] = 12  # -> vector_cleanup@243
                             out.append((tuple(t), None))
                             continue
                         else:
-                            if 3 == t[O_cpu_job + i]:
-                                t[PC_cpu + i] = 12  # -> vector_cleanup@243
-                                out.append((tuple(t), None))
-                                continue
-                            else:
-                                t[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t), None))
-                                continue
+                            t[PC_cpu + i] = 5  # -> cpu@149
+                            out.append((tuple(t), None))
+                            continue
             else:
                 if not (s[O_apicd_on_clist] and (i == s[O_apicd_prev_cpu])):  # await
                     continue
@@ -251,15 +236,10 @@ def _build(P):
         t[O_vector_lock] = 1 + 1 + i
         if (0 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]) or (3 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]):
             t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]] = 3
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 3  # -> msi_set_affinity@75
-            return [(tuple(t), None)]
-        else:
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 3  # -> msi_set_affinity@75
-            return [(tuple(t), None)]
+        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+        t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
+        t[PC_cpu + i] = 3  # -> msi_set_affinity@75
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity_as_coded.irqspec:65: cpu.msi_set_affinity@65#2  [msi_set_affinity@65#2]
     # raw_spin_lock(&vector_lock);
@@ -270,32 +250,25 @@ def _build(P):
         t[O_vector_lock] = 1 + 1 + i
         if (0 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]) or (3 == t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]]):
             t[O_vector_irq + i * S0_vector_irq + t[O_cfg_vector]] = 3
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 4  # -> msi_set_affinity@75#2
-            return [(tuple(t), None)]
-        else:
-            t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-            t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
-            t[PC_cpu + i] = 4  # -> msi_set_affinity@75#2
-            return [(tuple(t), None)]
+        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+        t[O_msg_data] = t[O_cpu_msi_set_affinity_old_vector + i]
+        t[PC_cpu + i] = 4  # -> msi_set_affinity@75#2
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity_as_coded.irqspec:75: cpu.msi_set_affinity@75  [msi_set_affinity@75]
     # yield;
     def step_cpu__msi_set_affinity_75(s, i):
-        if s[O_msg_addr] != s[O_cfg_dest]:
-            t = list(s)
-            t[O_msg_addr] = s[O_cfg_dest]
+        t = list(s)
+        if t[O_msg_addr] != t[O_cfg_dest]:
+            t[O_msg_addr] = t[O_cfg_dest]
             t[PC_cpu + i] = 15  # -> irq_msi_update_msg@347#3
             return [(tuple(t), None)]
         else:
-            if s[O_msg_data] != s[O_cfg_vector]:
-                t = list(s)
-                t[O_msg_data] = s[O_cfg_vector]
+            if t[O_msg_data] != t[O_cfg_vector]:
+                t[O_msg_data] = t[O_cfg_vector]
                 t[PC_cpu + i] = 21  # -> irq_msi_update_msg@351#3
                 return [(tuple(t), None)]
             else:
-                t = list(s)
                 t[O_vector_lock] = -1
                 if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                     t[PC_cpu + i] = 25  # -> apic_retrigger_irq@357
@@ -309,35 +282,29 @@ def _build(P):
                     t[O_cpu_msi_set_affinity_return + i] = 0
                     if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                         t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> cpu@149
-                        return [(tuple(t), None)]
                     else:
                         if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                             return [(None, ('in_range',))]
                         t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> cpu@149
-                        return [(tuple(t), None)]
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 5  # -> cpu@149
+                    return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity_as_coded.irqspec:75: cpu.msi_set_affinity@75#2  [msi_set_affinity@75#2]
     # yield;
     def step_cpu__msi_set_affinity_75_2(s, i):
-        if s[O_msg_addr] != s[O_cfg_dest]:
-            t = list(s)
-            t[O_msg_addr] = s[O_cfg_dest]
+        t = list(s)
+        if t[O_msg_addr] != t[O_cfg_dest]:
+            t[O_msg_addr] = t[O_cfg_dest]
             t[PC_cpu + i] = 18  # -> irq_msi_update_msg@347#6
             return [(tuple(t), None)]
         else:
-            if s[O_msg_data] != s[O_cfg_vector]:
-                t = list(s)
-                t[O_msg_data] = s[O_cfg_vector]
+            if t[O_msg_data] != t[O_cfg_vector]:
+                t[O_msg_data] = t[O_cfg_vector]
                 t[PC_cpu + i] = 24  # -> irq_msi_update_msg@351#6
                 return [(tuple(t), None)]
             else:
-                t = list(s)
                 t[O_vector_lock] = -1
                 if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                     t[PC_cpu + i] = 26  # -> apic_retrigger_irq@357#2
@@ -351,52 +318,19 @@ def _build(P):
                     t[O_cpu_msi_set_affinity_return + i] = 0
                     if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                         t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
                     else:
                         if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                             return [(None, ('in_range',))]
                         t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    if t[O_desc_pending]:
+                        if t[O_desc_masked]:
+                            t[O_desc_masked] = False
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                    return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:149: cpu.cpu@149  [cpu@149]
     # v = A;
@@ -425,92 +359,43 @@ def _build(P):
             t[O_desc_pending] = True
             t[O_desc_masked] = True
             if not t[O_apicd_move_in_progress]:
-                if t[O_desc_move_pending]:
-                    t[O_desc_move_pending] = False
-                    t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                    t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                    t[PC_cpu + i] = 27  # -> apic_set_affinity@368
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> cpu@149
-                    return [(tuple(t), None)]
+                pass
             else:
                 if (t[O_cpu_v + i] == t[O_cfg_vector]) and (t[O_cfg_dest] == i):
                     t[PC_cpu + i] = 10  # -> vector_schedule_cleanup@235
                     return [(tuple(t), None)]
-                else:
-                    if t[O_desc_move_pending]:
-                        t[O_desc_move_pending] = False
-                        t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                        t[PC_cpu + i] = 27  # -> apic_set_affinity@368
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> cpu@149
-                        return [(tuple(t), None)]
+            if t[O_desc_move_pending]:
+                t[O_desc_move_pending] = False
+                t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
+                t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+                t[PC_cpu + i] = 27  # -> apic_set_affinity@368
+                return [(tuple(t), None)]
+            else:
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> cpu@149
+                return [(tuple(t), None)]
         else:
             if not t[O_apicd_move_in_progress]:
-                if t[O_desc_move_pending]:
-                    t[O_desc_move_pending] = False
-                    t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                    t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                    t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
-                    return [(tuple(t), None)]
-                else:
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
+                pass
             else:
                 if (t[O_cpu_v + i] == t[O_cfg_vector]) and (t[O_cfg_dest] == i):
                     t[PC_cpu + i] = 11  # -> vector_schedule_cleanup@235#2
                     return [(tuple(t), None)]
-                else:
-                    if t[O_desc_move_pending]:
-                        t[O_desc_move_pending] = False
-                        t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
-                        t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
-                        t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
-                        return [(tuple(t), None)]
-                    else:
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
+            if t[O_desc_move_pending]:
+                t[O_desc_move_pending] = False
+                t[O_cpu_msi_set_affinity_old_dest + i] = t[O_cfg_dest]
+                t[O_cpu_msi_set_affinity_old_vector + i] = t[O_cfg_vector]
+                t[PC_cpu + i] = 28  # -> apic_set_affinity@368#2
+                return [(tuple(t), None)]
+            else:
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:197: cpu.handle_irq_event@197  [handle_irq_event@197]
     # raw_spin_lock(&desc->lock);
@@ -524,23 +409,11 @@ def _build(P):
             if t[O_desc_pending]:
                 if t[O_desc_masked]:
                     t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
         else:
             t[O_desc_lock] = -1
             t[PC_cpu + i] = 5  # -> cpu@149
@@ -595,23 +468,11 @@ def _build(P):
             if t[O_desc_pending]:
                 if t[O_desc_masked]:
                     t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:243: cpu.vector_cleanup@243  [vector_cleanup@243]
     # raw_spin_lock(&vector_lock);
@@ -627,25 +488,20 @@ def _build(P):
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_apicd_prev_cpu] = 0
-            t[O_vector_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
-        else:
-            t[O_vector_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[PC_cpu + i] = 5  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347  [irq_msi_update_msg@347]
     # yield;
     def step_cpu__irq_msi_update_msg_347(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 19  # -> irq_msi_update_msg@351
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -653,30 +509,25 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#2  [irq_msi_update_msg@347#2]
     # yield;
     def step_cpu__irq_msi_update_msg_347_2(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 20  # -> irq_msi_update_msg@351#2
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -684,29 +535,24 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#3  [irq_msi_update_msg@347#3]
     # yield;
     def step_cpu__irq_msi_update_msg_347_3(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 21  # -> irq_msi_update_msg@351#3
             return [(tuple(t), None)]
         else:
-            t = list(s)
             t[O_vector_lock] = -1
             if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                 t[PC_cpu + i] = 25  # -> apic_retrigger_irq@357
@@ -720,30 +566,25 @@ def _build(P):
                 t[O_cpu_msi_set_affinity_return + i] = 0
                 if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                     t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> cpu@149
-                    return [(tuple(t), None)]
                 else:
                     if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
                     t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> cpu@149
-                    return [(tuple(t), None)]
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> cpu@149
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#4  [irq_msi_update_msg@347#4]
     # yield;
     def step_cpu__irq_msi_update_msg_347_4(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 22  # -> irq_msi_update_msg@351#4
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -751,64 +592,30 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#5  [irq_msi_update_msg@347#5]
     # yield;
     def step_cpu__irq_msi_update_msg_347_5(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 23  # -> irq_msi_update_msg@351#5
             return [(tuple(t), None)]
         else:
-            t = list(s)
-            t[O_cpu_msi_set_affinity_return + i] = s[O_cpu_msi_set_affinity_ret + i]
+            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
             t[O_cpu_msi_set_affinity_old_dest + i] = 0
             t[O_cpu_msi_set_affinity_old_vector + i] = 0
             t[O_cpu_msi_set_affinity_ret + i] = 0
@@ -816,63 +623,29 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:347: cpu.irq_msi_update_msg@347#6  [irq_msi_update_msg@347#6]
     # yield;
     def step_cpu__irq_msi_update_msg_347_6(s, i):
-        if s[O_msg_data] != s[O_cfg_vector]:
-            t = list(s)
-            t[O_msg_data] = s[O_cfg_vector]
+        t = list(s)
+        if t[O_msg_data] != t[O_cfg_vector]:
+            t[O_msg_data] = t[O_cfg_vector]
             t[PC_cpu + i] = 24  # -> irq_msi_update_msg@351#6
             return [(tuple(t), None)]
         else:
-            t = list(s)
             t[O_vector_lock] = -1
             if t[O_lapic_irr + i * S0_lapic_irr + t[O_cfg_vector]]:
                 t[PC_cpu + i] = 26  # -> apic_retrigger_irq@357#2
@@ -886,52 +659,19 @@ def _build(P):
                 t[O_cpu_msi_set_affinity_return + i] = 0
                 if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                     t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
                 else:
                     if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                         return [(None, ('in_range',))]
                     t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351  [irq_msi_update_msg@351]
     # yield;
@@ -945,18 +685,14 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#2  [irq_msi_update_msg@351#2]
     # yield;
@@ -970,18 +706,14 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            t[O_desc_lock] = -1
-            t[PC_cpu + i] = 5  # -> cpu@149
-            return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#3  [irq_msi_update_msg@351#3]
     # yield;
@@ -1000,18 +732,14 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> cpu@149
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#4  [irq_msi_update_msg@351#4]
     # yield;
@@ -1025,52 +753,19 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#5  [irq_msi_update_msg@351#5]
     # yield;
@@ -1084,52 +779,19 @@ def _build(P):
         t[O_cpu_msi_set_affinity_return + i] = 0
         if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
             t[O_desc_move_pending] = True
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
         else:
             if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                 return [(None, ('in_range',))]
             t[O_desc_pending_mask] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-            if t[O_desc_pending]:
-                if t[O_desc_masked]:
-                    t[O_desc_masked] = False
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                t[O_desc_pending] = False
-                t[O_desc_inprogress] = True
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                return [(tuple(t), None)]
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:351: cpu.irq_msi_update_msg@351#6  [irq_msi_update_msg@351#6]
     # yield;
@@ -1148,52 +810,19 @@ def _build(P):
             t[O_cpu_msi_set_affinity_return + i] = 0
             if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
                 t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
             else:
                 if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
                     return [(None, ('in_range',))]
                 t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:357: cpu.apic_retrigger_irq@357  [apic_retrigger_irq@357]
     # raw_spin_lock(&vector_lock);
@@ -1206,49 +835,23 @@ def _build(P):
         if t[O_xbit + i * S0_xbit + t[O_cfg_vector]]:
             t[O_xbit + i * S0_xbit + t[O_cfg_vector]] = False
             t[O_xbit + t[O_cfg_dest] * S0_xbit + t[O_cfg_vector]] = True
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
+        t[O_cpu_msi_set_affinity_old_dest + i] = 0
+        t[O_cpu_msi_set_affinity_old_vector + i] = 0
+        t[O_cpu_msi_set_affinity_ret + i] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+        t[O_cpu_msi_set_affinity_return + i] = 0
+        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+            t[O_desc_move_pending] = True
         else:
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                t[O_desc_lock] = -1
-                t[PC_cpu + i] = 5  # -> cpu@149
-                return [(tuple(t), None)]
+            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                return [(None, ('in_range',))]
+            t[O_desc_pending_mask] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 5  # -> cpu@149
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:357: cpu.apic_retrigger_irq@357#2  [apic_retrigger_irq@357#2]
     # raw_spin_lock(&vector_lock);
@@ -1261,117 +864,28 @@ def _build(P):
         if t[O_xbit + i * S0_xbit + t[O_cfg_vector]]:
             t[O_xbit + i * S0_xbit + t[O_cfg_vector]] = False
             t[O_xbit + t[O_cfg_dest] * S0_xbit + t[O_cfg_vector]] = True
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+        t[O_vector_lock] = -1
+        t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
+        t[O_cpu_msi_set_affinity_old_dest + i] = 0
+        t[O_cpu_msi_set_affinity_old_vector + i] = 0
+        t[O_cpu_msi_set_affinity_ret + i] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+        t[O_cpu_msi_set_affinity_return + i] = 0
+        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+            t[O_desc_move_pending] = True
         else:
-            t[O_vector_lock] = -1
-            t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-            t[O_cpu_msi_set_affinity_ret + i] = 0
-            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-            t[O_cpu_msi_set_affinity_return + i] = 0
-            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                t[O_desc_move_pending] = True
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
-            else:
-                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                    return [(None, ('in_range',))]
-                t[O_desc_pending_mask] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                if t[O_desc_pending]:
-                    if t[O_desc_masked]:
-                        t[O_desc_masked] = False
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        return [(tuple(t), None)]
-                else:
-                    t[O_desc_pending] = False
-                    t[O_desc_inprogress] = True
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                    return [(tuple(t), None)]
+            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                return [(None, ('in_range',))]
+            t[O_desc_pending_mask] = 0
+        t[O_cpu_irq_move_masked_irq_ret + i] = 0
+        if t[O_desc_pending]:
+            if t[O_desc_masked]:
+                t[O_desc_masked] = False
+        t[O_desc_pending] = False
+        t[O_desc_inprogress] = True
+        t[O_desc_lock] = -1
+        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+        return [(tuple(t), None)]
 
     # ../specs/x86_msi_set_affinity.irqspec:368: cpu.apic_set_affinity@368  [apic_set_affinity@368]
     # guard(raw_spinlock)(&vector_lock);
@@ -1388,28 +902,6 @@ def _build(P):
             t[O_cpu_apic_set_affinity_return + i] = 0
             if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                t[O_cpu_msi_set_affinity_ret + i] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                t[O_cpu_msi_set_affinity_return + i] = 0
-                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                    t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> cpu@149
-                    out.append((tuple(t), None))
-                    return out
-                else:
-                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                        out.append((None, ('in_range',)))
-                        return out
-                    t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    t[O_desc_lock] = -1
-                    t[PC_cpu + i] = 5  # -> cpu@149
-                    out.append((tuple(t), None))
-                    return out
             else:
                 if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                     if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1425,28 +917,6 @@ def _build(P):
                             return out
                         else:
                             t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t[O_cpu_msi_set_affinity_ret + i] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                            t[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                t[O_desc_move_pending] = True
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    return out
-                                t[O_desc_pending_mask] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t), None))
-                                return out
                 else:
                     if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1462,32 +932,27 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
                     else:
                         t[PC_cpu + i] = 1  # -> msi_set_affinity@65
                         out.append((tuple(t), None))
                         return out
+            t[O_cpu_msi_set_affinity_old_dest + i] = 0
+            t[O_cpu_msi_set_affinity_old_vector + i] = 0
+            t[O_cpu_msi_set_affinity_ret + i] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+            t[O_cpu_msi_set_affinity_return + i] = 0
+            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                t[O_desc_move_pending] = True
+            else:
+                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                    out.append((None, ('in_range',)))
+                    return out
+                t[O_desc_pending_mask] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 5  # -> cpu@149
+            out.append((tuple(t), None))
+            return out
         else:
             if t[O_apicd_move_in_progress] or t[O_apicd_on_clist]:
                 t[O_cpu_apic_set_affinity_return + i] = 1
@@ -1496,28 +961,6 @@ def _build(P):
                 t[O_cpu_apic_set_affinity_return + i] = 0
                 if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                    t[O_cpu_msi_set_affinity_return + i] = 0
-                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                        t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> cpu@149
-                        out.append((tuple(t), None))
-                        return out
-                    else:
-                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                            out.append((None, ('in_range',)))
-                            return out
-                        t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 5  # -> cpu@149
-                        out.append((tuple(t), None))
-                        return out
                 else:
                     if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1533,28 +976,6 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 5  # -> cpu@149
-                                    out.append((tuple(t), None))
-                                    return out
                     else:
                         if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1570,32 +991,27 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
                         else:
                             t[PC_cpu + i] = 1  # -> msi_set_affinity@65
                             out.append((tuple(t), None))
                             return out
+                t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                t[O_cpu_msi_set_affinity_ret + i] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                t[O_cpu_msi_set_affinity_return + i] = 0
+                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                    t[O_desc_move_pending] = True
+                else:
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        out.append((None, ('in_range',)))
+                        return out
+                    t[O_desc_pending_mask] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 5  # -> cpu@149
+                out.append((tuple(t), None))
+                return out
             else:
                 if not any(((0 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_3]) or (3 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_3])) for b_w_3 in R1):
                     t[O_cpu_apic_set_affinity_return + i] = 2
@@ -1604,28 +1020,6 @@ def _build(P):
                     t[O_cpu_apic_set_affinity_return + i] = 0
                     if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                        t[O_cpu_msi_set_affinity_return + i] = 0
-                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                            t[O_desc_move_pending] = True
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> cpu@149
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                out.append((None, ('in_range',)))
-                                return out
-                            t[O_desc_pending_mask] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 5  # -> cpu@149
-                            out.append((tuple(t), None))
-                            return out
                     else:
                         if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1641,28 +1035,6 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 5  # -> cpu@149
-                                        out.append((tuple(t), None))
-                                        return out
                         else:
                             if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                                 if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1678,32 +1050,27 @@ def _build(P):
                                         return out
                                     else:
                                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                        t[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t[O_desc_move_pending] = True
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> cpu@149
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                return out
-                                            t[O_desc_pending_mask] = 0
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 5  # -> cpu@149
-                                            out.append((tuple(t), None))
-                                            return out
                             else:
                                 t[PC_cpu + i] = 1  # -> msi_set_affinity@65
                                 out.append((tuple(t), None))
                                 return out
+                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                    t[O_cpu_msi_set_affinity_ret + i] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                    t[O_cpu_msi_set_affinity_return + i] = 0
+                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                        t[O_desc_move_pending] = True
+                    else:
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            out.append((None, ('in_range',)))
+                            return out
+                        t[O_desc_pending_mask] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 5  # -> cpu@149
+                    out.append((tuple(t), None))
+                    return out
                 else:
                     t[O_apicd_move_in_progress] = True
                     t[O_apicd_prev_vector] = t[O_cfg_vector]
@@ -1721,28 +1088,6 @@ def _build(P):
                         t1[O_cpu_apic_set_affinity_return + i] = 0
                         if 0 != t1[O_cpu_msi_set_affinity_ret + i]:
                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                t1[O_desc_move_pending] = True
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t1[O_desc_lock] = -1
-                                t1[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t1), None))
-                                continue
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t1[O_desc_pending_mask] = 0
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                t1[O_desc_lock] = -1
-                                t1[PC_cpu + i] = 5  # -> cpu@149
-                                out.append((tuple(t1), None))
-                                continue
                         else:
                             if (not t1[O_can_reserve]) or (t1[O_cfg_vector] == t1[O_cpu_msi_set_affinity_old_vector + i]) or (t1[O_cfg_dest] == t1[O_cpu_msi_set_affinity_old_dest + i]):
                                 if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -1758,28 +1103,6 @@ def _build(P):
                                         continue
                                     else:
                                         t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                        t1[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t1[O_desc_move_pending] = True
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t1[O_desc_lock] = -1
-                                            t1[PC_cpu + i] = 5  # -> cpu@149
-                                            out.append((tuple(t1), None))
-                                            continue
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t1[O_desc_pending_mask] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            t1[O_desc_lock] = -1
-                                            t1[PC_cpu + i] = 5  # -> cpu@149
-                                            out.append((tuple(t1), None))
-                                            continue
                             else:
                                 if t1[O_cpu_msi_set_affinity_old_dest + i] != i:
                                     if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -1795,32 +1118,26 @@ def _build(P):
                                             continue
                                         else:
                                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                                t1[O_desc_move_pending] = True
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 5  # -> cpu@149
-                                                out.append((tuple(t1), None))
-                                                continue
-                                            else:
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t1[O_desc_pending_mask] = 0
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 5  # -> cpu@149
-                                                out.append((tuple(t1), None))
-                                                continue
                                 else:
                                     t1[PC_cpu + i] = 1  # -> msi_set_affinity@65
                                     out.append((tuple(t1), None))
                                     continue
+                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
+                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
+                        t1[O_cpu_msi_set_affinity_ret + i] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
+                        t1[O_cpu_msi_set_affinity_return + i] = 0
+                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
+                            t1[O_desc_move_pending] = True
+                        else:
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t1[O_desc_pending_mask] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = 0
+                        t1[O_desc_lock] = -1
+                        t1[PC_cpu + i] = 5  # -> cpu@149
+                        out.append((tuple(t1), None))
                     return out
 
     # ../specs/x86_msi_set_affinity.irqspec:368: cpu.apic_set_affinity@368#2  [apic_set_affinity@368#2]
@@ -1838,66 +1155,6 @@ def _build(P):
             t[O_cpu_apic_set_affinity_return + i] = 0
             if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                t[O_cpu_msi_set_affinity_ret + i] = 0
-                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                t[O_cpu_msi_set_affinity_return + i] = 0
-                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                    t[O_desc_move_pending] = True
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        out.append((tuple(t), None))
-                        return out
-                else:
-                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                        out.append((None, ('in_range',)))
-                        return out
-                    t[O_desc_pending_mask] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                    if t[O_desc_pending]:
-                        if t[O_desc_masked]:
-                            t[O_desc_masked] = False
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        t[O_desc_pending] = False
-                        t[O_desc_inprogress] = True
-                        t[O_desc_lock] = -1
-                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                        out.append((tuple(t), None))
-                        return out
             else:
                 if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                     if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1913,66 +1170,6 @@ def _build(P):
                             return out
                         else:
                             t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                            t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t[O_cpu_msi_set_affinity_ret + i] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                            t[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                t[O_desc_move_pending] = True
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t[O_desc_pending]:
-                                    if t[O_desc_masked]:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    return out
-                                t[O_desc_pending_mask] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t[O_desc_pending]:
-                                    if t[O_desc_masked]:
-                                        t[O_desc_masked] = False
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
                 else:
                     if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -1988,70 +1185,32 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
                     else:
                         t[PC_cpu + i] = 2  # -> msi_set_affinity@65#2
                         out.append((tuple(t), None))
                         return out
+            t[O_cpu_msi_set_affinity_old_dest + i] = 0
+            t[O_cpu_msi_set_affinity_old_vector + i] = 0
+            t[O_cpu_msi_set_affinity_ret + i] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+            t[O_cpu_msi_set_affinity_return + i] = 0
+            if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                t[O_desc_move_pending] = True
+            else:
+                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                    out.append((None, ('in_range',)))
+                    return out
+                t[O_desc_pending_mask] = 0
+            t[O_cpu_irq_move_masked_irq_ret + i] = 0
+            if t[O_desc_pending]:
+                if t[O_desc_masked]:
+                    t[O_desc_masked] = False
+            t[O_desc_pending] = False
+            t[O_desc_inprogress] = True
+            t[O_desc_lock] = -1
+            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+            out.append((tuple(t), None))
+            return out
         else:
             if t[O_apicd_move_in_progress] or t[O_apicd_on_clist]:
                 t[O_cpu_apic_set_affinity_return + i] = 1
@@ -2060,66 +1219,6 @@ def _build(P):
                 t[O_cpu_apic_set_affinity_return + i] = 0
                 if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                    t[O_cpu_msi_set_affinity_return + i] = 0
-                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                        t[O_desc_move_pending] = True
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
-                    else:
-                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                            out.append((None, ('in_range',)))
-                            return out
-                        t[O_desc_pending_mask] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                        if t[O_desc_pending]:
-                            if t[O_desc_masked]:
-                                t[O_desc_masked] = False
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            t[O_desc_pending] = False
-                            t[O_desc_inprogress] = True
-                            t[O_desc_lock] = -1
-                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                            out.append((tuple(t), None))
-                            return out
                 else:
                     if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                         if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2135,66 +1234,6 @@ def _build(P):
                                 return out
                             else:
                                 t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                t[O_cpu_msi_set_affinity_ret + i] = 0
-                                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                t[O_cpu_msi_set_affinity_return + i] = 0
-                                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                    t[O_desc_move_pending] = True
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
-                                else:
-                                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                        out.append((None, ('in_range',)))
-                                        return out
-                                    t[O_desc_pending_mask] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                    if t[O_desc_pending]:
-                                        if t[O_desc_masked]:
-                                            t[O_desc_masked] = False
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        t[O_desc_pending] = False
-                                        t[O_desc_inprogress] = True
-                                        t[O_desc_lock] = -1
-                                        t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t), None))
-                                        return out
                     else:
                         if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2210,70 +1249,32 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
                         else:
                             t[PC_cpu + i] = 2  # -> msi_set_affinity@65#2
                             out.append((tuple(t), None))
                             return out
+                t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                t[O_cpu_msi_set_affinity_ret + i] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                t[O_cpu_msi_set_affinity_return + i] = 0
+                if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                    t[O_desc_move_pending] = True
+                else:
+                    if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                        out.append((None, ('in_range',)))
+                        return out
+                    t[O_desc_pending_mask] = 0
+                t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                if t[O_desc_pending]:
+                    if t[O_desc_masked]:
+                        t[O_desc_masked] = False
+                t[O_desc_pending] = False
+                t[O_desc_inprogress] = True
+                t[O_desc_lock] = -1
+                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                out.append((tuple(t), None))
+                return out
             else:
                 if not any(((0 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_4]) or (3 == t[O_vector_irq + t[O_desc_pending_mask] * S0_vector_irq + b_w_4])) for b_w_4 in R1):
                     t[O_cpu_apic_set_affinity_return + i] = 2
@@ -2282,66 +1283,6 @@ def _build(P):
                     t[O_cpu_apic_set_affinity_return + i] = 0
                     if 0 != t[O_cpu_msi_set_affinity_ret + i]:
                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                        t[O_cpu_msi_set_affinity_return + i] = 0
-                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                            t[O_desc_move_pending] = True
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            if t[O_desc_pending]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_masked] = False
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
-                        else:
-                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                out.append((None, ('in_range',)))
-                                return out
-                            t[O_desc_pending_mask] = 0
-                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                            if t[O_desc_pending]:
-                                if t[O_desc_masked]:
-                                    t[O_desc_masked] = False
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                                else:
-                                    t[O_desc_pending] = False
-                                    t[O_desc_inprogress] = True
-                                    t[O_desc_lock] = -1
-                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t), None))
-                                    return out
-                            else:
-                                t[O_desc_pending] = False
-                                t[O_desc_inprogress] = True
-                                t[O_desc_lock] = -1
-                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                out.append((tuple(t), None))
-                                return out
                     else:
                         if (not t[O_can_reserve]) or (t[O_cfg_vector] == t[O_cpu_msi_set_affinity_old_vector + i]) or (t[O_cfg_dest] == t[O_cpu_msi_set_affinity_old_dest + i]):
                             if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2357,66 +1298,6 @@ def _build(P):
                                     return out
                                 else:
                                     t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                    t[O_cpu_msi_set_affinity_ret + i] = 0
-                                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                    t[O_cpu_msi_set_affinity_return + i] = 0
-                                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                        t[O_desc_move_pending] = True
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
-                                    else:
-                                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                            out.append((None, ('in_range',)))
-                                            return out
-                                        t[O_desc_pending_mask] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                        if t[O_desc_pending]:
-                                            if t[O_desc_masked]:
-                                                t[O_desc_masked] = False
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            t[O_desc_pending] = False
-                                            t[O_desc_inprogress] = True
-                                            t[O_desc_lock] = -1
-                                            t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                            out.append((tuple(t), None))
-                                            return out
                         else:
                             if t[O_cpu_msi_set_affinity_old_dest + i] != i:
                                 if t[O_msg_addr] != t[O_cfg_dest]:
@@ -2432,70 +1313,32 @@ def _build(P):
                                         return out
                                     else:
                                         t[O_cpu_msi_set_affinity_return + i] = t[O_cpu_msi_set_affinity_ret + i]
-                                        t[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
-                                        t[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t[O_desc_move_pending] = True
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t[O_desc_pending]:
-                                                if t[O_desc_masked]:
-                                                    t[O_desc_masked] = False
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                                else:
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                return out
-                                            t[O_desc_pending_mask] = 0
-                                            t[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t[O_desc_pending]:
-                                                if t[O_desc_masked]:
-                                                    t[O_desc_masked] = False
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                                else:
-                                                    t[O_desc_pending] = False
-                                                    t[O_desc_inprogress] = True
-                                                    t[O_desc_lock] = -1
-                                                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t), None))
-                                                    return out
-                                            else:
-                                                t[O_desc_pending] = False
-                                                t[O_desc_inprogress] = True
-                                                t[O_desc_lock] = -1
-                                                t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t), None))
-                                                return out
                             else:
                                 t[PC_cpu + i] = 2  # -> msi_set_affinity@65#2
                                 out.append((tuple(t), None))
                                 return out
+                    t[O_cpu_msi_set_affinity_old_dest + i] = 0
+                    t[O_cpu_msi_set_affinity_old_vector + i] = 0
+                    t[O_cpu_msi_set_affinity_ret + i] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = t[O_cpu_msi_set_affinity_return + i]
+                    t[O_cpu_msi_set_affinity_return + i] = 0
+                    if 1 == t[O_cpu_irq_move_masked_irq_ret + i]:
+                        t[O_desc_move_pending] = True
+                    else:
+                        if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                            out.append((None, ('in_range',)))
+                            return out
+                        t[O_desc_pending_mask] = 0
+                    t[O_cpu_irq_move_masked_irq_ret + i] = 0
+                    if t[O_desc_pending]:
+                        if t[O_desc_masked]:
+                            t[O_desc_masked] = False
+                    t[O_desc_pending] = False
+                    t[O_desc_inprogress] = True
+                    t[O_desc_lock] = -1
+                    t[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                    out.append((tuple(t), None))
+                    return out
                 else:
                     t[O_apicd_move_in_progress] = True
                     t[O_apicd_prev_vector] = t[O_cfg_vector]
@@ -2513,66 +1356,6 @@ def _build(P):
                         t1[O_cpu_apic_set_affinity_return + i] = 0
                         if 0 != t1[O_cpu_msi_set_affinity_ret + i]:
                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                t1[O_desc_move_pending] = True
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t1[O_desc_pending]:
-                                    if t1[O_desc_masked]:
-                                        t1[O_desc_masked] = False
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                    else:
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                else:
-                                    t1[O_desc_pending] = False
-                                    t1[O_desc_inprogress] = True
-                                    t1[O_desc_lock] = -1
-                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t1), None))
-                                    continue
-                            else:
-                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                    out.append((None, ('in_range',)))
-                                    continue
-                                t1[O_desc_pending_mask] = 0
-                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                if t1[O_desc_pending]:
-                                    if t1[O_desc_masked]:
-                                        t1[O_desc_masked] = False
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                    else:
-                                        t1[O_desc_pending] = False
-                                        t1[O_desc_inprogress] = True
-                                        t1[O_desc_lock] = -1
-                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                        out.append((tuple(t1), None))
-                                        continue
-                                else:
-                                    t1[O_desc_pending] = False
-                                    t1[O_desc_inprogress] = True
-                                    t1[O_desc_lock] = -1
-                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                    out.append((tuple(t1), None))
-                                    continue
                         else:
                             if (not t1[O_can_reserve]) or (t1[O_cfg_vector] == t1[O_cpu_msi_set_affinity_old_vector + i]) or (t1[O_cfg_dest] == t1[O_cpu_msi_set_affinity_old_dest + i]):
                                 if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -2588,66 +1371,6 @@ def _build(P):
                                         continue
                                     else:
                                         t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                        t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                        t1[O_cpu_msi_set_affinity_return + i] = 0
-                                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                            t1[O_desc_move_pending] = True
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t1[O_desc_pending]:
-                                                if t1[O_desc_masked]:
-                                                    t1[O_desc_masked] = False
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                t1[O_desc_pending] = False
-                                                t1[O_desc_inprogress] = True
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t1), None))
-                                                continue
-                                        else:
-                                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                out.append((None, ('in_range',)))
-                                                continue
-                                            t1[O_desc_pending_mask] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                            if t1[O_desc_pending]:
-                                                if t1[O_desc_masked]:
-                                                    t1[O_desc_masked] = False
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                t1[O_desc_pending] = False
-                                                t1[O_desc_inprogress] = True
-                                                t1[O_desc_lock] = -1
-                                                t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                out.append((tuple(t1), None))
-                                                continue
                             else:
                                 if t1[O_cpu_msi_set_affinity_old_dest + i] != i:
                                     if t1[O_msg_addr] != t1[O_cfg_dest]:
@@ -2663,70 +1386,31 @@ def _build(P):
                                             continue
                                         else:
                                             t1[O_cpu_msi_set_affinity_return + i] = t1[O_cpu_msi_set_affinity_ret + i]
-                                            t1[O_cpu_msi_set_affinity_old_dest + i] = 0
-                                            t1[O_cpu_msi_set_affinity_old_vector + i] = 0
-                                            t1[O_cpu_msi_set_affinity_ret + i] = 0
-                                            t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
-                                            t1[O_cpu_msi_set_affinity_return + i] = 0
-                                            if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
-                                                t1[O_desc_move_pending] = True
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                if t1[O_desc_pending]:
-                                                    if t1[O_desc_masked]:
-                                                        t1[O_desc_masked] = False
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                    else:
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
-                                            else:
-                                                if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
-                                                    out.append((None, ('in_range',)))
-                                                    continue
-                                                t1[O_desc_pending_mask] = 0
-                                                t1[O_cpu_irq_move_masked_irq_ret + i] = 0
-                                                if t1[O_desc_pending]:
-                                                    if t1[O_desc_masked]:
-                                                        t1[O_desc_masked] = False
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                    else:
-                                                        t1[O_desc_pending] = False
-                                                        t1[O_desc_inprogress] = True
-                                                        t1[O_desc_lock] = -1
-                                                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                        out.append((tuple(t1), None))
-                                                        continue
-                                                else:
-                                                    t1[O_desc_pending] = False
-                                                    t1[O_desc_inprogress] = True
-                                                    t1[O_desc_lock] = -1
-                                                    t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
-                                                    out.append((tuple(t1), None))
-                                                    continue
                                 else:
                                     t1[PC_cpu + i] = 2  # -> msi_set_affinity@65#2
                                     out.append((tuple(t1), None))
                                     continue
+                        t1[O_cpu_msi_set_affinity_old_dest + i] = 0
+                        t1[O_cpu_msi_set_affinity_old_vector + i] = 0
+                        t1[O_cpu_msi_set_affinity_ret + i] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = t1[O_cpu_msi_set_affinity_return + i]
+                        t1[O_cpu_msi_set_affinity_return + i] = 0
+                        if 1 == t1[O_cpu_irq_move_masked_irq_ret + i]:
+                            t1[O_desc_move_pending] = True
+                        else:
+                            if not ((0 <= 0) and (0 <= (p_CPUS - 1))):  # check in_range: no successor
+                                out.append((None, ('in_range',)))
+                                continue
+                            t1[O_desc_pending_mask] = 0
+                        t1[O_cpu_irq_move_masked_irq_ret + i] = 0
+                        if t1[O_desc_pending]:
+                            if t1[O_desc_masked]:
+                                t1[O_desc_masked] = False
+                        t1[O_desc_pending] = False
+                        t1[O_desc_inprogress] = True
+                        t1[O_desc_lock] = -1
+                        t1[PC_cpu + i] = 9  # -> handle_irq_event_percpu@202
+                        out.append((tuple(t1), None))
                     return out
 
     # ../specs/x86_msi_set_affinity.irqspec:397: set_affinity.set_affinity@397  [set_affinity@397]

@@ -129,10 +129,15 @@ def test_timeout_is_honoured_and_named(args: tuple[str, ...]) -> None:
     # A hang guard only (tests do not time the machine): start-up, loading the spec and
     # generating the simulator come before the clock starts and take seconds at CPUS=4.
     assert wall < 60, wall
-    assert p.returncode == 3, err
-    for r in json.loads(out)["specs"][0]["results"]:
-        if r["verdict"] in ("inconclusive", "holds", "not_covered"):
-            assert r["stopped_by"] == "timeout", r
+    # 3: nothing settled but by the time limit; 1: the search met a violation before it (S6's
+    # bounded_rerun at 30 steps, which a fast machine reaches at CPUS=4 within the 1.5 s share).
+    assert p.returncode in (1, 3), err
+    results = json.loads(out)["specs"][0]["results"]
+    open_ = [r for r in results if r["verdict"] in ("inconclusive", "holds", "not_covered")]
+    assert open_ and all(r["stopped_by"] == "timeout" for r in open_), results
+    assert (p.returncode == 1) == any(r["verdict"] == "violated" for r in results)
+    for r in results:
+        if r in open_:
             assert "--max-states" not in (r["reason"] or ""), r
         assert r["seconds"] < 3 + 1.5, r
 

@@ -533,7 +533,7 @@ class System:
         pcs = pre.pcs[a.name]
         pc = pcs([who]) if isinstance(pcs, Fn) and who is not None else pcs
         path = _Path(pre.copy(), z3.BoolVal(True), z3.BoolVal(True), {}, who, a, {}, fresh)
-        self._block(step.body, path)
+        self._block(ir.as_tree(step.body), path)  # this encoding does not track ended paths
         effect = Effect(path.alive, path.aborts, path.st)
         at = pc == step.source
         return Action(a, step, who, at, effect, list(made.values()), z3.And(ranges))

@@ -81,7 +81,7 @@ def _function(head: str, agent: ir.Agent, step: ir.Step, sc: Scope, props: dict[
 
 def _seq(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
     for k, st in enumerate(stmts):
-        if path.guard_only and not _has(stmts[k:], (ir.Assume, ir.Choose)):
+        if path.guard_only and not ir.contains(stmts[k:], (ir.Assume, ir.Choose)):
             code.emit(depth, "return 1;")  # nothing left that can disable this path
             return
         rule = _RULES.get(type(st))
@@ -185,27 +185,31 @@ def _choose(st: ir.Choose, rest: list[ir.Stmt], path: Path, code: Code, depth: i
 
 def _if(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> Result:
     branches = (st.then, st.else_)
-    if any(_has(b, (ir.Choose, ir.Goto)) for b in branches):
+    if any(ir.contains(b, ir.Choose) for b in branches):
+        # The rest runs inside the choice's loop: it is emitted into each branch.
         code.emit(depth, f"if ({cexprs.expr(st.cond, path.scope)}) {{")
-        _seq(list(st.then) + rest, path, code, depth + 1)
+        _seq(list(st.then) if ir.always_ends(st.then) else list(st.then) + rest, path, code, depth + 1)
         code.emit(depth, "} else {")
-        _seq(list(st.else_) + rest, path, code, depth + 1)
+        _seq(list(st.else_) if ir.always_ends(st.else_) else list(st.else_) + rest, path, code, depth + 1)
         code.emit(depth, "}")
         return path, True
-    if any(_has(b, ir.Assign) for b in branches):
+    if any(ir.contains(b, ir.Assign) for b in branches):
         path = _ensure_copy(path, code, depth)
     code.emit(depth, f"if ({cexprs.expr(st.cond, path.scope)}) {{")
     _branch(list(st.then), path, code, depth + 1)
     code.emit(depth, "} else {")
     _branch(list(st.else_), path, code, depth + 1)
     code.emit(depth, "}")
-    return path, False
+    return path, ir.always_ends(st.then) and ir.always_ends(st.else_)
 
 
 def _branch(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
-    """A branch that rejoins: no Goto, no Choose; it can only write, fail or abort the path."""
+    """A branch whose paths rejoin after the If unless a Goto ends them there (`return`, or
+    `continue` in a choice loop): the statements after the If are written once."""
     for st in stmts:
-        _RULES[type(st)](st, [], path, code, depth)
+        path, stop = _RULES[type(st)](st, [], path, code, depth)
+        if stop:
+            break
 
 
 _RULES: dict[type, Callable[..., Result]] = {
@@ -219,15 +223,6 @@ _RULES: dict[type, Callable[..., Result]] = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _has(stmts: Sequence[ir.Stmt], kind: type | tuple[type, ...]) -> bool:
-    for st in stmts:
-        if isinstance(st, kind):
-            return True
-        if isinstance(st, ir.If) and (_has(st.then, kind) or _has(st.else_, kind)):
-            return True
-    return False
 
 
 def _choose_depth(stmts: Sequence[ir.Stmt]) -> int:

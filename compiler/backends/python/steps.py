@@ -54,7 +54,7 @@ class Code:
 
 def step_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list[str]:
     """The text of one step function, unindented."""
-    collects = _has(step.body, ir.Choose)
+    collects = ir.contains(step.body, ir.Choose)
     tracks = _has_soft_check(step.body)
     path = Path(replace(sc, state="s", agent=agent), "s", False, 0, collects, tracks, step, agent)
     code = Code([f"def {name}(s, i):"])
@@ -86,7 +86,7 @@ def guard_function(name: str, agent: ir.Agent, step: ir.Step, sc: Scope) -> list
 def _seq(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
     """Emit a statement sequence; every path through it must end in a Goto."""
     for k, st in enumerate(stmts):
-        if path.guard_only and not _has(stmts[k:], (ir.Assume, ir.Choose)):
+        if path.guard_only and not ir.contains(stmts[k:], (ir.Assume, ir.Choose)):
             code.emit(depth, "return True")  # nothing left that can disable this path
             return
         rule = _RULES.get(type(st))
@@ -203,10 +203,10 @@ def _choose(st: ir.Choose, rest: list[ir.Stmt], path: Path, code: Code, depth: i
 
 def _if(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> Result:
     branches = (st.then, st.else_)
-    if any(_has(b, ir.Choose) or _has(b, ir.Goto) for b in branches):
+    if any(ir.contains(b, ir.Choose) for b in branches):
         _if_split(st, rest, path, code, depth)
         return path, True
-    if any(_has(b, ir.Assign) for b in branches):
+    if any(ir.contains(b, ir.Assign) for b in branches):
         path = _ensure_copy(path, code, depth)
     code.emit(depth, f"if {exprs.cond(st.cond, path.scope)}:")
     _branch(list(st.then), path, code, depth + 1)
@@ -215,26 +215,34 @@ def _if(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> R
         _branch(list(st.else_), path, code, depth + 1)
     if path.tracks and any(_has_soft_check(b) for b in branches):
         path = replace(path, dirty=True)
-    return path, False
+    return path, ir.always_ends(st.then) and ir.always_ends(st.else_)
 
 
 def _branch(stmts: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
-    """A branch that rejoins: it cannot end the path (no Goto), only fail or abort it."""
+    """A branch whose paths rejoin after the If unless they end: a Goto in it finishes its
+    path on the spot (`return`, or `continue` in a choice loop), so the statements after the
+    If are written once, not once per branch (a run takes one path either way)."""
     before = len(code.lines)
     for st in stmts:
-        rule = _RULES[type(st)]
-        rule(st, [], path, code, depth)
+        path, stop = _RULES[type(st)](st, [], path, code, depth)
+        if stop:
+            break
     if len(code.lines) == before:
         code.emit(depth, "pass")
 
 
 def _if_split(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> None:
-    """A branch that ends paths or chooses: the rest of the body is emitted into
-    each branch, so every path stays straight-line code."""
+    """A branch that chooses: the rest of the body runs inside the choice's loop, so it is
+    emitted into each branch, and every path stays straight-line code."""
     code.emit(depth, f"if {exprs.cond(st.cond, path.scope)}:")
-    _seq(list(st.then) + rest, path, code, depth + 1)
+    _seq(_then_rest(st.then, rest), path, code, depth + 1)
     code.emit(depth, "else:")
-    _seq(list(st.else_) + rest, path, code, depth + 1)
+    _seq(_then_rest(st.else_, rest), path, code, depth + 1)
+
+
+def _then_rest(branch: tuple[ir.Stmt, ...], rest: list[ir.Stmt]) -> list[ir.Stmt]:
+    """A branch and what follows the If, which its paths reach unless the branch ends them."""
+    return list(branch) if ir.always_ends(branch) else list(branch) + rest
 
 
 _RULES: dict[type, Callable[..., Result]] = {
@@ -247,15 +255,6 @@ _RULES: dict[type, Callable[..., Result]] = {
 }
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _has(stmts: Sequence[ir.Stmt], kind: type | tuple[type, ...]) -> bool:
-    for st in stmts:
-        if isinstance(st, kind):
-            return True
-        if isinstance(st, ir.If) and (_has(st.then, kind) or _has(st.else_, kind)):
-            return True
-    return False
 
 
 def _has_soft_check(stmts: Sequence[ir.Stmt]) -> bool:

@@ -59,6 +59,7 @@ class PathState:
     alive: z3.BoolRef  # every Assume and in_range check so far held (relative to guard)
     effect: StepEffect
     fresh: ChoiceFactory
+    ended: z3.BoolRef = FALSE  # the path has passed its Goto: what follows the If it was in does not apply
 
 
 _MAX_ENABLED_NESTING = 4  # enabled() inside a step body inside enabled() ...: a cycle is a spec bug
@@ -297,11 +298,13 @@ class Evaluator:
         value = self.expr(s.value, st.scope)
         env = _writable(st.scope.env)
         if isinstance(s.target, ir.VarRef):
-            env[self._scalar_slot(s.target.var)] = value
+            slot = self._scalar_slot(s.target.var)
+            env[slot] = mk_ite(st.ended, env[slot], value)
             return
         shape, idx = self._access(s.target, st.scope)
+        going = mk_not(st.ended)
         for cond, slot in self._cells(shape, idx):
-            env[slot] = mk_ite(cond, value, env[slot])
+            env[slot] = mk_ite(mk_and([going, cond]), value, env[slot])
 
     def _scalar_slot(self, var: ir.Var) -> int:
         shape = self.layout.shapes[var]
@@ -319,30 +322,33 @@ class Evaluator:
         st.scope.env = [mk_ite(c, a, b) for a, b in zip(then.scope.env, other.scope.env)]
         st.scope.choices = {**then.scope.choices, **other.scope.choices}
         st.alive = mk_ite(c, then.alive, other.alive)
+        st.ended = mk_ite(c, then.ended, other.ended)
 
     def _branch(self, stmts: tuple[ir.Stmt, ...], st: PathState, guard: z3.BoolRef) -> PathState:
         scope = Scope(list(st.scope.env), st.scope.inst, dict(st.scope.choices), st.scope.bounds)
-        sub = PathState(scope, guard, st.alive, st.effect, st.fresh)
+        sub = PathState(scope, guard, st.alive, st.effect, st.fresh, st.ended)
         self._block(stmts, sub)
         return sub
 
     def _assume(self, s: ir.Assume, st: PathState) -> None:
-        st.alive = mk_and([st.alive, self.boolean(s.cond, st.scope)])
+        st.alive = mk_and([st.alive, mk_or([st.ended, self.boolean(s.cond, st.scope)])])
 
     def _check(self, s: ir.Check, st: PathState) -> None:
         c = self.boolean(s.cond, st.scope)
-        fails = mk_and([st.guard, st.alive, mk_not(c)])
+        fails = mk_and([st.guard, st.alive, mk_not(st.ended), mk_not(c)])
         if not is_false(fails):
             st.effect.aborts.setdefault(s.prop, []).append(fails)
         if s.prop == ir.IN_RANGE:  # no successor: a state outside its types has no meaning
-            st.alive = mk_and([st.alive, c])
+            st.alive = mk_and([st.alive, mk_or([st.ended, c])])
 
     def _choose(self, s: ir.Choose, st: PathState) -> None:
         st.scope.choices[s.choice] = st.fresh(s.choice)
 
     def _goto(self, s: ir.Goto, st: PathState) -> None:
         assert st.scope.inst is not None
-        _writable(st.scope.env)[st.scope.inst.pc] = self.ints.val(s.target)
+        env = _writable(st.scope.env)
+        env[st.scope.inst.pc] = mk_ite(st.ended, env[st.scope.inst.pc], self.ints.val(s.target))
+        st.ended = TRUE
 
 
 def _writable(env: Env) -> list[z3.ExprRef]:
