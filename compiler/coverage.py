@@ -86,9 +86,11 @@ class Scan:
 
 
 def scan(model: ir.Model, params: dict[str, int], sim: Any, states: Iterable[tuple[int, ...]],
-         complete: bool) -> Scan:
+         complete: bool, taken: frozenset[int] | None = None) -> Scan:
     """Coverage and vacuity from `states` (the search's reachable states), for the simulator
-    `sim` the search ran: its step functions say which steps have successors."""
+    `sim` the search ran: its step functions say which steps have successors.  `taken`: the
+    actions (indices into `sim.actions`) that have a successor from some reachable state, as a
+    complete compiled search recorded them; the scan then has no step functions to run."""
     from compiler.backends.python import generate, load_simulator
 
     probe_model, premises = _probe_model(model)
@@ -96,6 +98,9 @@ def scan(model: ir.Model, params: dict[str, int], sim: Any, states: Iterable[tup
     if premises or _assert_props(model):
         probe = load_simulator(generate(probe_model, model.path), model.name).Simulator(params)
     todo = _Todo(model, sim, probe, premises)
+    if taken is not None and complete:
+        todo.settle_steps({(sim.layout.agents[st.agent].name, st.name) for a, (_, st) in enumerate(sim.actions)
+                           if a in taken})
     looked = 0
     for s in states:
         looked += 1
@@ -114,6 +119,7 @@ class _Todo:
         self.asserts = _assert_props(model)  # not yet seen reached
         # the probe's actions whose step has asserts: (pc slot, instance index, source, function, their props)
         self.probes: list[tuple[int, int, int, Any, set[str]]] = []
+        self.never: list[tuple[str, str]] = []  # steps known never taken (settle_steps)
         self.premises = {name: fn for name, fn in ((p.name, p.fn) for p in probe.properties) if name in premises}
         self.premise_text = premises
         self.invariant_of = {name: name.split(":", 1)[1] for name in premises}
@@ -131,6 +137,11 @@ class _Todo:
         for key, acts in self.steps.items():
             for slot, index, source, fn in acts:
                 self.at.setdefault(slot, {}).setdefault(source, []).append((key, index, fn))
+
+    def settle_steps(self, taken: set[tuple[str, str]]) -> None:
+        """Which steps are taken is known for every reachable state: the others never are."""
+        self.never = [key for key in self.steps if key not in taken]
+        self.steps, self.at = {}, {}
 
     def _taken(self, key: tuple[str, str]) -> None:
         for slot, _, source, _ in self.steps.pop(key):
@@ -156,7 +167,7 @@ class _Todo:
         return not (self.steps or self.premises or self.asserts)
 
     def result(self, complete: bool, looked: int) -> Scan:
-        never = tuple(_step_ref(self.model, agent, step) for agent, step in self.steps)
+        never = tuple(_step_ref(self.model, agent, step) for agent, step in [*self.never, *self.steps])
         total = sum(len(a.steps) for a in self.model.agents)
         where = "" if complete else f" in the {looked} states the cut search reached"
         vacuous = {self.invariant_of[n]: f"the premise `{self.premise_text[n]}` is never true{where}"

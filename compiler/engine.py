@@ -218,7 +218,8 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
         _limit_hit(result, getattr(result, "max_states", None) or py_cap, left)
     if watch.budget is not None:
         watch.budget.status = f"coverage and vacuity scan of {result.states:,} states"
-    found = None if limits.stop_requested() else scan(model, params, sim, result.reached, result.complete)
+    found = None if limits.stop_requested() else \
+        scan(model, params, sim, result.reached, result.complete, getattr(result, "taken", None))
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
                   found, tuple(getattr(result, "symmetry", ())))
 

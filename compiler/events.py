@@ -253,6 +253,7 @@ def _path_event(src: _Source, agent: ir.Agent, step: ir.Step, path: list[tuple[i
     return target.name, writes, tuple(checks), _describe(src, agent, step, path, target)
 
 
+@ir.per_model
 def step_events(model: ir.Model) -> StepEvents:
     """For each (agent, step name), the event record of every path through its body."""
     src = _read_sources(_paths_of(model))
@@ -339,6 +340,7 @@ def ghost_vars(model: ir.Model) -> list[str]:
     return out
 
 
+@ir.per_model
 def property_reads(model: ir.Model) -> dict[str, list[str]]:
     """Per property, the variables its expression (or its asserts' conditions) read."""
     out: dict[str, set[str]] = {}

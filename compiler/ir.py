@@ -67,8 +67,9 @@ Semantics (both backends implement exactly this; docs/language.md says it in pro
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Callable, TypeVar, Union
 
 from dsl.source import NO_SPAN, Span
 
@@ -440,6 +441,26 @@ class Model:
 
 
 # --------------------------------------------------------------------------- helpers both backends use
+
+
+_T = TypeVar("_T")
+
+
+def per_model(fn: Callable[[Model], _T]) -> Callable[[Model], _T]:
+    """`fn`, computed once for the last model it was asked about (a model is immutable, and the
+    phases of one run ask about the same one).  The value is shared: callers must not change it."""
+    last: list[tuple[Model, _T]] = []
+
+    @functools.wraps(fn)
+    def once(model: Model) -> _T:
+        hit = last[0] if last else None
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        value = fn(model)
+        last[:] = [(model, value)]
+        return value
+
+    return once
 
 
 def default_params(model: Model) -> dict[str, int]:

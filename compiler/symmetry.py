@@ -89,6 +89,7 @@ class Group:
         return text
 
 
+@ir.per_model
 def analyse(model: ir.Model) -> Analysis:
     """The symmetry of `model` in its CPU ids, independent of the parameters (see module doc)."""
     return _Analyser(model).run()

@@ -24,6 +24,7 @@ from compiler import engine, ir
 from compiler.backends.c import UnsupportedC, driver, generate, layout, search
 from compiler.backends.python import generate as generate_simulator
 from compiler.backends.python import load_simulator
+from compiler.coverage import Scan, scan
 from compiler.pipeline import load_model
 from compiler.trace import to_itf
 from dsl.diagnostics import Diagnostics
@@ -66,9 +67,20 @@ def differences(model: ir.Model, params: dict[str, int], max_states: int, opt: s
             out.append(f"{prop}: depth python {d1}, C {d2}")
         elif sim.trace(path1, prop, d1) != sim.trace(path2, prop, d2):
             out.append(f"{prop}: the traces differ")
-    if not out and list(py.reached) != list(c.reached):
+    py_states, c_states = list(py.reached), list(c.reached)
+    if not out and py_states != c_states:
         out.append("the states were met in a different order")
+    if not out and c.complete:
+        # The steps a complete compiled search saw taken stand in for the scan's own look.
+        mine, theirs = scan(model, params, sim, c_states, True, c.taken), scan(model, params, sim, py_states, True)
+        if found(mine) != found(theirs):
+            out.append(f"the coverage differs: {mine} against {theirs}")
     return out
+
+
+def found(s: Scan) -> tuple[object, ...]:
+    """What a scan established (not how many states it read to establish it)."""
+    return s.coverage.steps, s.coverage.never_taken, s.coverage.complete, s.vacuous
 
 
 @pytest.mark.parametrize("path,cpus", CASES, ids=[f"{p.stem}-CPUS={n}" for p, n in CASES])
@@ -110,6 +122,19 @@ def test_engine_gives_the_same_results_and_traces() -> None:
                                                                        for r in b]
     assert [to_itf(r.trace) if r.trace else None for r in a] == [to_itf(r.trace) if r.trace else None for r in b]
     assert any(r.verdict == "violated" for r in b)
+
+
+def test_steps_taken_decide_coverage() -> None:
+    """The comparison above can fail: a compiled search that reported no step taken would make
+    every step of S3 "never taken"."""
+    model, params = load(ROOT / "specs" / "fasteoi_resend.irqspec")
+    sim = simulator(model, params)
+    c = search.run(generate(model, params), sim, None, None)
+    assert c.complete and c.taken
+    states = list(c.reached)
+    assert found(scan(model, params, sim, states, True, c.taken)) == found(scan(model, params, sim, states, True))
+    nothing = scan(model, params, sim, states, True, frozenset())
+    assert nothing.coverage.taken == 0 and nothing.coverage.steps > 0
 
 
 def test_a_path_the_simulator_does_not_take_is_a_disagreement() -> None:

@@ -90,6 +90,7 @@ def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
         f"#define W {width}",
         f"#define WB (W * sizeof(cell))",
         f"#define NPROPS {len(props)}",
+        f"#define NACTIONS {sum(len(a.steps) * layout.count[a.name] for a in model.agents)}",
         f"static const int64_t SLOT_LO[NSLOTS + 1] = {{{', '.join(map(str, layout.lo))}{', ' if layout.lo else ''}0}};",
         f"static const int HAS_PRED[NPROPS + 1] = {{{''.join(f'{int(p.expr is not None)}, ' for p in props)}0}};",
         "static void result(int aid, const cell *t, uint64_t failed);",

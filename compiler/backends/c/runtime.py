@@ -50,6 +50,7 @@ static int out_of_memory;
 static uint32_t cur;          /* the state being expanded */
 static int64_t cur_depth;
 static int found[NPROPS];
+static unsigned char taken[NACTIONS + 1];  /* the action had a successor from some state expanded */
 static int64_t found_depth[NPROPS];
 static uint32_t found_state[NPROPS];
 static int32_t found_action[NPROPS];  /* the failing action of a check; -1 for a state predicate */
@@ -144,6 +145,7 @@ static void result(int aid, const cell *t, uint64_t failed) {
         }
     }
     if (!t) return;
+    taken[aid] = 1;
     memcpy(batch_state[nbatch], t, WB);
     batch_aid[nbatch] = aid;
     if (++nbatch == BATCH) flush();
@@ -275,7 +277,11 @@ int main(int argc, char **argv) {
     if (complete) printf("null"); else printf("%" PRId64, depth);
     printf(",\"seconds\":%.6f,\"expanded\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"stopped\":", seconds, expanded, memory);
     if (stopped) printf("\"%s\"", stopped); else printf("null");
-    printf(",\"dumped\":%s,\"violations\":[", dumped ? "true" : "false");
+    printf(",\"dumped\":%s,\"taken\":[", dumped ? "true" : "false");
+    for (int a = 0, sep = 0; a < NACTIONS; a++) {
+        if (taken[a]) { printf("%s%d", sep ? "," : "", a); sep = 1; }
+    }
+    printf("],\"violations\":[");
     int first = 1;
     for (int p = 0; p < NPROPS; p++) {
         if (!found[p]) continue;

@@ -54,6 +54,9 @@ class CResult:
     memory: int  # bytes the program held for states and the hash set
     stopped: str | None
     reached: Iterator[tuple[int, ...]] | list[tuple[int, ...]] = field(default_factory=list)
+    # A complete search: the actions (indices into the simulator's `actions`) some reachable
+    # state has a successor by, so the coverage scan need not run step functions on every state.
+    taken: frozenset[int] | None = None
 
     @property
     def complete(self) -> bool:
@@ -170,7 +173,8 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
     reached = _unpack(packed, program.layout)
     return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
                    max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
-                   reached if doc["bound"] is None else _while_budget_lasts(reached))
+                   reached if doc["bound"] is None else _while_budget_lasts(reached),
+                   frozenset(doc["taken"]) if doc["bound"] is None else None)
 
 
 def _initial_states(layout: Layout, sim: Any, max_seconds: float | None,
