@@ -193,13 +193,13 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
     left = None if watch.deadline is None else max(0.0, watch.deadline - time.perf_counter())
     try:
         # The compiled search, when it runs, answers exactly as sim.explore would (same order).
-        # Where the spec treats CPUs alike, the Python search keeps one state per orbit of the CPU
-        # permutations (docs/prove.md, "Reductions"); the compiled search has no such reduction.
-        reduce = symmetry and search_with != "c" and len(sim.symmetry_group()) > 1
+        # Where the spec treats CPUs alike, either keeps one state per orbit of the CPU
+        # permutations, the same one (docs/prove.md, "Reductions").
+        reduce = symmetry and len(sim.symmetry_group()) > 1
         py_cap = DEFAULT_MAX_STATES if max_states is None else max_states
         c_cap = DEFAULT_MAX_STATES_C if max_states is None else max_states
-        result = None if reduce else c_search.explore(model, params, sim, c_cap, left, watch, search_with,
-                                                      notice, python_max_states=py_cap)
+        result = c_search.explore(model, params, sim, c_cap, left, watch, search_with, notice,
+                                  python_max_states=py_cap, symmetry=reduce)
         if result is None:
             result = sim.explore(py_cap, left, symmetry=reduce)
     except (c_search.Disagreement, c_search.RunError) as e:

@@ -1281,30 +1281,21 @@ class _Unpacked:
         return len(self.keys)
 
 
-def _canonicaliser(layout, info, pack):
-    """(canon, movable): `canon(s)` is the packed least image of s under the permutations of the
-    CPU ids `movable` (the ones no constant of the spec pins); (None, ()) when that leaves only
-    the identity.
-
-    The CPUs are sorted by their own data (their pc and their row of each array indexed by cpu
-    alone), which a permutation carries along: only CPUs with equal data can be ordered in more
-    than one way.  Their ties are broken by which scalar CPU ids and lock owners name them;
-    CPUs still tied then have equal data and no scalar names them, so swapping them changes
-    nothing.  Only when a CPU id is held in (or indexes) an array with a cpu index are all the
-    orders of tied CPUs tried, keeping the least image."""
+def _symmetry_parts(layout, info):
+    """What a permutation of the CPU ids moves: (agent, base, movable, elements, sig_slots,
+    names, tangled), or None when no CPU id may move (see `_canonicaliser`)."""
     import itertools
-    import operator
     agent = next((a for a in layout.agents if info is not None and a.name == info.agent), None)
     if agent is None or agent.count < 2:
-        return None, ()
+        return None
     n = agent.count
     base = next(g for g, (_, a, i, _) in enumerate(layout.instances) if a is agent and i == 0)
     if any(o != base for o in info.offsets):
-        return None, ()
+        return None
     pinned = set(v if sort == "cpu" else v - base for sort, v in info.pins)
     movable = tuple(c for c in range(n) if c not in pinned)
     if len(movable) < 2:
-        return None, ()
+        return None
     by_name = {v.name: v for v in layout.vars}
     elements = []  # (slot, index tuple, cpu dims, element sort, var)
     sig_slots = {c: [agent.pc + c] for c in movable}
@@ -1323,32 +1314,57 @@ def _canonicaliser(layout, info, pack):
                     sig_slots[c].append(slot)
             elif not any(cpu_dims):
                 names.append((slot, 0 if elem == "cpu" else base))
+    return agent, base, movable, elements, sig_slots, names, tangled
+
+
+def _image(layout, agent, base, movable, elements, order):
+    """The permutation sending order[j] to movable[j], as (src, fixes): slot k of the image is
+    slot src[k] of the state, then each (slot, m) of fixes maps that slot's value v to m[v]."""
+    n = agent.count
+    p = list(range(n))
+    for j, c in enumerate(order):
+        p[c] = movable[j]
+    src = list(range(layout.size))
+    fixes = []
+    owners = tuple(base + p[g - base] if base <= g < base + n else g for g in range(len(layout.instances))) + (-1,)
+    for slot, idx, cpu_dims, elem, v in elements:
+        new = v.base + sum((p[i] if cpu else i) * st for i, cpu, st in zip(idx, cpu_dims, v.strides))
+        src[new] = slot
+        if elem == "cpu":
+            fixes.append((new, tuple(p)))
+        elif elem == "owner":
+            fixes.append((new, owners))  # -1 (free) reads the last entry
+    for i in range(n):
+        src[agent.pc + p[i]] = agent.pc + i
+    return src, tuple(fixes)
+
+
+def _canonicaliser(layout, info, pack):
+    """(canon, movable): `canon(s)` is the packed least image of s under the permutations of the
+    CPU ids `movable` (the ones no constant of the spec pins); (None, ()) when that leaves only
+    the identity.
+
+    The CPUs are sorted by their own data (their pc and their row of each array indexed by cpu
+    alone), which a permutation carries along: only CPUs with equal data can be ordered in more
+    than one way.  Their ties are broken by which scalar CPU ids and lock owners name them;
+    CPUs still tied then have equal data and no scalar names them, so swapping them changes
+    nothing.  Only when a CPU id is held in (or indexes) an array with a cpu index are all the
+    orders of tied CPUs tried, keeping the least image."""
+    import operator
+    parts = _symmetry_parts(layout, info)
+    if parts is None:
+        return None, ()
+    agent, base, movable, elements, sig_slots, names, tangled = parts
     sigs = [(c, operator.itemgetter(*sig_slots[c])) for c in movable]
     named = operator.itemgetter(*[slot for slot, _ in names]) if names else None
     refs = {c: tuple(zero + c for _, zero in names) for c in movable}
     one_name = len(names) == 1
     eq = operator.eq
-    n_owners = len(layout.instances)
     images = {}
 
     def image_of(order):
-        """The getter and value fixes of the permutation sending order[j] to movable[j]."""
-        p = list(range(n))
-        for j, c in enumerate(order):
-            p[c] = movable[j]
-        src = list(range(layout.size))
-        fixes = []
-        owners = tuple(base + p[g - base] if base <= g < base + n else g for g in range(n_owners)) + (-1,)
-        for slot, idx, cpu_dims, elem, v in elements:
-            new = v.base + sum((p[i] if cpu else i) * st for i, cpu, st in zip(idx, cpu_dims, v.strides))
-            src[new] = slot
-            if elem == "cpu":
-                fixes.append((new, tuple(p)))
-            elif elem == "owner":
-                fixes.append((new, owners))  # -1 (free) reads the last entry
-        for i in range(n):
-            src[agent.pc + p[i]] = agent.pc + i
-        got = images[order] = (operator.itemgetter(*src), tuple(fixes))
+        src, fixes = _image(layout, agent, base, movable, elements, order)
+        got = images[order] = (operator.itemgetter(*src), fixes)
         return got
 
     def apply(order, s):
@@ -1679,6 +1695,37 @@ class Simulator:
         """The CPU ids the search may permute among themselves at these parameters (empty:
         the spec does not treat its CPUs alike, or names all but one of them)."""
         return _canonicaliser(self.layout, self._symmetry, _as_tuple)[1]
+
+    def symmetry_tables(self):
+        """The canonical form of `explore(symmetry=True)` as data, for irqc's compiled search
+        (compiler/backends/c): the movable CPUs, each one's own slots (its pc first), the slots
+        that name a CPU and the value naming each movable CPU there, and per order of the
+        movable CPUs (itertools.permutations of their positions) its (src, fixes).  None when
+        no CPU id may move, or when an array with a cpu index holds CPU ids: the least image
+        is then chosen among packed states, which the compiled search does not reproduce."""
+        import itertools
+        parts = _symmetry_parts(self.layout, self._symmetry)
+        if parts is None or parts[-1]:
+            return None
+        agent, base, movable, elements, sig_slots, names, _ = parts
+        orders = (tuple(movable[q] for q in qs) for qs in itertools.permutations(range(len(movable))))
+        return (movable, [sig_slots[c] for c in movable], [slot for slot, _ in names],
+                [[zero + c for _, zero in names] for c in movable],
+                [_image(self.layout, agent, base, movable, elements, o) for o in orders])
+
+    def run_through(self, reps, prop, check):
+        """The concrete run `explore(symmetry=True)` reports for a violation of `prop` met along
+        the representatives `reps` (one state per orbit, from an initial one; for a check, the
+        last is the state whose step fails it), as irqc's compiled search keeps them."""
+        key_of = _canonicaliser(self.layout, self._symmetry, _as_tuple)[0]
+        first = next(s for s in self.initial_states() if key_of(s) == reps[0])
+        if len(reps) == 1 and not check:
+            return [(first, None)]
+        parent = {reps[0]: None}
+        for a, b in zip(reps, reps[1:]):
+            parent.setdefault(b, a)
+        at, s = (reps[-1], None) if check else (reps[-2], reps[-1])
+        return self._violation_path(parent, {reps[0]: first}, key_of, prop, at, s)
 
     def _explore(self, max_states, max_seconds, symmetry, packer):
         t0 = time.perf_counter()

@@ -24,12 +24,21 @@ from compiler.backends.c.layout import Layout, UnsupportedC, build
 MAX_PROPS = 64  # failed checks travel as one 64-bit set
 
 
+MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, the Python search reduces
+
+# The Python simulator's `symmetry_tables()`: (movable CPUs, each one's own slots, the slots
+# naming a CPU, per movable CPU the value naming it there, per order (src, fixes)).
+SymmetryTables = tuple[tuple[int, ...], list[list[int]], list[int], list[list[int]],
+                       list[tuple[list[int], tuple[tuple[int, tuple[int, ...]], ...]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     source: str
     layout: Layout
     properties: tuple[str, ...]  # property number -> name, as the program's JSON gives them
     actions: int
+    symmetry: tuple[int, ...] = ()  # the CPU ids the search permutes (empty: none)
 
 
 def all_properties(model: ir.Model) -> list[ir.Property]:
@@ -55,7 +64,9 @@ def _checks(stmts: tuple[ir.Stmt, ...]) -> list[ir.Check]:
     return out
 
 
-def generate(model: ir.Model, params: dict[str, int]) -> Program:
+def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables | None = None) -> Program:
+    """The program; with `symmetry`, one that keeps one state per orbit of the CPU permutations,
+    choosing as its representative exactly the state the Python simulator's search keeps."""
     layout = build(model, params)
     props = all_properties(model)
     if len(props) > MAX_PROPS:
@@ -66,9 +77,51 @@ def generate(model: ir.Model, params: dict[str, int]) -> Program:
     preds = _predicates(props, sc)
     succ = _successors(model, layout)
     guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
+    canon = [] if symmetry is None else _canon(layout, symmetry)
     parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), *guards, *steps,
-             *preds, *succ, runtime.SEARCH]
-    return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions)
+             *preds, *succ, *canon, runtime.SEARCH]
+    return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions,
+                   () if symmetry is None else tuple(symmetry[0]))
+
+
+def _canon(layout: Layout, tables: SymmetryTables) -> list[str]:
+    """`canon(s, out)`: the simulator's canonical image of s (its `_canonicaliser` without
+    ties among CPUs whose rows hold CPU ids): sort the movable CPUs by their own cells, then
+    by which naming slots hold them, then by id; the image of that order is tabulated."""
+    movable, sigs, names, refs, images = tables
+    if len(images) > MAX_ORDERS:
+        raise UnsupportedC(f"{len(movable)} CPUs to permute (the compiled search tabulates up to {MAX_ORDERS} orders)")
+    k, lo, hi = len(movable), layout.lo, layout.hi
+    fix_slots = [slot for slot, _ in images[0][1]]
+    width = max((hi[slot] - lo[slot] + 1 for slot in fix_slots), default=1)
+    maps = []  # per order, per fixed slot: new cell by old cell
+    for _, fixes in images:
+        if [slot for slot, _ in fixes] != fix_slots:  # they hold no array row indexed by cpu (not tangled)
+            raise UnsupportedC("the slots holding CPU ids move under a permutation")
+        maps.append([[m[v] - lo[slot] for v in range(lo[slot], hi[slot] + 1)] + [0] * (width - hi[slot] + lo[slot] - 1)
+                     for slot, m in fixes])
+
+    def rows(table: list[list[int]]) -> str:
+        return "{" + ", ".join("{" + ", ".join(map(str, r)) + "}" for r in table) + "}"
+
+    return [
+        "/* ------------------------------------------------------------------ CPU symmetry */",
+        "#define SYMMETRY 1",
+        f"#define SYM_K {k}",
+        f"#define SYM_NSIG {len(sigs[0])}",
+        f"#define SYM_NNAME {len(names)}",
+        f"#define SYM_NFIX {len(fix_slots)}",
+        f"static const uint32_t SYM_SIG[SYM_K][SYM_NSIG] = {rows(sigs)};",
+        f"static const uint32_t SYM_NAME[SYM_NNAME + 1] = {{{''.join(f'{x}, ' for x in names)}0}};",
+        f"static const int64_t SYM_REF[SYM_K][SYM_NNAME + 1] = "
+        f"{rows([[v - lo[slot] for v, slot in zip(r, names)] + [0] for r in refs])};",
+        f"static const uint32_t SYM_SRC[{len(images)}][NSLOTS] = {rows([src for src, _ in images])};",
+        f"static const uint32_t SYM_FIX[SYM_NFIX + 1] = {{{''.join(f'{x}, ' for x in fix_slots)}0}};",
+        f"static const cell SYM_MAP[{len(images)}][SYM_NFIX + 1][{width}] = "
+        "{" + ", ".join(rows(m + [[0] * width]) for m in maps) + "};",
+        runtime.CANON,
+    ]
+
 
 
 def _header(model: ir.Model, params: dict[str, int]) -> str:

@@ -33,6 +33,40 @@ static void bug(const char *what, int64_t v) {
     (t)[k] = (cell)(v_ - (lo)); } while (0)
 """
 
+CANON = r"""
+/* The position (in SYM_K's order) of movable CPU a comes before b's: by their own cells, then
+   by which naming slots hold them (not before holding), then by position. */
+static int sym_before(const cell *s, int a, int b) {
+    for (int m = 0; m < SYM_NSIG; m++) {
+        cell x = s[SYM_SIG[a][m]], y = s[SYM_SIG[b][m]];
+        if (x != y) return x < y;
+    }
+    for (int m = 0; m < SYM_NNAME; m++) {
+        int x = s[SYM_NAME[m]] == SYM_REF[a][m], y = s[SYM_NAME[m]] == SYM_REF[b][m];
+        if (x != y) return x < y;
+    }
+    return a < b;
+}
+
+static void canon(const cell *s, cell *out) {
+    int ord[SYM_K];
+    for (int j = 0; j < SYM_K; j++) {
+        int m = j;
+        while (m > 0 && sym_before(s, j, ord[m - 1])) { ord[m] = ord[m - 1]; m--; }
+        ord[m] = j;
+    }
+    int rank = 0;  /* the order's place among itertools.permutations(range(SYM_K)) */
+    for (int j = 0; j < SYM_K; j++) {
+        int smaller = 0;
+        for (int m = j + 1; m < SYM_K; m++) smaller += ord[m] < ord[j];
+        rank = rank * (SYM_K - j) + smaller;
+    }
+    memset(out, 0, WB);
+    for (int j = 0; j < NSLOTS; j++) out[j] = s[SYM_SRC[rank][j]];
+    for (int f = 0; f < SYM_NFIX; f++) out[SYM_FIX[f]] = SYM_MAP[rank][f][out[SYM_FIX[f]]];
+}
+"""
+
 SEARCH = r"""
 /* ------------------------------------------------------------------ the search */
 
@@ -146,7 +180,11 @@ static void result(int aid, const cell *t, uint64_t failed) {
     }
     if (!t) return;
     taken[aid] = 1;
+#ifdef SYMMETRY
+    canon(t, batch_state[nbatch]);
+#else
     memcpy(batch_state[nbatch], t, WB);
+#endif
     batch_aid[nbatch] = aid;
     if (++nbatch == BATCH) flush();
 }
@@ -175,7 +213,13 @@ static void initial_states(const char *path) {
     cell s[W];
     memset(s, 0, WB);
     while (fread(s, sizeof(cell), NSLOTS, f) == NSLOTS) {
+#ifdef SYMMETRY
+        cell image[W];
+        canon(s, image);
+        int64_t k = insert(image);
+#else
         int64_t k = insert(s);
+#endif
         if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, 0); }
         if (out_of_memory) break;
     }

@@ -57,6 +57,7 @@ class CResult:
     # A complete search: the actions (indices into the simulator's `actions`) some reachable
     # state has a successor by, so the coverage scan need not run step functions on every state.
     taken: frozenset[int] | None = None
+    symmetry: tuple[int, ...] = ()  # the CPU ids it permuted (empty: it kept every state)
 
     @property
     def complete(self) -> bool:
@@ -70,10 +71,11 @@ class CResult:
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
             watch: Callable[[int, int], bool] | None = None, search: str = "auto",
             notice: Callable[[str], None] | None = None, opt: str = driver.OPT,
-            python_max_states: int | None = None) -> Any:
+            python_max_states: int | None = None, symmetry: bool = False) -> Any:
     """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
     None: run the Python search.  `python_max_states` caps the Python search that races the
-    compiler (default: `max_states`)."""
+    compiler (default: `max_states`).  `symmetry`: keep one state per orbit of the CPU
+    permutations, with the Python search's representatives (`sim.symmetry_tables()`)."""
     if search == "python":
         return None
     say = notice if search == "c" else None
@@ -81,8 +83,13 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         _tell(say, "no C compiler found (cc, gcc or clang); using the Python search")
         return None
     t0 = time.perf_counter()
+    tables = sim.symmetry_tables() if symmetry else None
+    if symmetry and tables is None:
+        _tell(say, "the compiled search does not reduce this spec's CPU symmetry (an array indexed by cpu "
+                   "holds CPU ids); using the Python search")
+        return None
     try:
-        program = generate(model, params)
+        program = generate(model, params, tables)
     except UnsupportedC as e:
         _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
         return None
@@ -121,7 +128,7 @@ def _race(program: Program, sim: Any, max_states: int | None, max_seconds: float
     before = getattr(sim, "watch", None)
     sim.watch = racing  # the Python search asks it every few hundred states
     try:
-        result = sim.explore(python_max_states, max_seconds)
+        result = sim.explore(python_max_states, max_seconds, symmetry=bool(program.symmetry))
     except BaseException:
         job.cancel()
         raise
@@ -166,7 +173,8 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
         if not doc["dumped"] and doc["stopped"] not in ("SIGINT", "SIGTERM"):
             raise CompileError(f"the compiled search could not write the states it met into {tmp}")
         packed = dump.read_bytes() if doc["dumped"] else b""
-    violations = {program.properties[v["prop"]]: _replayed(sim, program.properties[v["prop"]], v["depth"], v["path"])
+    replay = _replayed_symmetric if program.symmetry else _replayed
+    violations = {program.properties[v["prop"]]: replay(sim, program.properties[v["prop"]], v["depth"], v["path"])
                   for v in doc["violations"]}
     # The order the Python search reports them in: by depth, then name.
     violations = dict(sorted(violations.items(), key=lambda kv: (kv[1][0], kv[0])))
@@ -174,7 +182,7 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
     return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
                    max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
                    reached if doc["bound"] is None else _while_budget_lasts(reached),
-                   frozenset(doc["taken"]) if doc["bound"] is None else None)
+                   frozenset(doc["taken"]) if doc["bound"] is None else None, program.symmetry)
 
 
 def _initial_states(layout: Layout, sim: Any, max_seconds: float | None,
@@ -254,6 +262,23 @@ def _replayed(sim: Any, prop: str, depth: int, raw: list[list[Any]]) -> tuple[in
                                f"the simulator's first failing action there is {want}")
     elif prop not in sim.violated(prev):
         raise Disagreement(f"`{prop}`: the compiled search's path ends in a state where the simulator finds it holds")
+    return depth, path
+
+
+def _replayed_symmetric(sim: Any, prop: str, depth: int,
+                        raw: list[list[Any]]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
+    """A path of representatives as the concrete run the Python search with symmetry reports
+    (`sim.run_through`): each step is the first action into the next state's orbit."""
+    states = [tuple(values) for _, values in raw]
+    check = _is_check(sim, prop)
+    if len(states) != depth + 1:
+        raise Disagreement(f"`{prop}`: the compiled search reports depth {depth} with a path of {len(states) - 1} steps")
+    try:
+        path: list[tuple[tuple[int, ...], int | None]] = sim.run_through(states[:-1] if check else states, prop, check)
+    except (AssertionError, StopIteration) as e:
+        raise Disagreement(f"`{prop}`: the compiled search's path of orbit representatives does not replay: {e}") from e
+    if check and states[-1] != states[-2]:
+        raise Disagreement(f"`{prop}`: the compiled search's check path does not repeat its last state")
     return depth, path
 
 
