@@ -46,9 +46,9 @@ from compiler.results import PropertyResult
 from compiler.trace import Trace, from_itf
 
 DEFAULT_MAX_STATES = 2_000_000  # the Python search's default cap: about 1-1.2 GB of states
-# The compiled search's default cap: it keeps a state in 60-180 B where the Python search needs
-# 350-600, so five times as many fit in the same memory (about 1.8 GB at most).
-DEFAULT_MAX_STATES_C = 10_000_000
+# The compiled search's default cap is sized from the memory available when it starts
+# (compiler/backends/c/search.py, `memory_cap`), never below this.
+DEFAULT_MAX_STATES_C = c_search.MIN_DEFAULT_CAP
 # Z3's own budget after a cut search when no --timeout is given: a bounded run from scratch to
 # --depth on an instance the search could not finish can take hours, and nothing would be printed.
 Z3_AFTER_CUT = 120.0
@@ -197,7 +197,7 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
         # permutations, the same one (docs/prove.md, "Reductions").
         reduce = symmetry and len(sim.symmetry_group()) > 1
         py_cap = DEFAULT_MAX_STATES if max_states is None else max_states
-        c_cap = DEFAULT_MAX_STATES_C if max_states is None else max_states
+        c_cap = max_states  # None: the compiled search sizes its cap from the memory available
         result = c_search.explore(model, params, sim, c_cap, left, watch, search_with, notice,
                                   python_max_states=py_cap, symmetry=reduce)
         if result is None:
@@ -266,18 +266,8 @@ class _Watch:
         if now < self.next_memory_look:
             return None
         self.next_memory_look = now + 1.0
-        mem = _meminfo()
+        mem = limits.meminfo()
         return "memory" if mem is not None and mem[0] < self.MEMORY_FLOOR * mem[1] else None
-
-
-def _meminfo() -> tuple[int, int] | None:
-    """(available, total) bytes of the machine's memory, where Linux says (None elsewhere)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
-        return fields["MemAvailable"], fields["MemTotal"]
-    except (OSError, KeyError, ValueError, IndexError):
-        return None
 
 
 # Z3 re-checks "no shorter counterexample" by bounded model checking up to this depth.  Deeper

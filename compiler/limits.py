@@ -86,6 +86,16 @@ def capped(budget: Budget, seconds: float, words: str) -> Iterator[None]:
         budget.timeout, budget.cap = None, None
 
 
+def meminfo() -> tuple[int, int] | None:
+    """(available, total) bytes of the machine's memory, where Linux says (None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
+        return fields["MemAvailable"], fields["MemTotal"]
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
 def active() -> Budget | None:
     return _active
 

@@ -193,7 +193,7 @@ def test_a_stop_signal_in_the_search_keeps_its_violations_with_its_own_trace() -
 
 
 def test_low_memory_stops_the_search_and_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_meminfo", lambda: (1, 100))  # 1% of the machine's memory left
+    monkeypatch.setattr(limits, "meminfo", lambda: (1, 100))  # 1% of the machine's memory left
     m = model(S1)
     # The Python search, which asks its watch every 256 states: a cached compiled search
     # finishes S1 in milliseconds, before its first progress report (four a second).

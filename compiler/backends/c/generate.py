@@ -39,6 +39,7 @@ class Program:
     properties: tuple[str, ...]  # property number -> name, as the program's JSON gives them
     actions: int
     symmetry: tuple[int, ...] = ()  # the CPU ids the search permutes (empty: none)
+    state_bytes: int = 8  # what the search keeps per state: its cells bit-packed into 64-bit words
 
 
 def all_properties(model: ir.Model) -> list[ir.Property]:
@@ -78,10 +79,41 @@ def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables |
     succ = _successors(model, layout)
     guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
     canon = [] if symmetry is None else _canon(layout, symmetry)
-    parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), *guards, *steps,
+    parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), _packing(layout), *guards, *steps,
              *preds, *succ, *canon, runtime.SEARCH]
     return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions,
-                   () if symmetry is None else tuple(symmetry[0]))
+                   () if symmetry is None else tuple(symmetry[0]), 8 * _words(layout))
+
+
+def _packing(layout: Layout) -> str:
+    """`pack`/`unpack` between a state's cells and the words the search keeps: each slot in the
+    bits its range needs (a cell holds value - lo, so 0 .. hi - lo), one after the other in slot
+    order, a slot crossing a word boundary split over the two words."""
+    fields = []  # (slot, word, shift, bits)
+    at = 0
+    for j, (lo, hi) in enumerate(zip(layout.lo, layout.hi)):
+        bits = (hi - lo).bit_length()
+        if bits:
+            fields.append((j, at // 64, at % 64, bits))
+            at += bits
+    words = _words(layout)
+    pack = ["static void pack(const cell *t, uint64_t *w) {", "    memset(w, 0, PB);"]
+    unpack = ["static void unpack(const uint64_t *w, cell *t) {"]
+    for j, word, shift, bits in fields:
+        mask = f"UINT64_C({(1 << bits) - 1:#x})"
+        pack.append(f"    w[{word}] |= (uint64_t)t[{j}] << {shift};")
+        if shift + bits > 64:
+            pack.append(f"    w[{word + 1}] |= (uint64_t)t[{j}] >> {64 - shift};")
+            unpack.append(f"    t[{j}] = (cell)(((w[{word}] >> {shift}) | (w[{word + 1}] << {64 - shift})) & {mask});")
+        else:
+            unpack.append(f"    t[{j}] = (cell)((w[{word}] >> {shift}) & {mask});")
+    unpack += [f"    t[{j}] = 0;" for j, (lo, hi) in enumerate(zip(layout.lo, layout.hi)) if hi == lo]
+    return "\n".join([f"#define PW {words}", "#define PB (PW * sizeof(uint64_t))", *pack, "}", *unpack, "}"])
+
+
+def _words(layout: Layout) -> int:
+    bits = sum((hi - lo).bit_length() for lo, hi in zip(layout.lo, layout.hi))
+    return max(1, -(-bits // 64))
 
 
 def _canon(layout: Layout, tables: SymmetryTables) -> list[str]:

@@ -2,7 +2,8 @@
 
 PRELUDE comes before the model's code (includes and macros), SEARCH
 after it (the hash set, the breadth-first loop, the JSON report and `main`).  The model's
-code defines: W, WB, NSLOTS, NPROPS, cell, SLOT_LO, holds(k, s) with HAS_PRED[k], successors(s).
+code defines: W, WB, PW, PB, NSLOTS, NPROPS, cell, SLOT_LO, holds(k, s) with HAS_PRED[k], successors(s),
+pack(t, w) and unpack(w, t).
 The initial states come from a file the driver writes: the simulator's `initial_states()`
 (one enumeration of `initially`, pruned clause by clause, for both searches).
 """
@@ -73,7 +74,7 @@ SEARCH = r"""
 static volatile sig_atomic_t stop_signal = 0;
 static void on_signal(int sig) { stop_signal = sig; }
 
-static cell *arena;           /* state k is arena[k * W .. k * W + W) */
+static uint64_t *arena;       /* state k is arena[k * PW .. k * PW + PW), its cells bit-packed (pack) */
 static uint32_t *parent;      /* UINT32_MAX: an initial state */
 static int32_t *action;       /* the action that first reached it; -1: initial */
 static uint64_t n_states, cap;
@@ -91,17 +92,17 @@ static int32_t found_action[NPROPS];  /* the failing action of a check; -1 for a
 static int nfound;
 
 #define BATCH 64
-static cell batch_state[BATCH][W];
+static cell batch_state[BATCH][W];  /* the successors' cells (the predicates read them) */
+static uint64_t batch_packed[BATCH][PW];  /* and packed (the hash set keeps them so) */
 static int32_t batch_aid[BATCH];
 static uint64_t batch_hash[BATCH];
 static int nbatch;
 static void flush(void);
 
-static uint64_t hash_state(const cell *t) {
+static uint64_t hash_state(const uint64_t *t) {
     uint64_t h = UINT64_C(0x9E3779B97F4A7C15);
-    for (size_t k = 0; k < WB; k += 8) {
-        uint64_t w;
-        memcpy(&w, (const char *)t + k, 8);
+    for (size_t k = 0; k < PW; k++) {
+        uint64_t w = t[k];
         h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
         h ^= h >> 32;
     }
@@ -111,7 +112,7 @@ static uint64_t hash_state(const cell *t) {
 
 static int grow_states(void) {
     uint64_t n = cap ? cap * 2 : 1 << 16;
-    cell *a = realloc(arena, n * WB);
+    uint64_t *a = realloc(arena, n * PB);
     if (!a) return 0;
     arena = a;
     uint32_t *p = realloc(parent, n * sizeof *parent);
@@ -142,27 +143,31 @@ static int grow_table(void) {
 }
 
 /* The new state's number, or -1 when it was seen before (or memory ran out). */
-static int64_t insert_hashed(const cell *t, uint64_t h) {
+static int64_t insert_hashed(const uint64_t *t, uint64_t h) {
     uint64_t tag = h >> 32;
     uint64_t b = tag & tmask;
     for (;;) {
         uint64_t e = table[b];
         if (!e) break;
-        if ((e >> 32) == tag && !memcmp(arena + ((e & 0xffffffffu) - 1) * W, t, WB)) return -1;
+        if ((e >> 32) == tag && !memcmp(arena + ((e & 0xffffffffu) - 1) * PW, t, PB)) return -1;
         b = (b + 1) & tmask;
     }
     if (n_states >= UINT32_MAX - 1 || (n_states == cap && !grow_states())) { out_of_memory = 1; return -1; }
-    memcpy(arena + n_states * W, t, WB);
+    memcpy(arena + n_states * PW, t, PB);
     table[b] = (tag << 32) | (n_states + 1);
     uint64_t k = n_states++;
     if (2 * n_states > tmask && !grow_table()) out_of_memory = 1;
     return (int64_t)k;
 }
 
-static int64_t insert(const cell *t) { return insert_hashed(t, hash_state(t)); }
+static int64_t insert(const cell *t) {
+    uint64_t w[PW];
+    pack(t, w);
+    return insert_hashed(w, hash_state(w));
+}
 
-static void note_predicates(uint32_t k, int64_t depth) {
-    const cell *t = arena + (uint64_t)k * W;
+/* State k, whose cells are t, met at `depth`: the state predicates it violates. */
+static void note_predicates(uint32_t k, const cell *t, int64_t depth) {
     for (int p = 0; p < NPROPS; p++) {
         if (HAS_PRED[p] && !found[p] && !holds(p, t)) {
             found[p] = 1; found_depth[p] = depth; found_state[p] = k; found_action[p] = -1; nfound++;
@@ -185,6 +190,7 @@ static void result(int aid, const cell *t, uint64_t failed) {
 #else
     memcpy(batch_state[nbatch], t, WB);
 #endif
+    pack(batch_state[nbatch], batch_packed[nbatch]);
     batch_aid[nbatch] = aid;
     if (++nbatch == BATCH) flush();
 }
@@ -193,15 +199,15 @@ static void result(int aid, const cell *t, uint64_t failed) {
    at once, then they are inserted in order (the order, hence the numbering, is unchanged). */
 static void flush(void) {
     for (int k = 0; k < nbatch; k++) {
-        batch_hash[k] = hash_state(batch_state[k]);
+        batch_hash[k] = hash_state(batch_packed[k]);
         __builtin_prefetch(&table[(batch_hash[k] >> 32) & tmask]);
     }
     for (int k = 0; k < nbatch; k++) {
-        int64_t j = insert_hashed(batch_state[k], batch_hash[k]);
+        int64_t j = insert_hashed(batch_packed[k], batch_hash[k]);
         if (j < 0) continue;
         parent[j] = cur;
         action[j] = batch_aid[k];
-        note_predicates((uint32_t)j, cur_depth + 1);
+        note_predicates((uint32_t)j, batch_state[k], cur_depth + 1);
     }
     nbatch = 0;
 }
@@ -216,11 +222,11 @@ static void initial_states(const char *path) {
 #ifdef SYMMETRY
         cell image[W];
         canon(s, image);
-        int64_t k = insert(image);
 #else
-        int64_t k = insert(s);
+        cell *image = s;
 #endif
-        if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, 0); }
+        int64_t k = insert(image);
+        if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, image, 0); }
         if (out_of_memory) break;
     }
     fclose(f);
@@ -233,7 +239,8 @@ static double now(void) {
 }
 
 static void print_state(uint32_t k) {
-    const cell *t = arena + (uint64_t)k * W;
+    cell t[W];
+    unpack(arena + (uint64_t)k * PW, t);
     putchar('[');
     for (int j = 0; j < NSLOTS; j++) printf("%s%" PRId64, j ? "," : "", (int64_t)t[j] + SLOT_LO[j]);
     putchar(']');
@@ -279,6 +286,7 @@ int main(int argc, char **argv) {
     int64_t depth = 0;
     const char *stopped = out_of_memory ? "memory" : NULL;
     cell s[W];
+    memset(s, 0, WB);  /* unpack writes the NSLOTS cells; the padding stays 0 */
     while (!stopped && lo < hi && nfound < NPROPS) {
         for (cur = (uint32_t)lo; cur < hi; cur++) {
             if (max_states >= 0 && n_states >= (uint64_t)max_states) { stopped = "max-states"; break; }
@@ -296,7 +304,7 @@ int main(int argc, char **argv) {
                 }
             }
             cur_depth = depth;
-            memcpy(s, arena + (uint64_t)cur * W, WB);
+            unpack(arena + (uint64_t)cur * PW, s);
             successors(s);
             flush();
             if (out_of_memory) { stopped = "memory"; break; }
@@ -312,10 +320,16 @@ int main(int argc, char **argv) {
     int dumped = 0;
     if ((argv[3][0] != '-' || argv[3][1]) && stop_signal != SIGINT && stop_signal != SIGTERM) {
         FILE *f = fopen(argv[3], "wb");
-        int ok = f && fwrite(arena, WB, n_states, f) == n_states;
+        int ok = f != NULL;
+        cell t[W];
+        memset(t, 0, WB);
+        for (uint64_t k = 0; ok && k < n_states; k++) {  /* as cells: what the simulator reads back */
+            unpack(arena + k * PW, t);
+            ok = fwrite(t, WB, 1, f) == 1;
+        }
         dumped = (f && !fclose(f)) && ok;
     }
-    uint64_t memory = cap * (WB + sizeof *parent + sizeof *action) + (tmask + 1) * sizeof *table;
+    uint64_t memory = cap * (PB + sizeof *parent + sizeof *action) + (tmask + 1) * sizeof *table;
     printf("{\"complete\":%s,\"states\":%" PRIu64 ",\"depth\":%" PRId64 ",\"bound\":",
            complete ? "true" : "false", n_states, depth);
     if (complete) printf("null"); else printf("%" PRId64, depth);

@@ -16,11 +16,12 @@ both searches meet states in the same order (docs/prove.md, "Which counterexampl
 from __future__ import annotations
 
 import array
+import io
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from compiler import ir, limits
 from compiler.backends.c import driver
@@ -68,12 +69,27 @@ class CResult:
         return self.states / self.seconds if self.seconds > 0 else float("inf")
 
 
+# The compiled search's default cap (no --max-states): the states that fit in half the memory
+# available when it starts, at the most one can cost (its packed words and parent link, doubled
+# by the growing arrays, and up to 32 B of hash set), within these bounds (the parent links are
+# 32-bit).  S6 at CPUS=3, 56,790,700 states of 32 B, took 3.3 GB.
+MIN_DEFAULT_CAP, MAX_DEFAULT_CAP = 10_000_000, 1_000_000_000
+
+
+def memory_cap(program: Program) -> int:
+    mem = limits.meminfo()
+    if mem is None:
+        return MIN_DEFAULT_CAP
+    per_state = 2 * (program.state_bytes + 8) + 32
+    return max(MIN_DEFAULT_CAP, min(MAX_DEFAULT_CAP, mem[0] // 2 // per_state))
+
+
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
             watch: Callable[[int, int], bool] | None = None, search: str = "auto",
             notice: Callable[[str], None] | None = None, opt: str = driver.OPT,
             python_max_states: int | None = None, symmetry: bool = False) -> Any:
     """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
-    None: run the Python search.  `python_max_states` caps the Python search that races the
+    None: run the Python search.  `max_states` None: `memory_cap`.  `python_max_states` caps the Python search that races the
     compiler (default: `max_states`).  `symmetry`: keep one state per orbit of the CPU
     permutations, with the Python search's representatives (`sim.symmetry_tables()`)."""
     if search == "python":
@@ -93,12 +109,13 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
     except UnsupportedC as e:
         _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
         return None
+    cap = memory_cap(program) if max_states is None else max_states
     if search == "auto" and driver.cached(program.source, opt) is None:
-        return _race(program, sim, max_states, max_seconds, watch, notice, opt, t0,
-                     max_states if python_max_states is None else python_max_states)
+        return _race(program, sim, cap, max_seconds, watch, notice, opt, t0,
+                     cap if python_max_states is None else python_max_states)
     left = None if max_seconds is None else max_seconds - (time.perf_counter() - t0)
     try:
-        return run(program, sim, max_states, left, watch, opt)
+        return run(program, sim, cap, left, watch, opt)
     except CompileError as e:
         _tell(say, f"the C search did not compile ({e}); using the Python search")
         return None
@@ -172,13 +189,15 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
         doc = driver.run(built.exe, max_states, left, dump, initial, watch)
         if not doc["dumped"] and doc["stopped"] not in ("SIGINT", "SIGTERM"):
             raise CompileError(f"the compiled search could not write the states it met into {tmp}")
-        packed = dump.read_bytes() if doc["dumped"] else b""
+        # Read lazily: a cut search of tens of millions of states writes gigabytes, and the
+        # coverage scan usually stops after the first states.  The open file outlives the folder.
+        states: BinaryIO = dump.open("rb") if doc["dumped"] else io.BytesIO()
     replay = _replayed_symmetric if program.symmetry else _replayed
     violations = {program.properties[v["prop"]]: replay(sim, program.properties[v["prop"]], v["depth"], v["path"])
                   for v in doc["violations"]}
     # The order the Python search reports them in: by depth, then name.
     violations = dict(sorted(violations.items(), key=lambda kv: (kv[1][0], kv[0])))
-    reached = _unpack(packed, program.layout)
+    reached = _unpack(states, program.layout)
     return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
                    max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
                    reached if doc["bound"] is None else _while_budget_lasts(reached),
@@ -200,23 +219,25 @@ def _initial_states(layout: Layout, sim: Any, max_seconds: float | None,
     return cells.tobytes()
 
 
-def _unpack(packed: bytes, layout: Layout) -> Iterator[tuple[int, ...]]:
-    """The states the program met, in the order it met them (the Python search's `reached`).
-    Lazily, and with the few slots whose type starts below 0 fixed up one by one: the
-    coverage scan may read millions of states."""
+def _unpack(states: BinaryIO, layout: Layout) -> Iterator[tuple[int, ...]]:
+    """The states the program met, in the order it met them (the Python search's `reached`),
+    read from its dump a block at a time, with the few slots whose type starts below 0 fixed
+    up one by one: the coverage scan may read millions of states, or only the first few."""
     cell = layout.cell_bits // 8
     per_word = 8 // cell
     step = -(-max(layout.size, 1) // per_word) * per_word  # cells per state, as the program pads them
-    view: Any = packed if cell == 1 else memoryview(packed).cast("H")
     size, shifted = layout.size, [(j, low) for j, low in enumerate(layout.lo) if low]
-    for k in range(0, len(view), step):
-        if not shifted:
-            yield tuple(view[k:k + size])
-            continue
-        t = list(view[k:k + size])
-        for j, low in shifted:
-            t[j] += low
-        yield tuple(t)
+    with states:
+        while block := states.read(step * cell * 8192):
+            view: Any = block if cell == 1 else memoryview(block).cast("H")
+            for k in range(0, len(view), step):
+                if not shifted:
+                    yield tuple(view[k:k + size])
+                    continue
+                t = list(view[k:k + size])
+                for j, low in shifted:
+                    t[j] += low
+                yield tuple(t)
 
 
 def _while_budget_lasts(states: Iterator[tuple[int, ...]]) -> Iterator[tuple[int, ...]]:
