@@ -20,7 +20,7 @@ import pytest
 
 from dataclasses import replace
 
-from compiler import engine, ir
+from compiler import engine, ir, limits
 from compiler.backends.c import UnsupportedC, driver, generate, layout, search
 from compiler.backends.python import generate as generate_simulator
 from compiler.backends.python import load_simulator
@@ -197,6 +197,22 @@ def test_a_tangled_spec_is_left_to_the_python_search(tmp_path: Path) -> None:
     said: list[str] = []
     assert search.explore(model, params, sim, None, None, search="c", notice=said.append, symmetry=True) is None
     assert "holds CPU ids" in said[0]
+
+
+def test_the_default_cap_is_sized_from_the_memory_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3.5 GiB (or half the memory available, if less) at packed words + 30 B a state; never
+    below the old fixed cap, whatever /proc/meminfo says."""
+    model, params = load(ROOT / "specs" / "imsic_move_intermediate.irqspec", 3)
+    program = generate(model, params)
+    assert program.state_bytes == 32  # 141 cells of at most 3 bits each, packed
+    monkeypatch.setattr(limits, "meminfo", lambda: (64 * 2**30, 128 * 2**30))
+    assert search.memory_cap(program) == search.MEMORY_BUDGET // (32 + 30) > 56_790_700  # S6's states at CPUS=3
+    monkeypatch.setattr(limits, "meminfo", lambda: None)
+    assert search.memory_cap(program) == search.MEMORY_BUDGET // (32 + 30)
+    monkeypatch.setattr(limits, "meminfo", lambda: (4 * 2**30, 8 * 2**30))
+    assert search.memory_cap(program) == 2 * 2**30 // (32 + 30)
+    monkeypatch.setattr(limits, "meminfo", lambda: (2**30, 2**31))
+    assert search.memory_cap(program) == search.MIN_DEFAULT_CAP
 
 
 def test_steps_taken_decide_coverage() -> None:

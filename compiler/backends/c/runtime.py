@@ -110,8 +110,12 @@ static uint64_t hash_state(const uint64_t *t) {
     return h;
 }
 
+static uint64_t most_states = UINT64_MAX;  /* --max-states, and the successors of its last state */
+
 static int grow_states(void) {
     uint64_t n = cap ? cap * 2 : 1 << 16;
+    if (n > most_states) n = most_states;  /* the last growth: to the cap, not twice it */
+    if (n <= cap) return 0;
     uint64_t *a = realloc(arena, n * PB);
     if (!a) return 0;
     arena = a;
@@ -156,7 +160,7 @@ static int64_t insert_hashed(const uint64_t *t, uint64_t h) {
     memcpy(arena + n_states * PW, t, PB);
     table[b] = (tag << 32) | (n_states + 1);
     uint64_t k = n_states++;
-    if (2 * n_states > tmask && !grow_table()) out_of_memory = 1;
+    if (4 * n_states > 3 * (tmask + 1) && !grow_table()) out_of_memory = 1;  /* at most 3/4 full */
     return (int64_t)k;
 }
 
@@ -276,6 +280,7 @@ int main(int argc, char **argv) {
     }
     int64_t max_states = strtoll(argv[1], NULL, 10);
     double max_seconds = strtod(argv[2], NULL);
+    if (max_states >= 0) most_states = (uint64_t)max_states + (1 << 16);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_signal);  /* irqc's own "stop now" (a limit it watches): keep the states */

@@ -69,19 +69,21 @@ class CResult:
         return self.states / self.seconds if self.seconds > 0 else float("inf")
 
 
-# The compiled search's default cap (no --max-states): the states that fit in half the memory
-# available when it starts, at the most one can cost (its packed words and parent link, doubled
-# by the growing arrays, and up to 32 B of hash set), within these bounds (the parent links are
-# 32-bit).  S6 at CPUS=3, 56,790,700 states of 32 B, took 3.3 GB.
+# The compiled search's default cap (no --max-states): the states that fit in MEMORY_BUDGET, or
+# in half the memory available when it starts if that is less.  A state costs its packed words,
+# its parent link and action (8 B), and its share of the hash set, which is at most 3/4 full and
+# a power of two (at most 22 B); the arrays grow to the cap, not past it.  Never below
+# MIN_DEFAULT_CAP (the fixed cap of before), never above MAX_DEFAULT_CAP (32-bit parent links).
+# With the budget fixed, the cap is the same on every machine with 7 GiB free: S6 at CPUS=3
+# (32 B a state) gets 60.6 million states, enough for its 56,790,700.
+MEMORY_BUDGET = 7 * 2**29  # 3.5 GiB for the program, under 4 GB with irqc's own
 MIN_DEFAULT_CAP, MAX_DEFAULT_CAP = 10_000_000, 1_000_000_000
 
 
 def memory_cap(program: Program) -> int:
     mem = limits.meminfo()
-    if mem is None:
-        return MIN_DEFAULT_CAP
-    per_state = 2 * (program.state_bytes + 8) + 32
-    return max(MIN_DEFAULT_CAP, min(MAX_DEFAULT_CAP, mem[0] // 2 // per_state))
+    budget = MEMORY_BUDGET if mem is None else min(MEMORY_BUDGET, mem[0] // 2)
+    return max(MIN_DEFAULT_CAP, min(MAX_DEFAULT_CAP, budget // (program.state_bytes + 30)))
 
 
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
@@ -241,14 +243,19 @@ def _unpack(states: BinaryIO, layout: Layout) -> Iterator[tuple[int, ...]]:
 
 
 def _while_budget_lasts(states: Iterator[tuple[int, ...]]) -> Iterator[tuple[int, ...]]:
-    """The states of a cut search, until the run's budget is spent.  The coverage scan reads
-    them in Python, and a cut compiled search met ten times the states the Python search would
-    have in the same time: reading them all could overrun --timeout many times.  (The scan
-    says how many it looked at; a complete search is always read in full.)"""
+    """The states of a cut search, until the run's budget is spent, and at most the first
+    CUT_SCAN_STATES.  The coverage scan reads them in Python, and a cut compiled search meets
+    tens of millions: reading them all took minutes, and could overrun --timeout many times.
+    (The scan says how many it looked at; a complete search is always read in full.)"""
     for k, s in enumerate(states):
-        if not k & 1023 and _budget_spent():
+        if k >= CUT_SCAN_STATES or not k & 1023 and _budget_spent():
             return
         yield s
+
+
+# What the coverage scan reads of a cut compiled search: as many states as the Python search
+# keeps at its default cap (compiler.engine.DEFAULT_MAX_STATES).
+CUT_SCAN_STATES = 2_000_000
 
 
 def _budget_spent() -> bool:
