@@ -22,6 +22,9 @@ from compiler.backends.c.cexprs import Names, Scope
 from compiler.backends.c.layout import Layout, UnsupportedC, build
 
 MAX_PROPS = 64  # failed checks travel as one 64-bit set
+# What the coverage scan reads of a cut search's states (as many as the Python search keeps at
+# its default cap); the program writes no more of them.
+CUT_SCAN_STATES = 2_000_000
 
 
 MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, the Python search reduces
@@ -175,6 +178,7 @@ def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
         f"#define W {width}",
         f"#define WB (W * sizeof(cell))",
         f"#define NPROPS {len(props)}",
+        f"#define CUT_SCAN_STATES UINT64_C({CUT_SCAN_STATES})",
         f"#define NACTIONS {sum(len(a.steps) * layout.count[a.name] for a in model.agents)}",
         f"static const int64_t SLOT_LO[NSLOTS + 1] = {{{', '.join(map(str, layout.lo))}{', ' if layout.lo else ''}0}};",
         f"static const int HAS_PRED[NPROPS + 1] = {{{''.join(f'{int(p.expr is not None)}, ' for p in props)}0}};",

@@ -328,7 +328,10 @@ int main(int argc, char **argv) {
         int ok = f != NULL;
         cell t[W];
         memset(t, 0, WB);
-        for (uint64_t k = 0; ok && k < n_states; k++) {  /* as cells: what the simulator reads back */
+        /* As cells: what the simulator reads back.  Of a cut search, only what the coverage
+           scan reads of it (CUT_SCAN_STATES): the rest could be gigabytes nobody reads. */
+        uint64_t keep = complete || n_states < CUT_SCAN_STATES ? n_states : CUT_SCAN_STATES;
+        for (uint64_t k = 0; ok && k < keep; k++) {
             unpack(arena + k * PW, t);
             ok = fwrite(t, WB, 1, f) == 1;
         }

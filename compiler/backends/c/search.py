@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 from compiler import ir, limits
 from compiler.backends.c import driver
 from compiler.backends.c.driver import CompileError, RunError
-from compiler.backends.c.generate import Program, generate
+from compiler.backends.c.generate import CUT_SCAN_STATES, Program, generate
 from compiler.backends.c.layout import Layout, UnsupportedC
 
 SEARCHES = ("auto", "python", "c")
@@ -252,10 +252,6 @@ def _while_budget_lasts(states: Iterator[tuple[int, ...]]) -> Iterator[tuple[int
             return
         yield s
 
-
-# What the coverage scan reads of a cut compiled search: as many states as the Python search
-# keeps at its default cap (compiler.engine.DEFAULT_MAX_STATES).
-CUT_SCAN_STATES = 2_000_000
 
 
 def _budget_spent() -> bool:
