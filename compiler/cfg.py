@@ -1159,7 +1159,7 @@ class StepMaker:
         """The first node both branches of `b` reach (before `stop`, not through a boundary)
         that every path of theirs on its way to `stop` passes: the code from there on can
         follow the If.  None: there is none, and each branch gets all of its own paths."""
-        then, other = self._reach(b.succ[0], stop, None), self._reach(b.succ[1], stop, None)
+        then, other = self._reach(b.succ[0], stop), self._reach(b.succ[1], stop)
         theirs = {id(m) for m in other}
         common = sorted((n for n in then if id(n) in theirs), key=lambda n: self.order[id(n)])
         for cand in common:  # the nearest first
@@ -1185,14 +1185,14 @@ class StepMaker:
                 post.append(x)
         return {id(x): i for i, x in enumerate(reversed(post))}
 
-    def _reach(self, n: Node | None, stop: Node | None, avoid: Node | None) -> list[Node]:
-        """The nodes of this step the paths from `n` pass before a boundary, `stop` or `avoid`."""
+    def _reach(self, n: Node | None, stop: Node | None) -> list[Node]:
+        """The nodes of this step the paths from `n` pass before a boundary or `stop`."""
         seen: set[int] = set()
         order: list[Node] = []
         todo = [n]
         while todo:
             x = todo.pop()
-            if x is None or x is stop or x is avoid or id(x) in seen:
+            if x is None or x is stop or id(x) in seen:
                 continue
             seen.add(id(x))
             if id(x) in self.marks or x.kind == "end":  # a boundary (the start again: a loop)
