@@ -121,17 +121,26 @@ def _settle_depth(ts: TransitionSystem, solver: z3.Solver, lits: dict[str, z3.Bo
     if answer == z3.unsat:
         return
     pending = dict(lits)
-    if answer == z3.sat:
-        m = solver.model()
-        for name, lit in lits.items():
-            if z3.is_true(m.eval(lit, model_completion=True)):
-                _record_violation(ts, m, name, k, clock, out)
-                del pending[name]
-    for name, lit in pending.items():
-        answer = _check(solver, [lit], clock)
+    try:
         if answer == z3.sat:
-            _record_violation(ts, solver.model(), name, k, clock, out)
-        elif answer == z3.unknown:
+            m = solver.model()
+            for name, lit in lits.items():
+                if z3.is_true(m.eval(lit, model_completion=True)):
+                    _record_violation(ts, m, name, k, clock, out)
+                    del pending[name]
+        for name in list(pending):
+            answer = _check(solver, [pending[name]], clock)
+            if answer == z3.sat:
+                _record_violation(ts, solver.model(), name, k, clock, out)
+            elif answer == z3.unknown:
+                out.results[name] = _inconclusive(ts, name, k, clock, solver)
+            del pending[name]
+    except z3.Z3Exception:
+        # A stop signal interrupts Z3 from the watchdog thread at any moment, also while irqc
+        # reads a model it found ("model is not available"): that answer is lost with the stop.
+        if clock.stop_reason() is None:
+            raise
+        for name in pending:
             out.results[name] = _inconclusive(ts, name, k, clock, solver)
 
 

@@ -153,8 +153,13 @@ def spacer(ts: TransitionSystem, prop: ir.Property, clock: Clock, share: float |
     answer = _limited(solver, clock, share).check()
     seconds = time.perf_counter() - start
     if answer == z3.sat:
-        # Not model_completion: with it z3 4.x/5.x evaluates Inv to False here (the re-check caught that).
-        return Answer("proved", seconds, invariant=solver.model().eval(inv(*ts.pre)))
+        try:
+            # Not model_completion: with it z3 4.x/5.x evaluates Inv to False here (the re-check caught that).
+            return Answer("proved", seconds, invariant=solver.model().eval(inv(*ts.pre)))
+        except z3.Z3Exception:
+            if (reason := clock.stop_reason()) is None:
+                raise
+            return Answer("unknown", seconds, reason="stopped while reading the invariant", stopped_by=reason)
     if answer == z3.unsat:
         return Answer("reachable", seconds)
     why = f"after its share of the time, {share:.1f} s" if share is not None and clock.stop_reason() is None \
