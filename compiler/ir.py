@@ -342,11 +342,7 @@ def as_tree(stmts: tuple[Stmt, ...] | list[Stmt]) -> tuple[Stmt, ...]:
     for k, st in enumerate(stmts):
         if isinstance(st, If) and contains((st,), Goto):
             rest = list(stmts[k + 1:])
-
-            def branch(b: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
-                return as_tree(b if always_ends(b) else (*b, *rest))
-
-            out.append(If(st.cond, branch(st.then), branch(st.else_), st.span))
+            out.append(If(st.cond, as_tree(then_rest(st.then, rest)), as_tree(then_rest(st.else_, rest)), st.span))
             return tuple(out)
         if isinstance(st, If):
             out.append(If(st.cond, as_tree(st.then), as_tree(st.else_), st.span))
@@ -355,6 +351,12 @@ def as_tree(stmts: tuple[Stmt, ...] | list[Stmt]) -> tuple[Stmt, ...]:
         if isinstance(st, Goto):
             break
     return tuple(out)
+
+
+def then_rest(branch: tuple[Stmt, ...], rest: list[Stmt]) -> list[Stmt]:
+    """A branch of an If followed by what comes after the If, which its paths reach unless the
+    branch ends them (the code generators copy the rest into a branch that chooses)."""
+    return list(branch) if always_ends(branch) else [*branch, *rest]
 
 
 def always_ends(stmts: tuple[Stmt, ...] | list[Stmt]) -> bool:

@@ -38,8 +38,8 @@ EPILOG = f"""verdicts:
                                     violated up to the depth given
 
 How: the generated simulator first searches the instance exhaustively (up to --max-states,
-default {DEFAULT_MAX_STATES:,} in Python; compiled, what half the free memory holds, at least {DEFAULT_MAX_STATES_C:,});
-Z3 then finds each counterexample at the depth the search found it.
+default {DEFAULT_MAX_STATES:,} in Python; compiled, what 3.5 GiB holds, or half the free memory
+if less, at least {DEFAULT_MAX_STATES_C:,}); Z3 then finds each counterexample at the depth the search found it.
 When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
 k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone; --engine ic3
 uses Z3's Spacer (IC3/PDR) for proofs and BMC for counterexamples (--show-invariant prints each proof).
@@ -91,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--max-states", type=int, default=None, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
                         f"Python search, about 0.6 GB per million; for the compiled search, the states that "
-                        f"fit in half the memory free when it starts, at least {DEFAULT_MAX_STATES_C:,})")
+                        f"fit in 3.5 GiB, or in half the free memory if less, at least {DEFAULT_MAX_STATES_C:,})")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--style", choices=("table", "lkml"), default="table",
                    help="how counterexamples print: table, one column per agent instance (default); lkml, the "

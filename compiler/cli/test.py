@@ -54,8 +54,8 @@ def add_parser(subparsers: Any) -> None:
                    help=f"try k-induction up to k=N after a clean bounded run; 0 turns it off (default {DEFAULT_MAX_K})")
     p.add_argument("--max-states", type=int, default=None, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
-                        f"Python search; for the compiled one, what half the free memory holds, at least "
-                        f"{DEFAULT_MAX_STATES_C:,})")
+                        f"Python search; for the compiled one, what 3.5 GiB holds, or half the free "
+                        f"memory if less, at least {DEFAULT_MAX_STATES_C:,})")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a property after this much time (inconclusive: a mismatch)")
     p.add_argument("--strict", action="store_true",

@@ -188,9 +188,9 @@ def _if(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int) -> R
     if any(ir.contains(b, ir.Choose) for b in branches):
         # The rest runs inside the choice's loop: it is emitted into each branch.
         code.emit(depth, f"if ({cexprs.expr(st.cond, path.scope)}) {{")
-        _seq(list(st.then) if ir.always_ends(st.then) else list(st.then) + rest, path, code, depth + 1)
+        _seq(ir.then_rest(st.then, rest), path, code, depth + 1)
         code.emit(depth, "} else {")
-        _seq(list(st.else_) if ir.always_ends(st.else_) else list(st.else_) + rest, path, code, depth + 1)
+        _seq(ir.then_rest(st.else_, rest), path, code, depth + 1)
         code.emit(depth, "}")
         return path, True
     if any(ir.contains(b, ir.Assign) for b in branches):

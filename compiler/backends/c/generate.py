@@ -25,8 +25,6 @@ MAX_PROPS = 64  # failed checks travel as one 64-bit set
 # What the coverage scan reads of a cut search's states (as many as the Python search keeps at
 # its default cap); the program writes no more of them.
 CUT_SCAN_STATES = 2_000_000
-
-
 MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, the Python search reduces
 
 # The Python simulator's `symmetry_tables()`: (movable CPUs, each one's own slots, the slots
@@ -156,7 +154,6 @@ def _canon(layout: Layout, tables: SymmetryTables) -> list[str]:
         "{" + ", ".join(rows(m + [[0] * width]) for m in maps) + "};",
         runtime.CANON,
     ]
-
 
 
 def _header(model: ir.Model, params: dict[str, int]) -> str:

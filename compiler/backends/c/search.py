@@ -91,9 +91,10 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
             notice: Callable[[str], None] | None = None, opt: str = driver.OPT,
             python_max_states: int | None = None, symmetry: bool = False) -> Any:
     """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
-    None: run the Python search.  `max_states` None: `memory_cap`.  `python_max_states` caps the Python search that races the
-    compiler (default: `max_states`).  `symmetry`: keep one state per orbit of the CPU
-    permutations, with the Python search's representatives (`sim.symmetry_tables()`)."""
+    None: run the Python search.  `max_states` None: `memory_cap`.  `python_max_states` caps the
+    Python search that races the compiler (default: the compiled search's cap).  `symmetry`:
+    keep one state per orbit of the CPU permutations, with the Python search's representatives
+    (`sim.symmetry_tables()`)."""
     if search == "python":
         return None
     say = notice if search == "c" else None
@@ -253,7 +254,6 @@ def _while_budget_lasts(states: Iterator[tuple[int, ...]]) -> Iterator[tuple[int
         yield s
 
 
-
 def _budget_spent() -> bool:
     budget = limits.active()
     return budget is not None and budget.stop_reason() is not None
@@ -296,7 +296,8 @@ def _replayed_symmetric(sim: Any, prop: str, depth: int,
     states = [tuple(values) for _, values in raw]
     check = _is_check(sim, prop)
     if len(states) != depth + 1:
-        raise Disagreement(f"`{prop}`: the compiled search reports depth {depth} with a path of {len(states) - 1} steps")
+        raise Disagreement(f"`{prop}`: the compiled search reports depth {depth} "
+                           f"with a path of {len(states) - 1} steps")
     try:
         path: list[tuple[tuple[int, ...], int | None]] = sim.run_through(states[:-1] if check else states, prop, check)
     except (AssertionError, StopIteration) as e:

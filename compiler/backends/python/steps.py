@@ -235,14 +235,9 @@ def _if_split(st: ir.If, rest: list[ir.Stmt], path: Path, code: Code, depth: int
     """A branch that chooses: the rest of the body runs inside the choice's loop, so it is
     emitted into each branch, and every path stays straight-line code."""
     code.emit(depth, f"if {exprs.cond(st.cond, path.scope)}:")
-    _seq(_then_rest(st.then, rest), path, code, depth + 1)
+    _seq(ir.then_rest(st.then, rest), path, code, depth + 1)
     code.emit(depth, "else:")
-    _seq(_then_rest(st.else_, rest), path, code, depth + 1)
-
-
-def _then_rest(branch: tuple[ir.Stmt, ...], rest: list[ir.Stmt]) -> list[ir.Stmt]:
-    """A branch and what follows the If, which its paths reach unless the branch ends them."""
-    return list(branch) if ir.always_ends(branch) else list(branch) + rest
+    _seq(ir.then_rest(st.else_, rest), path, code, depth + 1)
 
 
 _RULES: dict[type, Callable[..., Result]] = {
