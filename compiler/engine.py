@@ -80,12 +80,14 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
           max_states: int | None = None, engine: str = "auto", search_with: str = "auto",
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None,
-          on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto") -> list[PropertyResult]:
+          on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto",
+          cross_check: bool = False) -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
     `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
     `on_scan` the search's coverage and vacuity (not called when no search ran); `search_with` is
     "python", "c" (the compiled search) or "auto" (compiler/backends/c/search.py says which).
-    `max_states` None is each search's own default cap (DEFAULT_MAX_STATES, DEFAULT_MAX_STATES_C)."""
+    `max_states` None is each search's own default cap (DEFAULT_MAX_STATES, DEFAULT_MAX_STATES_C);
+    `cross_check` has Z3 BMC re-derive each violation's least depth (`_traced`)."""
     wanted = [p for p in model.properties if not properties or p.name in properties]
     with limits.budget(timeout, model.name) as budget:
         if engine == "ic3" and wanted:
@@ -98,7 +100,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
             on_scan(search.scan)
         found = [p for p in wanted if p.name in search.violations]
         # After a stop signal no new engine starts: report what the search established.
-        out = _traced(model, params, found, search, timeout, progress) if budget.stop_reason() is None else {}
+        out = _traced(model, params, found, search, timeout, progress, cross_check) if budget.stop_reason() is None else {}
         out.update({p.name: _unconfirmed(p, search, out.get(p.name)) for p in found
                     if p.name not in out or out[p.name].verdict == "inconclusive"})
         rest = [p for p in wanted if p.name not in search.violations]
@@ -287,18 +289,28 @@ def shortness_depth(model: ir.Model, params: dict[str, int]) -> int:
 
 
 def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], search: Search,
-            timeout: float | None, progress: Callable[[int, float], None] | None) -> dict[str, PropertyResult]:
-    """Each violation the search found, confirmed by Z3 twice: bounded model checking finds
-    none shallower (up to `shortness_depth`), and the search's own trace is a run of the Z3
-    transition system that violates the property.  That trace is the one printed: it depends
-    only on the spec and the parameters (docs/prove.md, "Which counterexample").
+            timeout: float | None, progress: Callable[[int, float], None] | None,
+            cross_check: bool) -> dict[str, PropertyResult]:
+    """Each violation the search found, confirmed by Z3: the search's own trace is a run of
+    the Z3 transition system that violates the property.  That trace is the one printed: it
+    depends only on the spec and the parameters (docs/prove.md, "Which counterexample").
+    With `cross_check`, Z3 bounded model checking must also find none shallower (up to
+    `shortness_depth`).
 
     Breadth-first search meets every violation first at its least depth, even when it was
-    cut: every shallower state had been examined."""
+    cut: every shallower state had been examined.  The BMC re-check re-derives that depth by
+    another engine; it costs most of a run on the larger specs (64 % of
+    imsic_hotplug_force_complete at CPUS=2), so it is the tests' and `--cross-check`'s."""
     if not bad:
         return {}
-    bmc_depth = min(shortness_depth(model, params), max(search.violations[p.name] for p in bad))
     out: dict[str, PropertyResult] = {}
+    if not cross_check:  # a violation the search kept no trace of still goes to BMC
+        traced = [p for p in bad if p.name in search.traces]
+        out = {p.name: r for p in traced if (r := _trace_confirmed(model, params, p, search, timeout)) is not None}
+        bad = [p for p in bad if p.name not in search.traces]
+        if not bad or limits.stop_requested() is not None:
+            return out
+    bmc_depth = min(shortness_depth(model, params), max(search.violations[p.name] for p in bad))
     ts: TransitionSystem | None = None
     for r in prove(model, params, depth=bmc_depth, properties=[p.name for p in bad], timeout=timeout,
                    induction=False, progress=progress):
@@ -318,6 +330,29 @@ def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], sea
                 r = replace(r, trace=mine, method=method)
         out[r.property] = replace(r, seconds=r.seconds + search.seconds)
     return out
+
+
+def _trace_confirmed(model: ir.Model, params: dict[str, int], p: ir.Property, search: Search,
+                     timeout: float | None) -> PropertyResult | None:
+    """The search's trace of `p`, pinned state by state in Z3.  None (or inconclusive, when a
+    limit stopped Z3) has the caller report the violation unconfirmed."""
+    mine = _search_trace(search, p.name)
+    if mine is None or limits.stop_requested() is not None:
+        return None
+    t0 = time.perf_counter()
+    left = limits.active()
+    depth = search.violations[p.name]
+    why = f"its trace has {len(mine.states) - 1} steps, not {depth}" if len(mine.states) - 1 != depth else \
+        confirm_trace(encoding(model, params), mine, p, timeout=None if left is None else left.remaining())
+    if why is not None:
+        stopped = limits.stop_requested() or (left.stop_reason() if left is not None else None)
+        if stopped is not None:  # reported as the search's violation, not confirmed, and why
+            return PropertyResult(p.name, "inconclusive", depth, "exhaustive search", search.seconds, reason=why,
+                                  stopped_by=stopped)
+        raise BackendDisagreement(f"property `{p.name}`: Z3 rejects the exhaustive search's counterexample of depth "
+                                  f"{len(mine.states) - 1}: {why}")
+    return PropertyResult(p.name, "violated", depth, "exhaustive search, trace confirmed by Z3",
+                          search.seconds + time.perf_counter() - t0, trace=mine, expected=p.expect)
 
 
 def _none_shallower(r: PropertyResult, depth: int, bmc_depth: int) -> PropertyResult:

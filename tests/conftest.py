@@ -69,7 +69,7 @@ def once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable[[]
 
 def _irqc_test(path: Path) -> tuple[int, dict[str, Any]]:
     # A process per spec: Z3's context is not safe to share between threads.
-    p = subprocess.run([sys.executable, "-m", "compiler.cli", "test", "--json", str(path)], cwd=ROOT,
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "test", "--json", "--cross-check", str(path)], cwd=ROOT,
                        capture_output=True, text=True)
     assert p.returncode in (0, 1), (path, p.returncode, p.stderr[-2000:])
     doc: dict[str, Any] = json.loads(p.stdout)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from compiler import engine, ir
 from compiler.backends.z3 import TransitionSystem
 from compiler.backends.z3.confirm import confirm_trace
@@ -28,7 +30,7 @@ def trace_of(model: ir.Model, prop: str, **kw: object) -> dict[str, object]:
     params = ir.default_params(model)
     [r] = [r for r in engine.check(model, params, **kw) if r.property == prop]  # type: ignore[arg-type]
     assert r.verdict == "violated" and r.trace is not None
-    assert r.method == "exhaustive search, confirmed by Z3"
+    assert r.method == "exhaustive search, trace confirmed by Z3"
     return to_itf(r.trace)
 
 
@@ -75,3 +77,28 @@ def test_z3_rejects_a_tampered_failed_check() -> None:
     k = next(i for i, st in enumerate(moved.states) if i > 0 and st.instance and st.instance.endswith("[0]"))
     moved.states[k].instance = moved.states[k].instance.replace("[0]", "[1]")  # type: ignore[union-attr]
     assert confirm_trace(ts, moved, prop) is not None
+
+
+def test_the_cross_check_gives_the_same_verdicts_depths_and_traces() -> None:
+    """--cross-check adds Z3 BMC re-deriving each least depth; nothing it prints changes but
+    the method (S2: a failed check at 15 and an invariant at 9, both within BMC's 12 or not)."""
+    s2 = load("fasteoi_rerun_loop")
+    params = ir.default_params(s2)
+    plain = engine.check(s2, params)
+    crossed = engine.check(s2, params, cross_check=True)
+    assert [(r.property, r.verdict, r.depth) for r in plain] == [(r.property, r.verdict, r.depth) for r in crossed]
+    assert [to_itf(r.trace) for r in plain if r.trace] == [to_itf(r.trace) for r in crossed if r.trace]
+    methods = {r.property: (a.method, r.method) for a, r in zip(plain, crossed) if r.verdict == "violated"}
+    assert methods == {
+        "affinity_respected": ("exhaustive search, trace confirmed by Z3", "exhaustive search, confirmed by Z3"),
+        "bounded_rerun": ("exhaustive search, trace confirmed by Z3",
+                          "exhaustive search, trace confirmed by Z3 (none shorter up to depth 12)")}
+
+
+def test_a_search_trace_z3_rejects_is_a_backend_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --cross-check the trace's confirmation is the only check of the search's
+    counterexample: a rejection is exit 70, never a printed violation."""
+    monkeypatch.setattr(engine, "confirm_trace", lambda ts, trace, prop, timeout=None: "Z3 finds no such run")
+    s1 = load("gicv3_its_fasteoi")
+    with pytest.raises(engine.BackendDisagreement, match="Z3 rejects the exhaustive search's counterexample"):
+        engine.check(s1, ir.default_params(s1), properties=["no_lost_interrupt"])

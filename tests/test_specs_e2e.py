@@ -141,7 +141,7 @@ def _prove(path: str, params: dict[str, int], depth: int, max_states: int | None
         raise AssertionError(render_all(diags))
     full = {p.name: p.default for p in model.params}
     results = check(model, full, depth=depth, max_k=0, max_states=max_states or MAX_STATES[full.get("CPUS", 2)],
-                    timeout=timeout)
+                    timeout=timeout, cross_check=True)
     return [(r.property, r.verdict, r.depth, r.expected) for r in results]
 
 

@@ -39,7 +39,8 @@ EPILOG = f"""verdicts:
 
 How: the generated simulator first searches the instance exhaustively (up to --max-states,
 default {DEFAULT_MAX_STATES:,} in Python; compiled, what 3.5 GiB holds, or half the free memory
-if less, at least {DEFAULT_MAX_STATES_C:,}); Z3 then finds each counterexample at the depth the search found it.
+if less, at least {DEFAULT_MAX_STATES_C:,}); Z3 then confirms each counterexample the search found, step
+by step (--cross-check: Z3 BMC also re-derives its least depth).
 When the search cannot finish, Z3 checks every run up to --depth (default {DEFAULT_DEPTH}) and tries
 k-induction for k <= --max-k (default {DEFAULT_MAX_K}).  --engine bmc uses Z3 alone; --engine ic3
 uses Z3's Spacer (IC3/PDR) for proofs and BMC for counterexamples (--show-invariant prints each proof).
@@ -92,6 +93,10 @@ def add_parser(subparsers: Any) -> None:
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
                         f"Python search, about 0.6 GB per million; for the compiled search, the states that "
                         f"fit in 3.5 GiB, or in half the free memory if less, at least {DEFAULT_MAX_STATES_C:,})")
+    p.add_argument("--cross-check", action="store_true",
+                   help="also have Z3 BMC re-derive each counterexample's least depth (up to 12 steps, 8 for "
+                        "encodings of more than 64 state slots); by default Z3 confirms the trace itself and "
+                        "breadth-first search gives its depth")
     p.add_argument("--trace-out", metavar="DIR", help="write each counterexample as ITF JSON into DIR")
     p.add_argument("--style", choices=("table", "lkml"), default="table",
                    help="how counterexamples print: table, one column per agent instance (default); lkml, the "
@@ -240,7 +245,7 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
-                            search_with=args.search, symmetry=args.symmetry,
+                            search_with=args.search, symmetry=args.symmetry, cross_check=args.cross_check,
                             notice=None if args.quiet else _note, on_scan=scans.append)
     if any(r.trace is not None for r in results):
         table = step_events(model)

@@ -60,6 +60,8 @@ def add_parser(subparsers: Any) -> None:
                    help="give up on a property after this much time (inconclusive: a mismatch)")
     p.add_argument("--strict", action="store_true",
                    help="also print steps never taken and vacuous properties, and exit 4 if there are any")
+    p.add_argument("--cross-check", action="store_true",
+                   help="also have Z3 BMC re-derive each counterexample's least depth (as irqc prove --cross-check)")
     p.add_argument("--json", action="store_true", help="print the results as JSON (schema in docs/prove.md)")
     p.set_defaults(run=run)
 
@@ -140,7 +142,7 @@ def _judge(path: str, model: ir.Model, overrides: dict[str, int], args: argparse
     scans: list[Scan] = []
     try:
         results = check(model, params, depth=args.depth, max_k=args.max_k, timeout=args.timeout,
-                        max_states=args.max_states, on_scan=scans.append)
+                        max_states=args.max_states, on_scan=scans.append, cross_check=args.cross_check)
     except BackendDisagreement as e:
         raise _Disagreement(str(e)) from e
     props = {p.name: p for p in model.properties}
