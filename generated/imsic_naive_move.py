@@ -1583,13 +1583,17 @@ _STRUCT_CODES = (("B", 0, 0xFF), ("b", -0x80, 0x7F), ("H", 0, 0xFFFF), ("h", -0x
 def _packer(layout):
     """(pack, unpack) between states and bytes: each slot in the fewest bytes its range needs."""
     import struct
+    st = struct.Struct("<" + "".join(_pack_codes(layout)))
+    return st.pack, st.unpack
+
+
+def _pack_codes(layout):
     codes = []
     for v in layout.vars:
         codes += [_struct_code(v.lo, v.hi)] * v.size
     for _, agent, _, _ in layout.instances:
         codes.append(_struct_code(0, len(agent.locations) - 1))
-    st = struct.Struct("<" + "".join(codes))
-    return st.pack, st.unpack
+    return codes
 
 
 def _as_tuple(*t):
@@ -2039,32 +2043,37 @@ class Simulator:
         """The canonical form of `explore(symmetry=True)` as data, for irqc's compiled search
         (compiler/backends/c): the movable CPUs, each one's own slots (its pc first), the slots
         that name a CPU and the value naming each movable CPU there, and per order of the
-        movable CPUs (itertools.permutations of their positions) its (src, fixes).  None when
-        no CPU id may move, or when an array with a cpu index holds CPU ids: the least image
-        is then chosen among packed states, which the compiled search does not reproduce."""
+        movable CPUs (itertools.permutations of their positions) its (src, fixes); then whether
+        the spec is tangled (an array with a cpu index holds CPU ids: among CPUs whose own
+        data ties, the least packed image is kept, no naming slot consulted) and each slot's
+        bytes in that packing (little-endian, compared as bytes).  None when no CPU id may move."""
         import itertools
+        import struct
         parts = _symmetry_parts(self.layout, self._symmetry)
-        if parts is None or parts[-1]:
+        if parts is None:
             return None
-        agent, base, movable, elements, sig_slots, names, _ = parts
+        agent, base, movable, elements, sig_slots, names, tangled = parts
         orders = (tuple(movable[q] for q in qs) for qs in itertools.permutations(range(len(movable))))
         return (movable, [sig_slots[c] for c in movable], [slot for slot, _ in names],
                 [[zero + c for _, zero in names] for c in movable],
-                [_image(self.layout, agent, base, movable, elements, o) for o in orders])
+                [_image(self.layout, agent, base, movable, elements, o) for o in orders],
+                tangled, [struct.calcsize("<" + code) for code in _pack_codes(self.layout)])
 
     def run_through(self, reps, prop, check):
         """The concrete run `explore(symmetry=True)` reports for a violation of `prop` met along
         the representatives `reps` (one state per orbit, from an initial one; for a check, the
         last is the state whose step fails it), as irqc's compiled search keeps them."""
-        key_of = _canonicaliser(self.layout, self._symmetry, _as_tuple)[0]
-        first = next(s for s in self.initial_states() if key_of(s) == reps[0])
-        if len(reps) == 1 and not check:
+        pack = _packer(self.layout)[0]  # the search's own keys: a tangled spec's least image is among these
+        key_of = _canonicaliser(self.layout, self._symmetry, pack)[0]
+        keys = [pack(*r) for r in reps]
+        first = next(s for s in self.initial_states() if key_of(s) == keys[0])
+        if len(keys) == 1 and not check:
             return [(first, None)]
-        parent = {reps[0]: None}
-        for a, b in zip(reps, reps[1:]):
+        parent = {keys[0]: None}
+        for a, b in zip(keys, keys[1:]):
             parent.setdefault(b, a)
-        at, s = (reps[-1], None) if check else (reps[-2], reps[-1])
-        return self._violation_path(parent, {reps[0]: first}, key_of, prop, at, s)
+        at, s = (keys[-1], None) if check else (keys[-2], tuple(reps[-1]))
+        return self._violation_path(parent, {keys[0]: first}, key_of, prop, at, s)
 
     def _explore(self, max_states, max_seconds, symmetry, packer):
         t0 = time.perf_counter()

@@ -25,12 +25,14 @@ MAX_PROPS = 64  # failed checks travel as one 64-bit set
 # What the coverage scan reads of a cut search's states (as many as the Python search keeps at
 # its default cap); the program writes no more of them.
 CUT_SCAN_STATES = 2_000_000
+SMALL_ACTIONS = 65_535  # below this many actions a state's action fits 16 bits (UINT16_MAX: none)
 MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, the Python search reduces
 
 # The Python simulator's `symmetry_tables()`: (movable CPUs, each one's own slots, the slots
-# naming a CPU, per movable CPU the value naming it there, per order (src, fixes)).
+# naming a CPU, per movable CPU the value naming it there, per order (src, fixes), tangled,
+# each slot's bytes in the simulator's packing).
 SymmetryTables = tuple[tuple[int, ...], list[list[int]], list[int], list[list[int]],
-                       list[tuple[list[int], tuple[tuple[int, tuple[int, ...]], ...]]]]
+                       list[tuple[list[int], tuple[tuple[int, tuple[int, ...]], ...]]], bool, list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,8 @@ class Program:
     properties: tuple[str, ...]  # property number -> name, as the program's JSON gives them
     actions: int
     symmetry: tuple[int, ...] = ()  # the CPU ids the search permutes (empty: none)
-    state_bytes: int = 8  # what the search keeps per state: its cells bit-packed into 64-bit words
+    state_bytes: int = 8  # what the search keeps per state: its cells bit-packed, in whole bytes
+    link_bytes: int = 8  # and per state for its trace: the parent link and the action
 
 
 def all_properties(model: ir.Model) -> list[ir.Property]:
@@ -83,7 +86,12 @@ def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables |
     parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), _packing(layout), *guards, *steps,
              *preds, *succ, *canon, runtime.SEARCH]
     return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions,
-                   () if symmetry is None else tuple(symmetry[0]), 8 * _words(layout))
+                   () if symmetry is None else tuple(symmetry[0]), _bytes(layout), _link_bytes(n_actions))
+
+
+def _link_bytes(n_actions: int) -> int:
+    """A state's parent (4 B) and the action that reached it (2 B, or 4 past 65,534 actions)."""
+    return 4 + (2 if n_actions < SMALL_ACTIONS else 4)
 
 
 def _packing(layout: Layout) -> str:
@@ -98,7 +106,7 @@ def _packing(layout: Layout) -> str:
             fields.append((j, at // 64, at % 64, bits))
             at += bits
     words = _words(layout)
-    pack = ["static void pack(const cell *t, uint64_t *w) {", "    memset(w, 0, PB);"]
+    pack = ["static void pack(const cell *t, uint64_t *w) {", "    memset(w, 0, PW * sizeof(uint64_t));"]
     unpack = ["static void unpack(const uint64_t *w, cell *t) {"]
     for j, word, shift, bits in fields:
         mask = f"UINT64_C({(1 << bits) - 1:#x})"
@@ -109,28 +117,41 @@ def _packing(layout: Layout) -> str:
         else:
             unpack.append(f"    t[{j}] = (cell)((w[{word}] >> {shift}) & {mask});")
     unpack += [f"    t[{j}] = 0;" for j, (lo, hi) in enumerate(zip(layout.lo, layout.hi)) if hi == lo]
-    return "\n".join([f"#define PW {words}", "#define PB (PW * sizeof(uint64_t))", *pack, "}", *unpack, "}"])
+    return "\n".join([f"#define PW {words}", f"#define PB {_bytes(layout)}", *pack, "}", *unpack, "}"])
+
+
+def _bits(layout: Layout) -> int:
+    return sum((hi - lo).bit_length() for lo, hi in zip(layout.lo, layout.hi))
 
 
 def _words(layout: Layout) -> int:
-    bits = sum((hi - lo).bit_length() for lo, hi in zip(layout.lo, layout.hi))
-    return max(1, -(-bits // 64))
+    """The 64-bit words a state is packed into while the search works on it."""
+    return max(1, -(-_bits(layout) // 64))
+
+
+def _bytes(layout: Layout) -> int:
+    """The bytes the search keeps of a state: its packed words' first bytes (little-endian,
+    so they hold every bit; the rest are 0)."""
+    return max(1, -(-_bits(layout) // 8))
 
 
 def _canon(layout: Layout, tables: SymmetryTables) -> list[str]:
-    """`canon(s, out)`: the simulator's canonical image of s (its `_canonicaliser` without
-    ties among CPUs whose rows hold CPU ids): sort the movable CPUs by their own cells, then
-    by which naming slots hold them, then by id; the image of that order is tabulated."""
-    movable, sigs, names, refs, images = tables
+    """`canon(s, out)`: the simulator's canonical image of s (its `_canonicaliser`): sort the
+    movable CPUs by their own cells, then (untangled) by which naming slots hold them, then by
+    id; the image of that order is tabulated.  Tangled, every order of the CPUs whose own cells
+    tie is tried and the least image kept, compared as the simulator's packed bytes."""
+    movable, sigs, names, refs, images, tangled, widths = tables
     if len(images) > MAX_ORDERS:
         raise UnsupportedC(f"{len(movable)} CPUs to permute (the compiled search tabulates up to {MAX_ORDERS} orders)")
+    if tangled:
+        names, refs = [], [[] for _ in movable]  # the least image decides ties, not the names
     k, lo, hi = len(movable), layout.lo, layout.hi
-    fix_slots = [slot for slot, _ in images[0][1]]
-    width = max((hi[slot] - lo[slot] + 1 for slot in fix_slots), default=1)
+    n_fix = len(images[0][1])
+    if any(len(fixes) != n_fix for _, fixes in images):
+        raise UnsupportedC("the orders of the CPUs fix different numbers of slots")
+    width = max((hi[slot] - lo[slot] + 1 for _, fixes in images for slot, _ in fixes), default=1)
     maps = []  # per order, per fixed slot: new cell by old cell
     for _, fixes in images:
-        if [slot for slot, _ in fixes] != fix_slots:  # they hold no array row indexed by cpu (not tangled)
-            raise UnsupportedC("the slots holding CPU ids move under a permutation")
         maps.append([[m[v] - lo[slot] for v in range(lo[slot], hi[slot] + 1)] + [0] * (width - hi[slot] + lo[slot] - 1)
                      for slot, m in fixes])
 
@@ -140,16 +161,19 @@ def _canon(layout: Layout, tables: SymmetryTables) -> list[str]:
     return [
         "/* ------------------------------------------------------------------ CPU symmetry */",
         "#define SYMMETRY 1",
+        *(["#define SYM_TANGLED 1",
+           f"static const uint8_t PY_WIDTH[NSLOTS + 1] = {{{''.join(f'{x}, ' for x in widths)}0}};"] if tangled else []),
         f"#define SYM_K {k}",
         f"#define SYM_NSIG {len(sigs[0])}",
         f"#define SYM_NNAME {len(names)}",
-        f"#define SYM_NFIX {len(fix_slots)}",
+        f"#define SYM_NFIX {n_fix}",
         f"static const uint32_t SYM_SIG[SYM_K][SYM_NSIG] = {rows(sigs)};",
         f"static const uint32_t SYM_NAME[SYM_NNAME + 1] = {{{''.join(f'{x}, ' for x in names)}0}};",
         f"static const int64_t SYM_REF[SYM_K][SYM_NNAME + 1] = "
         f"{rows([[v - lo[slot] for v, slot in zip(r, names)] + [0] for r in refs])};",
         f"static const uint32_t SYM_SRC[{len(images)}][NSLOTS] = {rows([src for src, _ in images])};",
-        f"static const uint32_t SYM_FIX[SYM_NFIX + 1] = {{{''.join(f'{x}, ' for x in fix_slots)}0}};",
+        f"static const uint32_t SYM_FIX[{len(images)}][SYM_NFIX + 1] = "
+        f"{rows([[slot for slot, _ in fixes] + [0] for _, fixes in images])};",
         f"static const cell SYM_MAP[{len(images)}][SYM_NFIX + 1][{width}] = "
         "{" + ", ".join(rows(m + [[0] * width]) for m in maps) + "};",
         runtime.CANON,
@@ -164,6 +188,7 @@ def _header(model: ir.Model, params: dict[str, int]) -> str:
 
 def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
     ctype = "uint8_t" if layout.cell_bits == 8 else "uint16_t"
+    n_actions = sum(len(a.steps) * layout.count[a.name] for a in model.agents)
     per_word = 64 // layout.cell_bits
     width = -(-max(layout.size, 1) // per_word) * per_word  # cells, padded to whole 64-bit words
     for v, vs in layout.vars.items():
@@ -176,7 +201,9 @@ def _tables(model: ir.Model, layout: Layout, props: list[ir.Property]) -> str:
         f"#define WB (W * sizeof(cell))",
         f"#define NPROPS {len(props)}",
         f"#define CUT_SCAN_STATES UINT64_C({CUT_SCAN_STATES})",
-        f"#define NACTIONS {sum(len(a.steps) * layout.count[a.name] for a in model.agents)}",
+        f"#define NACTIONS {n_actions}",
+        *(["typedef uint16_t act_t;", "#define ACT_NONE UINT16_MAX"] if n_actions < SMALL_ACTIONS else
+          ["typedef int32_t act_t;", "#define ACT_NONE (-1)"]),
         f"static const int64_t SLOT_LO[NSLOTS + 1] = {{{', '.join(map(str, layout.lo))}{', ' if layout.lo else ''}0}};",
         f"static const int HAS_PRED[NPROPS + 1] = {{{''.join(f'{int(p.expr is not None)}, ' for p in props)}0}};",
         "static void result(int aid, const cell *t, uint64_t failed);",

@@ -49,6 +49,58 @@ static int sym_before(const cell *s, int a, int b) {
     return a < b;
 }
 
+/* The order's place among itertools.permutations(range(SYM_K)): its row of the tables. */
+static int sym_rank(const int *ord) {
+    int rank = 0;
+    for (int j = 0; j < SYM_K; j++) {
+        int smaller = 0;
+        for (int m = j + 1; m < SYM_K; m++) smaller += ord[m] < ord[j];
+        rank = rank * (SYM_K - j) + smaller;
+    }
+    return rank;
+}
+
+static void sym_apply(const cell *s, int rank, cell *out) {
+    memset(out, 0, WB);
+    for (int j = 0; j < NSLOTS; j++) out[j] = s[SYM_SRC[rank][j]];
+    for (int f = 0; f < SYM_NFIX; f++) out[SYM_FIX[rank][f]] = SYM_MAP[rank][f][out[SYM_FIX[rank][f]]];
+}
+
+#ifdef SYM_TANGLED
+/* a before b as the simulator's packed bytes: slot by slot, each little-endian in PY_WIDTH bytes. */
+static int py_less(const cell *a, const cell *b) {
+    for (int j = 0; j < NSLOTS; j++) {
+        if (a[j] == b[j]) continue;
+        uint64_t x = (uint64_t)((int64_t)a[j] + SLOT_LO[j]), y = (uint64_t)((int64_t)b[j] + SLOT_LO[j]);
+        for (int i = 0; i < PY_WIDTH[j]; i++) {
+            unsigned bx = (unsigned)(x >> (8 * i)) & 0xffu, by = (unsigned)(y >> (8 * i)) & 0xffu;
+            if (bx != by) return bx < by;
+        }
+    }
+    return 0;
+}
+
+static int sym_tie(const cell *s, int a, int b) {
+    for (int m = 0; m < SYM_NSIG; m++) if (s[SYM_SIG[a][m]] != s[SYM_SIG[b][m]]) return 0;
+    return 1;
+}
+
+/* The next permutation of ord[lo..hi) in lexicographic order; 0 (and ascending again) after the last. */
+static int next_order(int *ord, int lo, int hi) {
+    int i = hi - 2;
+    while (i >= lo && ord[i] > ord[i + 1]) i--;
+    if (i < lo) {
+        for (int a = lo, b = hi - 1; a < b; a++, b--) { int t = ord[a]; ord[a] = ord[b]; ord[b] = t; }
+        return 0;
+    }
+    int j = hi - 1;
+    while (ord[j] < ord[i]) j--;
+    int t = ord[i]; ord[i] = ord[j]; ord[j] = t;
+    for (int a = i + 1, b = hi - 1; a < b; a++, b--) { t = ord[a]; ord[a] = ord[b]; ord[b] = t; }
+    return 1;
+}
+#endif
+
 static void canon(const cell *s, cell *out) {
     int ord[SYM_K];
     for (int j = 0; j < SYM_K; j++) {
@@ -56,15 +108,28 @@ static void canon(const cell *s, cell *out) {
         while (m > 0 && sym_before(s, j, ord[m - 1])) { ord[m] = ord[m - 1]; m--; }
         ord[m] = j;
     }
-    int rank = 0;  /* the order's place among itertools.permutations(range(SYM_K)) */
+#ifdef SYM_TANGLED
+    /* The classes of CPUs whose own cells tie (each ascending, as the sort left them): every
+       order of each, the least image (the simulator's _least_image). */
+    int start[SYM_K + 1], nclass = 0, tied = 0;
     for (int j = 0; j < SYM_K; j++) {
-        int smaller = 0;
-        for (int m = j + 1; m < SYM_K; m++) smaller += ord[m] < ord[j];
-        rank = rank * (SYM_K - j) + smaller;
+        if (j == 0 || !sym_tie(s, ord[j - 1], ord[j])) start[nclass++] = j;
+        else tied = 1;
     }
-    memset(out, 0, WB);
-    for (int j = 0; j < NSLOTS; j++) out[j] = s[SYM_SRC[rank][j]];
-    for (int f = 0; f < SYM_NFIX; f++) out[SYM_FIX[f]] = SYM_MAP[rank][f][out[SYM_FIX[f]]];
+    start[nclass] = SYM_K;
+    sym_apply(s, sym_rank(ord), out);
+    if (!tied) return;
+    cell cand[W];
+    for (;;) {
+        int c = nclass - 1;
+        while (c >= 0 && !next_order(ord, start[c], start[c + 1])) c--;
+        if (c < 0) return;
+        sym_apply(s, sym_rank(ord), cand);
+        if (py_less(cand, out)) memcpy(out, cand, WB);
+    }
+#else
+    sym_apply(s, sym_rank(ord), out);
+#endif
 }
 """
 
@@ -74,12 +139,17 @@ SEARCH = r"""
 static volatile sig_atomic_t stop_signal = 0;
 static void on_signal(int sig) { stop_signal = sig; }
 
-static uint64_t *arena;       /* state k is arena[k * PW .. k * PW + PW), its cells bit-packed (pack) */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the arena keeps a state's packed words' first PB bytes: little-endian only"
+#endif
+
+static unsigned char *arena;  /* state k is arena[k * PB .. k * PB + PB): its packed words' first PB bytes */
 static uint32_t *parent;      /* UINT32_MAX: an initial state */
-static int32_t *action;       /* the action that first reached it; -1: initial */
+static act_t *action;         /* the action that first reached it; ACT_NONE: initial */
 static uint64_t n_states, cap;
-static uint64_t *table;       /* open addressing: (hash tag << 32) | (state + 1); 0 is empty */
-static uint64_t tmask;
+static uint32_t *table;       /* open addressing, linear probing: (tag << TAG_SHIFT) | (state + 1); 0 is empty */
+static uint64_t tsize;        /* its slots: any number (fastrange), so the last growth fits the cap */
+static int tag_shift = 32;    /* the bits a state number + 1 needs under the cap; the rest hold a tag */
 static int out_of_memory;
 
 static uint32_t cur;          /* the state being expanded */
@@ -94,7 +164,7 @@ static int nfound;
 #define BATCH 64
 static cell batch_state[BATCH][W];  /* the successors' cells (the predicates read them) */
 static uint64_t batch_packed[BATCH][PW];  /* and packed (the hash set keeps them so) */
-static int32_t batch_aid[BATCH];
+static act_t batch_aid[BATCH];
 static uint64_t batch_hash[BATCH];
 static int nbatch;
 static void flush(void);
@@ -116,51 +186,76 @@ static int grow_states(void) {
     uint64_t n = cap ? cap * 2 : 1 << 16;
     if (n > most_states) n = most_states;  /* the last growth: to the cap, not twice it */
     if (n <= cap) return 0;
-    uint64_t *a = realloc(arena, n * PB);
+    unsigned char *a = realloc(arena, n * PB);
     if (!a) return 0;
     arena = a;
     uint32_t *p = realloc(parent, n * sizeof *parent);
     if (!p) return 0;
     parent = p;
-    int32_t *q = realloc(action, n * sizeof *action);
+    act_t *q = realloc(action, n * sizeof *action);
     if (!q) return 0;
     action = q;
     cap = n;
     return 1;
 }
 
+/* State k's packed words (the bytes past PB are 0). */
+static void load(uint64_t k, uint64_t *w) {
+    w[PW - 1] = 0;
+    memcpy(w, arena + k * PB, PB);
+}
+
+static uint64_t slot_of(uint64_t h, uint64_t n) { return (uint64_t)(((unsigned __int128)h * n) >> 64); }
+
+/* The tag: hash bits the slot's position does not use (it comes from the high ones), so most
+   states met in another's slot are told apart without reading the arena. */
+static uint32_t tag_of(uint64_t h) { return tag_shift >= 32 ? 0 : (uint32_t)(h & ((UINT64_C(1) << (32 - tag_shift)) - 1)); }
+static uint32_t entry(uint64_t h, uint64_t k) { return tag_shift >= 32 ? (uint32_t)(k + 1) : (tag_of(h) << tag_shift) | (uint32_t)(k + 1); }
+static uint64_t state_of(uint32_t e) { return (tag_shift >= 32 ? e : e & ((UINT32_C(1) << tag_shift) - 1)) - 1; }
+
+/* Twice the slots, or (the last growth) what the cap needs at 3/4 full.  The slots hold no
+   hash, so the states are hashed again from the arena, in order. */
 static int grow_table(void) {
-    uint64_t n = tmask ? (tmask + 1) * 2 : 1 << 17;
-    uint64_t *t = calloc(n, sizeof *t);
+    uint64_t n = tsize ? tsize * 2 : 1 << 17;
+    if (most_states != UINT64_MAX && n > most_states / 3 * 4 + 4 && most_states / 3 * 4 + 4 > tsize)
+        n = most_states / 3 * 4 + 4;
+    uint32_t *t = calloc(n, sizeof *t);
     if (!t) return 0;
-    for (uint64_t k = 0; tmask && k <= tmask; k++) {
-        uint64_t e = table[k];
-        if (!e) continue;
-        uint64_t b = (e >> 32) & (n - 1);
-        while (t[b]) b = (b + 1) & (n - 1);
-        t[b] = e;
+    uint64_t w[PW], hs[BATCH];
+    for (uint64_t k0 = 0; k0 < n_states; k0 += BATCH) {  /* a batch's slots fetched at once, as in flush */
+        uint64_t m = n_states - k0 < BATCH ? n_states - k0 : BATCH;
+        for (uint64_t i = 0; i < m; i++) {
+            load(k0 + i, w);
+            hs[i] = hash_state(w);
+            __builtin_prefetch(&t[slot_of(hs[i], n)], 1);
+        }
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t b = slot_of(hs[i], n);
+            while (t[b]) b = b + 1 == n ? 0 : b + 1;
+            t[b] = entry(hs[i], k0 + i);
+        }
     }
     free(table);
     table = t;
-    tmask = n - 1;
+    tsize = n;
     return 1;
 }
 
 /* The new state's number, or -1 when it was seen before (or memory ran out). */
 static int64_t insert_hashed(const uint64_t *t, uint64_t h) {
-    uint64_t tag = h >> 32;
-    uint64_t b = tag & tmask;
+    uint64_t b = slot_of(h, tsize);
+    uint32_t tag = tag_of(h);
     for (;;) {
-        uint64_t e = table[b];
+        uint32_t e = table[b];
         if (!e) break;
-        if ((e >> 32) == tag && !memcmp(arena + ((e & 0xffffffffu) - 1) * PW, t, PB)) return -1;
-        b = (b + 1) & tmask;
+        if ((tag_shift >= 32 || e >> tag_shift == tag) && !memcmp(arena + state_of(e) * PB, t, PB)) return -1;
+        b = b + 1 == tsize ? 0 : b + 1;
     }
     if (n_states >= UINT32_MAX - 1 || (n_states == cap && !grow_states())) { out_of_memory = 1; return -1; }
-    memcpy(arena + n_states * PW, t, PB);
-    table[b] = (tag << 32) | (n_states + 1);
+    memcpy(arena + n_states * PB, t, PB);
+    table[b] = entry(h, n_states);
     uint64_t k = n_states++;
-    if (4 * n_states > 3 * (tmask + 1) && !grow_table()) out_of_memory = 1;  /* at most 3/4 full */
+    if (4 * n_states > 3 * tsize && !grow_table()) out_of_memory = 1;  /* at most 3/4 full */
     return (int64_t)k;
 }
 
@@ -204,7 +299,7 @@ static void result(int aid, const cell *t, uint64_t failed) {
 static void flush(void) {
     for (int k = 0; k < nbatch; k++) {
         batch_hash[k] = hash_state(batch_packed[k]);
-        __builtin_prefetch(&table[(batch_hash[k] >> 32) & tmask]);
+        __builtin_prefetch(&table[slot_of(batch_hash[k], tsize)]);
     }
     for (int k = 0; k < nbatch; k++) {
         int64_t j = insert_hashed(batch_packed[k], batch_hash[k]);
@@ -230,7 +325,7 @@ static void initial_states(const char *path) {
         cell *image = s;
 #endif
         int64_t k = insert(image);
-        if (k >= 0) { parent[k] = UINT32_MAX; action[k] = -1; note_predicates((uint32_t)k, image, 0); }
+        if (k >= 0) { parent[k] = UINT32_MAX; action[k] = ACT_NONE; note_predicates((uint32_t)k, image, 0); }
         if (out_of_memory) break;
     }
     fclose(f);
@@ -244,7 +339,9 @@ static double now(void) {
 
 static void print_state(uint32_t k) {
     cell t[W];
-    unpack(arena + (uint64_t)k * PW, t);
+    uint64_t w[PW];
+    load(k, w);
+    unpack(w, t);
     putchar('[');
     for (int j = 0; j < NSLOTS; j++) printf("%s%" PRId64, j ? "," : "", (int64_t)t[j] + SLOT_LO[j]);
     putchar(']');
@@ -260,7 +357,7 @@ static void print_path(int p) {
     putchar('[');
     for (uint32_t j = 0; j < chain_len; j++) {
         if (j) putchar(',');
-        if (action[chain[j]] < 0) printf("[null,"); else printf("[%" PRId32 ",", action[chain[j]]);
+        if (action[chain[j]] == ACT_NONE) printf("[null,"); else printf("[%d,", (int)action[chain[j]]);
         print_state(chain[j]);
         putchar(']');
     }
@@ -281,6 +378,10 @@ int main(int argc, char **argv) {
     int64_t max_states = strtoll(argv[1], NULL, 10);
     double max_seconds = strtod(argv[2], NULL);
     if (max_states >= 0) most_states = (uint64_t)max_states + (1 << 16);
+    if (most_states < UINT32_MAX - 1) {
+        tag_shift = 1;
+        while ((UINT64_C(1) << tag_shift) <= most_states + 1) tag_shift++;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_signal);  /* irqc's own "stop now" (a limit it watches): keep the states */
@@ -291,6 +392,7 @@ int main(int argc, char **argv) {
     int64_t depth = 0;
     const char *stopped = out_of_memory ? "memory" : NULL;
     cell s[W];
+    uint64_t w[PW];
     memset(s, 0, WB);  /* unpack writes the NSLOTS cells; the padding stays 0 */
     while (!stopped && lo < hi && nfound < NPROPS) {
         for (cur = (uint32_t)lo; cur < hi; cur++) {
@@ -309,7 +411,8 @@ int main(int argc, char **argv) {
                 }
             }
             cur_depth = depth;
-            unpack(arena + (uint64_t)cur * PW, s);
+            load(cur, w);
+            unpack(w, s);
             successors(s);
             flush();
             if (out_of_memory) { stopped = "memory"; break; }
@@ -332,12 +435,13 @@ int main(int argc, char **argv) {
            scan reads of it (CUT_SCAN_STATES): the rest could be gigabytes nobody reads. */
         uint64_t keep = complete || n_states < CUT_SCAN_STATES ? n_states : CUT_SCAN_STATES;
         for (uint64_t k = 0; ok && k < keep; k++) {
-            unpack(arena + k * PW, t);
+            load(k, w);
+            unpack(w, t);
             ok = fwrite(t, WB, 1, f) == 1;
         }
         dumped = (f && !fclose(f)) && ok;
     }
-    uint64_t memory = cap * (PB + sizeof *parent + sizeof *action) + (tmask + 1) * sizeof *table;
+    uint64_t memory = cap * (PB + sizeof *parent + sizeof *action) + tsize * sizeof *table;
     printf("{\"complete\":%s,\"states\":%" PRIu64 ",\"depth\":%" PRId64 ",\"bound\":",
            complete ? "true" : "false", n_states, depth);
     if (complete) printf("null"); else printf("%" PRId64, depth);

@@ -70,20 +70,21 @@ class CResult:
 
 
 # The compiled search's default cap (no --max-states): the states that fit in MEMORY_BUDGET, or
-# in half the memory available when it starts if that is less.  A state costs its packed words,
-# its parent link and action (8 B), and its share of the hash set, which is at most 3/4 full and
-# a power of two (at most 22 B); the arrays grow to the cap, not past it.  Never below
-# MIN_DEFAULT_CAP (the fixed cap of before), never above MAX_DEFAULT_CAP (32-bit parent links).
-# With the budget fixed, the cap is the same on every machine with 7 GiB free: S6 at CPUS=3
-# (32 B a state) gets 60.6 million states, enough for its 56,790,700.
+# in half the memory available when it starts if that is less.  A state costs its packed bytes,
+# its parent link and action (6 B), and its share of the hash set: 4 B slots at most 3/4 full,
+# whose last growth is sized to the cap (TABLE_BYTES); the arrays grow to the cap, not past it.
+# Never below MIN_DEFAULT_CAP (the fixed cap of before), never above MAX_DEFAULT_CAP (32-bit
+# parent links).  With the budget fixed, the cap is the same on every machine with 7 GiB free:
+# S6 at CPUS=3 (26 B a state) gets 98.9 million states, for its 56,790,700.
 MEMORY_BUDGET = 7 * 2**29  # 3.5 GiB for the program, under 4 GB with irqc's own
 MIN_DEFAULT_CAP, MAX_DEFAULT_CAP = 10_000_000, 1_000_000_000
+TABLE_BYTES = 6  # 4 B / (3/4), rounded up
 
 
 def memory_cap(program: Program) -> int:
     mem = limits.meminfo()
     budget = MEMORY_BUDGET if mem is None else min(MEMORY_BUDGET, mem[0] // 2)
-    return max(MIN_DEFAULT_CAP, min(MAX_DEFAULT_CAP, budget // (program.state_bytes + 30)))
+    return max(MIN_DEFAULT_CAP, min(MAX_DEFAULT_CAP, budget // (program.state_bytes + program.link_bytes + TABLE_BYTES)))
 
 
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
@@ -103,9 +104,7 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         return None
     t0 = time.perf_counter()
     tables = sim.symmetry_tables() if symmetry else None
-    if symmetry and tables is None:
-        _tell(say, "the compiled search does not reduce this spec's CPU symmetry (an array indexed by cpu "
-                   "holds CPU ids); using the Python search")
+    if symmetry and tables is None:  # symmetry_group() and symmetry_tables() read the same parts
         return None
     try:
         program = generate(model, params, tables)
