@@ -8,8 +8,12 @@ CPU p(c)'s.  When the initial states, every step and every property are unchange
 keep one state per orbit (docs/prove.md, "Reductions").
 
 The analysis is syntactic and conservative.  It gives every expression a *sort*: `cpu` (a
-CPU id, which the permutation renames), `owner` (a lock owner: an instance id, renamed when
-it is a CPU's) or `plain` (anything else, which it leaves alone).  CPU ids may be compared
+CPU id, which the permutation renames), `cpu_or_none` (a value of a range `0..CPUS` when the
+cpu type is `0..(CPUS - 1)`: a CPU id, or CPUS for "on no CPU", which stays), `owner` (a lock
+owner: an instance id, renamed when it is a CPU's) or `plain` (anything else, which it leaves
+alone).  A `cpu_or_none` value goes where a CPU id does and back (CPUS as an index fails the
+range check in a state and in its image alike); a spec that uses such a range as a plain
+number (arithmetic, ordering) is read again with it plain.  CPU ids may be compared
 for (in)equality with each other, used as indices of `cpu`-indexed arrays, chosen with
 `any`, quantified over and stored in `cpu` variables.  Anything else that touches a CPU id
 (ordering, arithmetic, storing it in a non-`cpu` variable, indexing a `cpu` array with a
@@ -24,13 +28,14 @@ from dataclasses import dataclass, field
 from compiler import ir
 from dsl.source import Span
 
-CPU, OWNER, PLAIN, CONST, ARRAY = "cpu", "owner", "plain", "const", "array"
+CPU, NONE_CPU, OWNER, PLAIN, CONST, ARRAY = "cpu", "cpu_or_none", "owner", "plain", "const", "array"
+CPUISH = (CPU, NONE_CPU)  # a CPU id, or (NONE_CPU) CPUS for none: renamed by the permutation, CPUS kept
 
 
 @dataclass(frozen=True, slots=True)
 class VarShape:
     """How the permutation moves one variable: which index dimensions are CPU ids, and the
-    sort of its elements ("cpu", "owner" or "plain")."""
+    sort of its elements ("cpu", "cpu_or_none", "owner" or "plain")."""
 
     name: str
     cpu_dims: tuple[bool, ...]
@@ -42,7 +47,7 @@ class Pin:
     """A constant the model compares CPU ids (or lock owners) with: that CPU stays put."""
 
     value: ir.Expr
-    sort: str  # "cpu": the value is a CPU id; "owner": an instance id, a CPU's when in its range
+    sort: str  # "cpu"/"cpu_or_none": the value is a CPU id (or CPUS: none); "owner": an instance id
     where: str  # "specs/x.irqspec:40"
     text: str  # the expression it appears in, for the report
 
@@ -91,8 +96,10 @@ class Group:
 
 @ir.per_model
 def analyse(model: ir.Model) -> Analysis:
-    """The symmetry of `model` in its CPU ids, independent of the parameters (see module doc)."""
-    return _Analyser(model).run()
+    """The symmetry of `model` in its CPU ids, independent of the parameters (see module doc):
+    with `0..CPUS` ranges read as CPU ids or none, else (when that reading fails) as plain."""
+    first = _Analyser(model, none_sort=True).run()
+    return first if first.symmetric else _Analyser(model, none_sort=False).run()
 
 
 def group(a: Analysis, model: ir.Model, params: dict[str, int]) -> Group:
@@ -108,7 +115,7 @@ def group(a: Analysis, model: ir.Model, params: dict[str, int]) -> Group:
     pinned: dict[int, str] = {}
     for p in a.pins:
         v = ir.eval_const(p.value, params)
-        c = v if p.sort == CPU else v - base
+        c = v if p.sort in CPUISH else v - base  # CPUS, none, is out of range: no pin
         if 0 <= c < n:
             pinned.setdefault(c, f"`{p.text}` at {p.where}")
     movable = tuple(c for c in range(n) if c not in pinned)
@@ -138,8 +145,9 @@ def _where(span: Span, fallback: Span) -> str:
 
 
 class _Analyser:
-    def __init__(self, model: ir.Model) -> None:
+    def __init__(self, model: ir.Model, none_sort: bool) -> None:
         self.model = model
+        self.none_sort = none_sort
         cpus = [a for a in model.agents if a.kind == "cpu" and a.domain is not None]
         self.cpu_agent = cpus[0] if len(cpus) == 1 else None
         self.cpu_type = self.cpu_agent.domain if self.cpu_agent is not None else None
@@ -193,9 +201,18 @@ class _Analyser:
     def _sort_of_type(self, t: ir.Type) -> str:
         if isinstance(t, ir.IntType) and t.name == "cpu":
             return CPU if t == self.cpu_type else PLAIN
+        if self.none_sort and isinstance(t, ir.IntType) and self._cpus_or_none(t):
+            return NONE_CPU
         if isinstance(t, ir.IntType) and t.name == "owner":
             return OWNER
         return ARRAY if isinstance(t, ir.ArrayType) else PLAIN
+
+    def _cpus_or_none(self, t: ir.IntType) -> bool:
+        """`0..P` where the cpu type is `0..(P - 1)`."""
+        hi = self.cpu_type.hi if self.cpu_type is not None else None
+        return (isinstance(t.lo, ir.Lit) and t.lo.value == 0 and isinstance(t.hi, ir.ParamRef)
+                and isinstance(hi, ir.Binary) and hi.op == "sub" and isinstance(hi.left, ir.ParamRef)
+                and hi.left.param == t.hi.param and isinstance(hi.right, ir.Lit) and hi.right.value == 1)
 
     # ------------------------------------------------------------------ statements
 
@@ -220,7 +237,7 @@ class _Analyser:
     def expect(self, e: ir.Expr, want: str) -> None:
         """`e` is used where a value of sort `want` belongs."""
         have = self.sort(e)
-        if have == want:
+        if have == want or (have in CPUISH and want in CPUISH):
             return
         if have == CONST:
             self._pin_or_check(e, want, e.span, ir.show(e))
@@ -232,7 +249,7 @@ class _Analyser:
             self._reason(e, f"{_a(have)} value where {_a(want)} value belongs")
 
     def _pin_or_check(self, e: ir.Expr, want: str, span: Span, text: str) -> None:
-        if want in (CPU, OWNER):
+        if want in (CPU, NONE_CPU, OWNER):
             self.pins.append(Pin(e, want, _where(span, self.span), text))
 
     def _cpu_base_is_zero(self) -> bool:
@@ -284,13 +301,13 @@ class _Analyser:
         have = self.sort(e)
         if have == OWNER and isinstance(e, ir.Binary):
             self._reason(parent, "arithmetic on a CPU id")
-        elif have in (CPU, OWNER):
+        elif have in (CPU, NONE_CPU, OWNER):
             self._reason(parent, why or f"{_a(have)} value where a plain value belongs")
 
     def _binary(self, e: ir.Binary) -> str:
         if e.op in ("eq", "ne"):
             left, right = self.sort(e.left), self.sort(e.right)
-            if left == right:
+            if left == right or (left in CPUISH and right in CPUISH):
                 return PLAIN
             if left == CONST:
                 self.expect(e.left, right)
@@ -305,11 +322,30 @@ class _Analyser:
             owner = self._owner_id(e)
             if owner is not None:
                 return owner
+        if self._range_test(e):
+            return PLAIN
         why = "orders CPU ids (a permutation of CPUs does not keep their order)" \
             if e.op in ("lt", "le", "gt", "ge") else "arithmetic on a CPU id" if e.op in ("add", "sub", "mul") else ""
         self._plain_operand(e.left, e, why)
         self._plain_operand(e.right, e, why)
         return PLAIN
+
+    _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+    def _range_test(self, e: ir.Binary) -> bool:
+        """`lo <= x`, `x <= CPUS - 1` or `x <= CPUS` for a CPU id (or none) x, as lowering's
+        in_range checks write them for the cpu type and `0..CPUS`: each is true of every CPU id
+        alike (and of none, CPUS, or not), so no permutation changes it."""
+        if e.op not in self._FLIP or self.cpu_type is None:
+            return False
+        x, k, op = (e.left, e.right, e.op) if _is_const(e.right) else (e.right, e.left, self._FLIP[e.op])
+        if _is_const(x) or not _is_const(k) or self.sort(x) not in CPUISH:
+            return False
+        if op == "ge":
+            return ir.show(k) == ir.show(self.cpu_type.lo)
+        hi = self.cpu_type.hi  # `x <= CPUS - 1`: a CPU id, not none; `x <= CPUS`: either
+        return op == "le" and (ir.show(k) == ir.show(hi) or (
+            isinstance(k, ir.ParamRef) and self._cpus_or_none(ir.IntType(self.cpu_type.lo, k))))
 
     def _owner_id(self, e: ir.Binary) -> str | None:
         """`base + self`: the lock owner id of a CPU (compiler/cfg.py, `me`)."""
@@ -324,6 +360,8 @@ class _Analyser:
         a, b = self.sort(e.then), self.sort(e.else_)
         if a == b:
             return a
+        if a in CPUISH and b in CPUISH:
+            return NONE_CPU
         if a == CONST:
             self.expect(e.then, b)
             return b

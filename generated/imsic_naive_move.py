@@ -827,8 +827,10 @@ def _build(P):
         for step in AT_set_affinity[s[PC_set_affinity]]:
             out += step(s, 0)
         return out
-    # Not symmetric in CPU ids (compiler/symmetry.py says why): no reduction.
-    SYMMETRY = None
+    # CPU ids move together under a permutation (compiler/symmetry.py): the cpu agent, the variables
+    # that hold or are indexed by them, the constants that pin a CPU, the lock owner offsets.
+    SYMMETRY = _SymInfo('cpu', (('imsic.eip', (True, False), 'plain'), ('imsic.eie', (True, False), 'plain'), ('imsic.owner', (True, False), 'plain'), ('msg.addr', (), 'cpu'), ('xvec.cpu', (), 'cpu'), ('new_vec.cpu', (), 'cpu'), ('msi_msg.addr', (), 'cpu'), ('xmove.old_cpu', (), 'cpu'), ('desc.lock', (), 'owner'), ('desc.pending_mask', (), 'cpu'), ('venable', (True, False), 'plain'), ('dirty', (True, False), 'plain'), ('vmove', (True, False), 'plain'), ('vmove_cpu', (True, False), 'cpu'), ('vmove_id', (True, False), 'plain'), ('xbit', (True, False), 'plain'), ('cpu.id', (True,), 'plain'), ('cpu.job', (True,), 'plain'), ('cpu.lpriv_timer', (True,), 'plain'), ('set_affinity.c', (), 'cpu_or_none'), ('set_affinity.req', (), 'cpu'), ('set_affinity.imsic_remote_sync.k', (), 'cpu'), ('set_affinity.imsic_local_timer_start.k', (), 'cpu'), ),
+                        (('cpu', 0), ('cpu_or_none', p_CPUS), ('owner', (1 + (p_CPUS - 1) + 1)), ('owner', -1), ), (1, ))
     return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES)
 
 
@@ -1571,7 +1573,7 @@ class _SymInfo:
     __slots__ = ("agent", "vars", "pins", "offsets")
 
     def __init__(self, agent, vars, pins, offsets):
-        # the cpu agent; (var, per dimension: indexed by cpu?, element sort "cpu"/"owner"/"plain");
+        # the cpu agent; (var, per dimension: indexed by cpu?, element sort "cpu"/"cpu_or_none"/"owner"/"plain");
         # (sort, value) of the constants that pin a CPU; what `base + self` adds to make a lock owner
         self.agent, self.vars, self.pins, self.offsets = agent, vars, pins, offsets
 
@@ -1635,7 +1637,7 @@ def _symmetry_parts(layout, info):
     base = next(g for g, (_, a, i, _) in enumerate(layout.instances) if a is agent and i == 0)
     if any(o != base for o in info.offsets):
         return None
-    pinned = set(v if sort == "cpu" else v - base for sort, v in info.pins)
+    pinned = set(v if sort != "owner" else v - base for sort, v in info.pins)  # CPUS (none) pins nothing
     movable = tuple(c for c in range(n) if c not in pinned)
     if len(movable) < 2:
         return None
@@ -1656,7 +1658,7 @@ def _symmetry_parts(layout, info):
                 if c in sig_slots:
                     sig_slots[c].append(slot)
             elif not any(cpu_dims):
-                names.append((slot, 0 if elem == "cpu" else base))
+                names.append((slot, base if elem == "owner" else 0))
     return agent, base, movable, elements, sig_slots, names, tangled
 
 
@@ -1675,6 +1677,8 @@ def _image(layout, agent, base, movable, elements, order):
         src[new] = slot
         if elem == "cpu":
             fixes.append((new, tuple(p)))
+        elif elem == "cpu_or_none":
+            fixes.append((new, tuple(p) + (n,)))  # CPUS, on no CPU, stays
         elif elem == "owner":
             fixes.append((new, owners))  # -1 (free) reads the last entry
     for i in range(n):

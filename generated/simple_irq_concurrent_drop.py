@@ -1034,7 +1034,7 @@ class _SymInfo:
     __slots__ = ("agent", "vars", "pins", "offsets")
 
     def __init__(self, agent, vars, pins, offsets):
-        # the cpu agent; (var, per dimension: indexed by cpu?, element sort "cpu"/"owner"/"plain");
+        # the cpu agent; (var, per dimension: indexed by cpu?, element sort "cpu"/"cpu_or_none"/"owner"/"plain");
         # (sort, value) of the constants that pin a CPU; what `base + self` adds to make a lock owner
         self.agent, self.vars, self.pins, self.offsets = agent, vars, pins, offsets
 
@@ -1098,7 +1098,7 @@ def _symmetry_parts(layout, info):
     base = next(g for g, (_, a, i, _) in enumerate(layout.instances) if a is agent and i == 0)
     if any(o != base for o in info.offsets):
         return None
-    pinned = set(v if sort == "cpu" else v - base for sort, v in info.pins)
+    pinned = set(v if sort != "owner" else v - base for sort, v in info.pins)  # CPUS (none) pins nothing
     movable = tuple(c for c in range(n) if c not in pinned)
     if len(movable) < 2:
         return None
@@ -1119,7 +1119,7 @@ def _symmetry_parts(layout, info):
                 if c in sig_slots:
                     sig_slots[c].append(slot)
             elif not any(cpu_dims):
-                names.append((slot, 0 if elem == "cpu" else base))
+                names.append((slot, base if elem == "owner" else 0))
     return agent, base, movable, elements, sig_slots, names, tangled
 
 
@@ -1138,6 +1138,8 @@ def _image(layout, agent, base, movable, elements, order):
         src[new] = slot
         if elem == "cpu":
             fixes.append((new, tuple(p)))
+        elif elem == "cpu_or_none":
+            fixes.append((new, tuple(p) + (n,)))  # CPUS, on no CPU, stays
         elif elem == "owner":
             fixes.append((new, owners))  # -1 (free) reads the last entry
     for i in range(n):

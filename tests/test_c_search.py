@@ -148,7 +148,8 @@ def symmetric_differences(model: ir.Model, params: dict[str, int], max_states: i
 
 
 SYMMETRIC = [("fasteoi_resend", 3), ("gicv3_its_fasteoi", 3), ("fasteoi_rerun_loop", 3), ("fasteoi_resend", 4),
-             ("x86_msi_set_affinity", 3), ("x86_msi_set_affinity_as_coded", 3)]  # the x86 pair: tangled
+             ("x86_msi_set_affinity", 3), ("x86_msi_set_affinity_as_coded", 3),  # the x86 pair: tangled
+             ("imsic_naive_move", 3), ("imsic_move_timer_wrong_cpu", 3)]  # CPUS for "on no CPU"
 
 
 @pytest.mark.parametrize("name,cpus", SYMMETRIC, ids=[f"{n}-CPUS={c}" for n, c in SYMMETRIC])

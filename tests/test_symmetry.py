@@ -106,7 +106,7 @@ def test_comparing_with_a_constant_and_indexing_by_one_pin_cpus(tmp_path: Path) 
     ("if (n == c) n = 0;", "", "compares a plain value with a cpu value"),
 ])
 def test_what_breaks_symmetry_is_named_with_its_line(tmp_path: Path, extra: str, props: str, why: str) -> None:
-    m = _spec(tmp_path, "var n: 0..CPUS = 0;\n" + _handler("var target: cpu = any;\n", extra, props))
+    m = _spec(tmp_path, "var n: 0..(CPUS + 1) = 0;\n" + _handler("var target: cpu = any;\n", extra, props))
     a = symmetry.analyse(m)
     assert not a.symmetric
     assert any(why in r and "s.irqspec:" in r for r in a.reasons), a.reasons
@@ -114,10 +114,34 @@ def test_what_breaks_symmetry_is_named_with_its_line(tmp_path: Path, extra: str,
     assert g.movable == () and "not symmetric in CPU ids" in g.describe()
 
 
-def test_the_shipped_imsic_specs_are_not_symmetric_and_say_why() -> None:
-    # set_affinity's `c` (0..CPUS, where CPUS means "not on a CPU") is compared with CPU ids.
-    a = symmetry.analyse(_model(SPECS / "imsic_naive_move.irqspec"))
-    assert not a.symmetric and any("set_affinity.c" in r and ".irqspec:" in r for r in a.reasons)
+def test_a_cpus_range_is_a_cpu_id_or_none(tmp_path: Path) -> None:
+    """`0..CPUS` where the cpu type is `0..(CPUS - 1)`: a CPU id, or CPUS for "on no CPU", which
+    no permutation moves and which pins nothing; lowering's range checks on it (`0 <= n`,
+    `n <= CPUS - 1`) hold of every CPU id alike."""
+    extra = "if (n == c) n = CPUS; else pending[n] = false; n = c;"
+    m = _spec(tmp_path, "var n: 0..CPUS = CPUS;\n" + _handler("var target: cpu = any;\n", extra))
+    a = symmetry.analyse(m)
+    assert a.symmetric and ("n", (), "cpu_or_none") in [(v.name, v.cpu_dims, v.elem) for v in a.vars]
+    assert _group(m).movable == (0, 1, 2)
+    (tmp_path / "p").mkdir()
+    pinned = _spec(tmp_path / "p", "var n: 0..CPUS = 1;\n" + _handler("var target: cpu = any;\n", extra))
+    assert _group(pinned).movable == (0, 2)
+
+
+def test_a_cpus_range_used_as_a_number_is_read_plain(tmp_path: Path) -> None:
+    """Arithmetic on a `0..CPUS` value: it is no CPU id, and mixing it with CPU ids is named."""
+    extra = "if (n == c) n = 0; if (n < CPUS) n = n + 1;"
+    m = _spec(tmp_path, "var n: 0..CPUS = 0;\n" + _handler("var target: cpu = any;\n", extra))
+    a = symmetry.analyse(m)
+    assert not a.symmetric and any("compares a plain value with a cpu value" in r for r in a.reasons), a.reasons
+
+
+def test_the_shipped_imsic_specs_keep_cpu_0_and_swap_the_others() -> None:
+    # set_affinity's `c` (0..CPUS, where CPUS means "not on a CPU") is a CPU id or none; the
+    # initial message and vectors name CPU 0.
+    m = _model(SPECS / "imsic_naive_move.irqspec")
+    g = _group(m)
+    assert g.movable == (1, 2) and "msg.addr = 0" in g.pinned[0]
 
 
 def test_the_generated_simulator_carries_the_group() -> None:
@@ -126,7 +150,7 @@ def test_the_generated_simulator_carries_the_group() -> None:
     assert mod.Simulator({"CPUS": 4}).symmetry_group() == (1, 2, 3)
     assert mod.Simulator({"CPUS": 2}).symmetry_group() == ()
     naive = _model(SPECS / "imsic_naive_move.irqspec")
-    assert load_simulator(generate(naive, naive.path), naive.name).Simulator({"CPUS": 3}).symmetry_group() == ()
+    assert load_simulator(generate(naive, naive.path), naive.name).Simulator({"CPUS": 3}).symmetry_group() == (1, 2)
 
 
 # --------------------------------------------------------------------------- soundness of the reduction
@@ -161,7 +185,7 @@ def _paths(res: Any) -> dict[str, Any]:
 ALL_SHIPPED = [p.name for p in sorted(SPECS.glob("*.irqspec"))]
 # Those with a reduction at 3 CPUs (CPU 0 pinned by `its.target = 0`, CPUs 1 and 2 swap) whose
 # plain search takes seconds here; S2 (450,000 states) is left to bench/scale_bench.py.
-REDUCED = ["gicv3_its_fasteoi.irqspec", "fasteoi_resend.irqspec"]
+REDUCED = ["gicv3_its_fasteoi.irqspec", "fasteoi_resend.irqspec", "imsic_move_timer_wrong_cpu.irqspec"]
 
 
 @pytest.mark.parametrize("spec", ALL_SHIPPED)
@@ -186,6 +210,26 @@ def test_shipped_specs_same_verdicts_depths_and_replayable_traces(spec: str) -> 
     mod = load_simulator(generate(m, m.path), m.name)
     plain, reduced = _same_with_and_without(mod, {"CPUS": 3})
     assert reduced < plain
+
+
+@pytest.mark.parametrize("spec", ["imsic_naive_move.irqspec", "imsic_move_intermediate.irqspec"])
+def test_cut_searches_find_the_same_violations_at_the_same_depths(spec: str) -> None:
+    """IMSIC specs at 3 CPUs (CPUS as "on no CPU", a CPU id in cpu-indexed arrays): both searches
+    cut at 150,000 states; every violation either meets within the depth both covered is met
+    by both at the same depth, and the reduced one's traces replay."""
+    m = _model(SPECS / spec, {"CPUS": 3})
+    mod = load_simulator(generate(m, m.path), m.name)
+    plain = mod.Simulator({"CPUS": 3}).explore(150_000)
+    sim = mod.Simulator({"CPUS": 3})
+    reduced = sim.explore(150_000, None, symmetry=True)
+    assert reduced.symmetry == (1, 2) and reduced.bound >= plain.bound
+    both = plain.bound + 1  # a check fails on the step after the deepest layer examined
+    a = {p: d for p, (d, _) in plain.violations.items() if d <= both}
+    b = {p: d for p, (d, _) in reduced.violations.items() if d <= both}
+    assert a == b and a  # not vacuous: S4 violates two properties within it, S6 covers two
+    for prop, (depth, path) in reduced.violations.items():
+        replay = sim.replay(sim.trace(path, prop, depth))
+        assert replay.ok and replay.property == prop and replay.steps == depth, (prop, replay.problem)
 
 
 def test_random_specs_same_verdicts_depths_and_replayable_traces(tmp_path: Path) -> None:
