@@ -96,7 +96,7 @@ def scan(model: ir.Model, params: dict[str, int], sim: Any, states: Iterable[tup
     probe_model, premises = _probe_model(model)
     probe: Any = sim  # with no assert and no premise to look for, the search's own simulator will do
     if premises or _assert_props(model):
-        probe = load_simulator(generate(probe_model, model.path), model.name).Simulator(params)
+        probe = load_simulator(generate(probe_model, model.path, events=False), model.name).Simulator(params)
     todo = _Todo(model, sim, probe, premises)
     if taken is not None and complete:
         todo.settle_steps({(sim.layout.agents[st.agent].name, st.name) for a, (_, st) in enumerate(sim.actions)

@@ -46,9 +46,11 @@ class PropView:
     lines: list[str]
 
 
-def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, filename: str | None = None) -> str:
+def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, filename: str | None = None,
+             events: bool = True) -> str:
     """The simulator source for `model`.  `spec` is the spec path to print in the
-    header; `show_path` maps span paths to what the comments print."""
+    header; `show_path` maps span paths to what the comments print; without `events`, its race
+    diagram tables are empty (a simulator nobody draws a trace of: the coverage scan's probe)."""
     sc = Scope(model, Names(), Needs())
     for p in model.params:  # params first, so their identifiers never get a suffix
         sc.names.param(p)
@@ -86,7 +88,7 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         "guard_dispatch": [_guard_table(a, sc) for a in model.agents if a.name in sc.needs.enabled],
         "successors": _successors_fn(model, sc),
         "shared_runtime": shared_runtime(),
-        "trace_events": _trace_events(model),
+        "trace_events": _trace_events(model) if events else _no_trace_events(model),
         "symmetry": _symmetry_info(model, sc),
     }
     return _env().get_template("simulator.py.j2").render(**view)
@@ -293,6 +295,10 @@ def _trace_events(model: ir.Model) -> list[str]:
     lines.append(f"TRACE_READS = {events.property_reads(model)!r}")
     lines.append(f"TRACE_KINDS = {events.kinds(model)!r}")
     return lines
+
+
+def _no_trace_events(model: ir.Model) -> list[str]:
+    return ["TRACE_EVENTS = {}", "TRACE_GHOST = []", "TRACE_READS = {}", f"TRACE_KINDS = {events.kinds(model)!r}"]
 
 
 def _step_infos(model: ir.Model, sc: Scope, show_path: Callable[[str], str]) -> list[str]:

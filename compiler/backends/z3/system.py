@@ -22,13 +22,15 @@ Encoding (see docs/prove.md for the reasoning):
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 
 import z3
 
 from compiler import ir
 from compiler.backends.z3.layout import Action, Layout, Slot
-from compiler.backends.z3.symexec import EncodingError, Evaluator, Scope, StepEffect
+from compiler.backends.z3.symexec import EncodingError, Evaluator, Scope
 from compiler.backends.z3.terms import FALSE, Ints, Renaming, same, mk_and, mk_eq, mk_implies, mk_ite, mk_not, mk_or, val_like
 from compiler.backends.z3.width import exact_width
 
@@ -68,8 +70,9 @@ class TransitionSystem:
         self._frozen_pre = tuple(self.pre)  # properties read it; a tuple lets enabled() cache per state
         self.sel = self.ints.const("sel@pre")
         self._choice_vars: list[tuple[str, z3.ExprRef, ir.ScalarType]] = []  # (name stem, placeholder, type)
-        self._actions: list[ActionEncoding] = []  # by action index
-        self._trans, self._aborts = self._build_transition()
+        # Built on first use, each action on its own: confirming a trace needs only its actions.
+        self._actions: dict[int, tuple[ActionEncoding, list[z3.BoolRef]]] = {}  # index -> (encoding, ranges)
+        self._relation: tuple[z3.BoolRef, dict[str, z3.BoolRef]] | None = None
         self._init = self._build_init()
         self._props: dict[str, z3.BoolRef] = {}
         self._state_renamings: dict[str, Renaming] = {}
@@ -106,6 +109,10 @@ class TransitionSystem:
             pred = prop.invariant_expr()  # a cover's is its negation: a "violation" is its witness
             if pred is None:
                 raise EncodingError(f"z3 backend: property {prop.name} ({prop.kind}) has no expression")
+            agents = _enabled_agents(pred)  # their steps' runs give enabledness by substitution
+            for act in self.layout.actions:
+                if act.inst.agent.name in agents:
+                    self._action(act)
             self._props[prop.name] = self.ev.boolean(pred, Scope(self._frozen_pre))
         return self._renaming(tag)(self._props[prop.name])
 
@@ -123,7 +130,7 @@ class TransitionSystem:
         """Action `index` taken from state `pre` to state `post` (None: any post-state), with its
         choices free, and the checks it fails: the transition relation with `sel` fixed, built
         from that action's part alone."""
-        act = self._actions[index]
+        act = self._action(self.layout.actions[index])[0]
         eqs = [] if post is None else [mk_eq(p, act.writes.get(i, self.pre[i])) for i, p in enumerate(self.post)]
         pairs = list(zip(self.pre, pre)) + ([] if post is None else list(zip(self.post, post)))
         sub = Renaming(pairs)
@@ -146,6 +153,19 @@ class TransitionSystem:
 
         aborts = {p: sub(f) for p, f in self._aborts.items()}
         return Unrolled(sub(self._trans), aborts, sel)
+
+    @property
+    def _trans(self) -> z3.BoolRef:
+        return self._transition()[0]
+
+    @property
+    def _aborts(self) -> dict[str, z3.BoolRef]:
+        return self._transition()[1]
+
+    def _transition(self) -> tuple[z3.BoolRef, dict[str, z3.BoolRef]]:
+        if self._relation is None:
+            self._relation = self._build_transition()
+        return self._relation
 
     # ----------------------------------------------------------------- building
 
@@ -174,34 +194,33 @@ class TransitionSystem:
         writes: list[list[tuple[int, z3.ExprRef]]] = [[] for _ in self.layout.slots]
         abort_parts: dict[str, list[z3.BoolRef]] = {}
         for act in actions:
-            made: dict[ir.Choice, z3.ExprRef] = {}
-            ranges: list[z3.BoolRef] = []
-            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, ranges, made))
-            self.ev.remember_run(act.inst, act.step, self._frozen_pre, effect, made)
+            enc, ranges = self._action(act)
             parts += ranges
             chosen = mk_eq(self.sel, self.ints.val(act.index))
-            at = mk_eq(self.pre[act.inst.pc], self.ints.val(act.step.source))
-            ok = mk_and(effect.ok)
-            fails = self._record_aborts(act, effect, chosen, abort_parts)
-            guard = mk_and([at, mk_or([ok, fails])])
-            parts.append(mk_implies(chosen, guard))
-            mine: dict[int, z3.ExprRef] = {}
-            for i, (old, new) in enumerate(zip(self.pre, effect.env)):
-                if not same(old, new):
-                    mine[i] = mk_ite(ok, new, old)
-                    writes[i].append((act.index, mine[i]))
-            self._actions.append(ActionEncoding(guard, mk_and(ranges), mine,
-                                                {p: mk_or(fs) for p, fs in effect.aborts.items()}))
+            for p, f in enc.aborts.items():
+                abort_parts.setdefault(p, []).append(mk_and([chosen, f]))
+            parts.append(mk_implies(chosen, enc.guard))
+            for i, w in enc.writes.items():
+                writes[i].append((act.index, w))
         for i, slot_writes in enumerate(writes):
             parts.append(mk_eq(self.post[i], self._frame(i, slot_writes)))
         return mk_and(parts), {p: mk_or(fs) for p, fs in abort_parts.items()}
 
-    def _record_aborts(self, act: Action, effect: StepEffect, chosen: z3.BoolRef,
-                       abort_parts: dict[str, list[z3.BoolRef]]) -> z3.BoolRef:
-        each = {p: mk_or(fs) for p, fs in effect.aborts.items()}
-        for p, f in each.items():
-            abort_parts.setdefault(p, []).append(mk_and([chosen, f]))
-        return mk_or(each.values())
+    def _action(self, act: Action) -> tuple[ActionEncoding, list[z3.BoolRef]]:
+        """Action `act` run symbolically from the pre-state (once), and its choices' ranges."""
+        if act.index not in self._actions:
+            made: dict[ir.Choice, z3.ExprRef] = {}
+            ranges: list[z3.BoolRef] = []
+            effect = self.ev.run_step(act.inst, act.step, self.pre, self._fresh_factory(act, ranges, made))
+            self.ev.remember_run(act.inst, act.step, self._frozen_pre, effect, made)
+            at = mk_eq(self.pre[act.inst.pc], self.ints.val(act.step.source))
+            ok = mk_and(effect.ok)
+            each = {p: mk_or(fs) for p, fs in effect.aborts.items()}
+            guard = mk_and([at, mk_or([ok, mk_or(each.values())])])
+            mine = {i: mk_ite(ok, new, old) for i, (old, new) in enumerate(zip(self.pre, effect.env))
+                    if not same(old, new)}
+            self._actions[act.index] = (ActionEncoding(guard, mk_and(ranges), mine, each), ranges)
+        return self._actions[act.index]
 
     def _frame(self, i: int, slot_writes: list[tuple[int, z3.ExprRef]]) -> z3.ExprRef:
         value = self.pre[i]  # no action chosen writes it: the frame condition
@@ -229,6 +248,22 @@ class TransitionSystem:
 
     def _const(self, stem: str, tag: str, t: ir.ScalarType) -> z3.ExprRef:
         return z3.Bool(f"{stem}@{tag}") if isinstance(t, ir.BoolType) else self.ints.const(f"{stem}@{tag}")
+
+
+_EXPRS = typing.get_args(ir.Expr)
+
+
+def _enabled_agents(e: object) -> set[str]:
+    """The agents whose enabledness `e` reads (`enabled(...)`, `quiescent`, `deadlock`)."""
+    if isinstance(e, ir.Enabled):
+        return {e.agent}
+    out: set[str] = set()
+    for f in dataclasses.fields(e):  # type: ignore[arg-type]
+        v = getattr(e, f.name)
+        for x in v if isinstance(v, tuple) else (v,):
+            if isinstance(x, _EXPRS):
+                out |= _enabled_agents(x)
+    return out
 
 
 _last: tuple[ir.Model, tuple[tuple[str, int], ...], str, TransitionSystem] | None = None
