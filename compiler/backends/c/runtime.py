@@ -61,6 +61,7 @@ static int sym_rank(const int *ord) {
 }
 
 static void sym_apply(const cell *s, int rank, cell *out) {
+    if (rank == 0) { memcpy(out, s, WB); return; }  /* the first order is the identity: no slot moves */
     memset(out, 0, WB);
     for (int j = 0; j < NSLOTS; j++) out[j] = s[SYM_SRC[rank][j]];
     for (int f = 0; f < SYM_NFIX; f++) out[SYM_FIX[rank][f]] = SYM_MAP[rank][f][out[SYM_FIX[rank][f]]];
