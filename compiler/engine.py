@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 from compiler import ir, limits
 from compiler.backends.c import search as c_search
 from compiler.backends.python import generate, load_simulator
-from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, TransitionSystem, prove
+from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove
 from compiler.backends.z3.confirm import confirm_trace
 from compiler.backends.z3.ic3 import InvariantRejected, prove_ic3
 from compiler.backends.z3.layout import Layout
@@ -306,34 +306,26 @@ def _traced(model: ir.Model, params: dict[str, int], bad: list[ir.Property], sea
     out: dict[str, PropertyResult] = {}
     if not cross_check:  # a violation the search kept no trace of still goes to BMC
         traced = [p for p in bad if p.name in search.traces]
-        out = {p.name: r for p in traced if (r := _trace_confirmed(model, params, p, search, timeout)) is not None}
+        out = {p.name: r for p in traced if (r := _trace_confirmed(model, params, p, search)) is not None}
         bad = [p for p in bad if p.name not in search.traces]
         if not bad or limits.stop_requested() is not None:
             return out
     bmc_depth = min(shortness_depth(model, params), max(search.violations[p.name] for p in bad))
-    ts: TransitionSystem | None = None
     for r in prove(model, params, depth=bmc_depth, properties=[p.name for p in bad], timeout=timeout,
                    induction=False, progress=progress):
         depth = search.violations[r.property]
         r = _confirmed(r, depth) if depth <= bmc_depth else _none_shallower(r, depth, bmc_depth)
-        mine = _search_trace(search, r.property)
-        if r.verdict == "violated" and mine is not None:
-            ts = ts or encoding(model, params)
-            why = confirm_trace(ts, mine, model.prop(r.property))
-            if why is not None and limits.stop_requested() is None:
-                raise BackendDisagreement(
-                    f"property `{r.property}`: Z3 rejects the exhaustive search's counterexample of depth "
-                    f"{len(mine.states) - 1}: {why}")
-            if why is None:
-                method = "exhaustive search, confirmed by Z3" if depth <= bmc_depth else \
-                    f"exhaustive search, trace confirmed by Z3 (none shorter up to depth {bmc_depth})"
-                r = replace(r, trace=mine, method=method)
+        mine = _trace_confirmed(model, params, model.prop(r.property), search) if r.verdict == "violated" else None
+        if mine is not None and mine.verdict == "violated":
+            method = "exhaustive search, confirmed by Z3" if depth <= bmc_depth else \
+                f"exhaustive search, trace confirmed by Z3 (none shorter up to depth {bmc_depth})"
+            r = replace(r, trace=mine.trace, method=method)
         out[r.property] = replace(r, seconds=r.seconds + search.seconds)
     return out
 
 
-def _trace_confirmed(model: ir.Model, params: dict[str, int], p: ir.Property, search: Search,
-                     timeout: float | None) -> PropertyResult | None:
+def _trace_confirmed(model: ir.Model, params: dict[str, int], p: ir.Property,
+                     search: Search) -> PropertyResult | None:
     """The search's trace of `p`, pinned state by state in Z3.  None (or inconclusive, when a
     limit stopped Z3) has the caller report the violation unconfirmed."""
     mine = _search_trace(search, p.name)

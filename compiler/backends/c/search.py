@@ -104,8 +104,6 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
         return None
     t0 = time.perf_counter()
     tables = sim.symmetry_tables() if symmetry else None
-    if symmetry and tables is None:  # symmetry_group() and symmetry_tables() read the same parts
-        return None
     try:
         program = generate(model, params, tables)
     except UnsupportedC as e:
