@@ -73,6 +73,7 @@ class Search:
     traces: dict[str, Any] = field(default_factory=dict)  # property -> the search's own trace (ITF)
     scan: Scan | None = None  # coverage and vacuity, from the states it reached (compiler.coverage)
     symmetry: tuple[int, ...] = ()  # the CPU ids it permuted (compiler/symmetry.py): states are orbits
+    dead: bool = False  # it stored states with their dead variables reset (compiler/liveness.py)
 
 
 def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH,
@@ -80,7 +81,7 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
           max_states: int | None = None, engine: str = "auto", search_with: str = "auto",
           progress: Callable[[int, float], None] | None = None,
           notice: Callable[[str], None] | None = None,
-          on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto",
+          on_scan: Callable[[Scan], None] | None = None, symmetry: str = "auto", dead: str = "auto",
           cross_check: bool = False) -> list[PropertyResult]:
     """Verdicts for the selected properties (default: all), in the model's property order.
     `timeout` bounds the whole call; `notice` receives a line worth telling the user before a long wait;
@@ -95,7 +96,8 @@ def check(model: ir.Model, params: dict[str, int], *, depth: int = DEFAULT_DEPTH
         if engine == "bmc" or (max_states is not None and max_states <= 0) or not wanted:
             return judge_covers(model, prove(model, params, depth=depth, properties=[p.name for p in wanted],
                                              timeout=timeout, max_k=max_k, progress=progress))
-        search = explore(model, params, max_states, _half(budget), search_with, notice, symmetry == "auto")
+        search = explore(model, params, max_states, _half(budget), search_with, notice, symmetry == "auto",
+                         dead == "auto")
         if on_scan is not None and search.scan is not None:
             on_scan(search.scan)
         found = [p for p in wanted if p.name in search.violations]
@@ -132,6 +134,8 @@ def _settle_rest(model: ir.Model, params: dict[str, int], rest: list[ir.Property
         method = f"exhaustive search, {search.states} states"
         if search.symmetry:
             method += " up to permutations of CPUs " + ", ".join(str(c) for c in search.symmetry)
+        if search.dead:
+            method += (" and" if search.symmetry else " up to") + " dead variables"
         return {p.name: PropertyResult(p.name, "proved", search.depth, method, search.seconds, expected=p.expect)
                 for p in rest}
     if (search.covered is not None and search.covered >= depth) or limits.stop_requested():
@@ -188,7 +192,7 @@ def _search_trace(search: Search, prop: str) -> Trace | None:
 
 def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max_seconds: float | None = None,
             search_with: str = "auto", notice: Callable[[str], None] | None = None,
-            symmetry: bool = True) -> Search:
+            symmetry: bool = True, dead: bool = True) -> Search:
     watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
     sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
     sim.watch = watch  # the simulator's search calls it every few hundred states
@@ -201,9 +205,9 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
         py_cap = DEFAULT_MAX_STATES if max_states is None else max_states
         c_cap = max_states  # None: the compiled search sizes its cap from the memory available
         result = c_search.explore(model, params, sim, c_cap, left, watch, search_with, notice,
-                                  python_max_states=py_cap, symmetry=reduce)
+                                  python_max_states=py_cap, symmetry=reduce, dead=dead)
         if result is None:
-            result = sim.explore(py_cap, left, symmetry=reduce)
+            result = sim.explore(py_cap, left, symmetry=reduce, dead=dead)
     except (c_search.Disagreement, c_search.RunError) as e:
         raise BackendDisagreement(f"the compiled search and the Python simulator disagree: {e}") from e
     except MemoryError:
@@ -223,7 +227,7 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
     found = None if limits.stop_requested() else \
         scan(model, params, sim, result.reached, result.complete, getattr(result, "taken", None))
     return Search(result.complete, result.states, result.depth, covered, violations, result.seconds, stopped, traces,
-                  found, tuple(getattr(result, "symmetry", ())))
+                  found, tuple(getattr(result, "symmetry", ())), bool(getattr(result, "dead", False)))
 
 
 def _limit_hit(result: Any, max_states: int, max_seconds: float | None) -> str | None:

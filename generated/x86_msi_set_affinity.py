@@ -1817,7 +1817,10 @@ def _build(P):
     # that hold or are indexed by them, the constants that pin a CPU, the lock owner offsets.
     SYMMETRY = _SymInfo('cpu', (('lapic.irr', (True, False), 'plain'), ('vector_irq', (True, False), 'plain'), ('vector_lock', (), 'owner'), ('msg.addr', (), 'cpu'), ('cfg.dest', (), 'cpu'), ('apicd.prev_cpu', (), 'cpu'), ('desc.lock', (), 'owner'), ('desc.pending_mask', (), 'cpu'), ('xbit', (True, False), 'plain'), ('other_driver.c', (), 'cpu'), ('cpu.v', (True,), 'plain'), ('cpu.job', (True,), 'plain'), ('cpu.irq_move_masked_irq.ret', (True,), 'plain'), ('cpu.msi_set_affinity.return', (True,), 'plain'), ('cpu.msi_set_affinity.old_dest', (True,), 'cpu'), ('cpu.msi_set_affinity.old_vector', (True,), 'plain'), ('cpu.msi_set_affinity.ret', (True,), 'plain'), ('cpu.apic_set_affinity.return', (True,), 'plain'), ),
                         (('cpu', 0), ('owner', (1 + 1 + (p_CPUS - 1) + 1)), ('owner', -1), ('owner', 1), ), ((1 + 1), ))
-    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES)
+    # The variables dead somewhere (compiler/liveness.py): the search stores a state with every
+    # variable dead where all its agents stand reset, one state for all that differ only there.
+    DEAD = (('desc.inprogress', False, (('cpu', (4, 5, 7, 10, 12, 16, 17, 18, 22, 23, 24, 26, 28)), )), ('cpu.v', True, (('cpu', (1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28)), )), ('cpu.job', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28)), )), ('set_affinity.n', False, (('set_affinity', (3,)), )), ('cpu.irq_move_masked_irq.ret', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28)), )), ('cpu.msi_set_affinity.return', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28)), )), ('cpu.msi_set_affinity.old_dest', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)), )), ('cpu.msi_set_affinity.old_vector', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26)), )), ('cpu.msi_set_affinity.ret', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 27, 28)), )), ('cpu.apic_set_affinity.return', True, (('cpu', (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28)), )), )
+    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -2533,9 +2536,9 @@ class _PropInfo:
 
 
 class _Built:
-    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=()):
+    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=(), dead=()):
         self.layout, self.steps, self.properties, self.initially = layout, steps, properties, initially
-        self.successors, self.symmetry = successors, symmetry
+        self.successors, self.symmetry, self.dead = successors, symmetry, dead
         self.clauses = clauses  # the `initially` clauses one by one (initial_states prunes with them)
 
 
@@ -2776,6 +2779,86 @@ def _canon_pair(movable, sigs, named, refs, one_name, pack, apply):
     return canon
 
 
+def _dead_resets(layout, dead, info, movable):
+    """The entries (conds, resets) of `dead_tables()`, from `DEAD`: in a state where every pc slot
+    of conds is at one of its locations, every slot of resets takes its value.  Any value of its
+    type would do; these are kept by every permutation of the `movable` CPU ids, so that resetting
+    and then taking the least image is one canonical form: a CPU's own CPU-id row holds its own
+    id, another CPU-id variable a CPU no permutation moves (none left: it is not reset), an "on
+    no CPU" one CPUS, anything else its initial value (or its least)."""
+    sorts = {name: elem for name, _, elem in info.vars} if info is not None and movable else {}
+    cpus = next((a for a in layout.agents if info is not None and a.name == info.agent), None)
+    fixed = [c for c in range(cpus.count) if c not in movable] if cpus is not None else []
+    by_name = {v.name: v for v in layout.vars}
+
+    def value(v, sort, own):
+        if sort == "plain":
+            return v.lo if v.init is None else v.init
+        if sort == "cpu_or_none":
+            return v.hi
+        if sort == "cpu" and own is not None:
+            return own
+        return fixed[0] if sort == "cpu" and fixed else None
+
+    out = []
+    for name, row, where in dead:
+        v, sort = by_name[name], sorts.get(name, "plain")
+        if row:
+            (agent_name, locs), = where
+            for _, agent, i, pc in layout.instances:
+                x = value(v, sort, agent.domain[0] + i if agent is cpus else None) if agent.name == agent_name else None
+                if x is not None:
+                    first = v.base + i * v.strides[0]
+                    out.append((((pc, locs),), tuple((k, x) for k in range(first, first + v.strides[0]))))
+            continue
+        x = value(v, sort, None)
+        if x is not None:
+            conds = tuple((pc, locs) for agent_name, locs in where
+                          for _, agent, _, pc in layout.instances if agent.name == agent_name)
+            out.append((conds, tuple((k, x) for k in range(v.base, v.base + v.size))))
+    return out
+
+
+def _resetter(entries):
+    """`reset(t)`: t with its dead variables reset as `entries` (`_dead_resets`) say; None: nothing
+    to reset.  The entries on one pc (rows, and variables one instance alone mentions) are looked
+    up by that pc's location, the others tested condition by condition."""
+    if not entries:
+        return None
+    single, multi = {}, []
+    for conds, resets in entries:
+        if len(conds) == 1:
+            pc, locs = conds[0]
+            at = single.setdefault(pc, {})
+            for loc in locs:
+                at[loc] = at.get(loc, ()) + resets
+        else:
+            multi.append((tuple((pc, frozenset(locs)) for pc, locs in conds), resets))
+    by_pc = tuple(single.items())
+
+    def reset(t):
+        out = None
+        for pc, at in by_pc:
+            for k, v in at.get(t[pc], ()):
+                if t[k] != v:
+                    if out is None:
+                        out = list(t)
+                    out[k] = v
+        for conds, resets in multi:
+            for pc, locs in conds:
+                if t[pc] not in locs:
+                    break
+            else:
+                for k, v in resets:
+                    if t[k] != v:
+                        if out is None:
+                            out = list(t)
+                        out[k] = v
+        return t if out is None else tuple(out)
+
+    return reset
+
+
 def _least_image(keyed, s, apply):
     """The least image over every order of the CPUs whose own data ties."""
     import itertools
@@ -2819,6 +2902,7 @@ class Simulator:
         self._clauses = b.clauses
         self.steps = b.steps
         self._symmetry = b.symmetry  # _SymInfo, or None: the search may not permute CPU ids
+        self._dead = b.dead  # each variable dead somewhere: (name, row?, per agent its dead locations)
         self.properties = b.properties
         self.instances = [name for name, _, _, _ in self.layout.instances]
         self.actions = []  # (instance gid, step record)
@@ -3020,7 +3104,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ exploration
 
-    def explore(self, max_states=None, max_seconds=None, symmetry=False):
+    def explore(self, max_states=None, max_seconds=None, symmetry=False, dead=False):
         """Breadth-first search of the reachable states.
 
         For every property, the first violation found is a shortest one: BFS meets
@@ -3035,6 +3119,11 @@ class Simulator:
         at the least depth of its states and the verdicts and depths are the same.
         `states` then counts orbits.  Violations are found on the concrete states reached,
         and every trace is a concrete run, rebuilt forwards from an initial state.
+
+        With `dead`, it stores each state with the private variables dead at its instances'
+        locations reset (`dead_tables()`; irqc's compiler/liveness.py finds them): states that
+        differ only there have the same runs and property values, so the verdicts and depths
+        are again the same, and the traces again concrete.
         """
         # Millions of new objects would trigger the cyclic collector over and over; states hold no cycles.
         was_enabled = gc.isenabled()
@@ -3042,9 +3131,9 @@ class Simulator:
         import struct
         try:
             try:
-                return self._explore(max_states, max_seconds, symmetry, _packer(self.layout))
+                return self._explore(max_states, max_seconds, symmetry, dead, _packer(self.layout))
             except struct.error:  # a value outside its type: IR built without in_range checks keeps tuples
-                return self._explore(max_states, max_seconds, symmetry, (_as_tuple, _same))
+                return self._explore(max_states, max_seconds, symmetry, dead, (_as_tuple, _same))
         finally:
             if was_enabled:
                 gc.enable()
@@ -3061,7 +3150,8 @@ class Simulator:
         movable CPUs (itertools.permutations of their positions) its (src, fixes); then whether
         the spec is tangled (an array with a cpu index holds CPU ids: among CPUs whose own
         data ties, the least packed image is kept, no naming slot consulted) and each slot's
-        bytes in that packing (little-endian, compared as bytes).  None when no CPU id may move."""
+        bytes in that packing (little-endian, compared as bytes).  None when no CPU id may move.
+        `explore(symmetry=True, dead=True)` resets the dead variables (`dead_tables(True)`) first."""
         import itertools
         import struct
         parts = _symmetry_parts(self.layout, self._symmetry)
@@ -3074,12 +3164,28 @@ class Simulator:
                 [_image(self.layout, agent, base, movable, elements, o) for o in orders],
                 tangled, [struct.calcsize("<" + code) for code in _pack_codes(self.layout)])
 
-    def run_through(self, reps, prop, check):
-        """The concrete run `explore(symmetry=True)` reports for a violation of `prop` met along
-        the representatives `reps` (one state per orbit, from an initial one; for a check, the
+    def dead_tables(self, symmetry=False):
+        """What `explore(dead=True, symmetry=symmetry)` resets, as data for irqc's compiled
+        search: entries (conds, resets), each cond (pc slot, the locations where the variable is
+        dead for that instance), each reset (slot, value)."""
+        return _dead_resets(self.layout, self._dead, self._symmetry, self.symmetry_group() if symmetry else ())
+
+    def _keys(self, pack, symmetry, dead):
+        """(canon or None, reset or None, key_of): the key `explore` stores a concrete state under."""
+        canon = _canonicaliser(self.layout, self._symmetry, pack)[0] if symmetry else None
+        reset = _resetter(self.dead_tables(symmetry)) if dead else None
+        if reset is None:
+            return canon, None, canon or (lambda t: pack(*t))
+        if canon is None:
+            return None, reset, lambda t: pack(*reset(t))
+        return canon, reset, lambda t: canon(reset(t))
+
+    def run_through(self, reps, prop, check, symmetry=True, dead=False):
+        """The concrete run `explore(symmetry=symmetry, dead=dead)` reports for a violation of
+        `prop` met along the states it stored `reps` (from an initial one; for a check, the
         last is the state whose step fails it), as irqc's compiled search keeps them."""
         pack = _packer(self.layout)[0]  # the search's own keys: a tangled spec's least image is among these
-        key_of = _canonicaliser(self.layout, self._symmetry, pack)[0]
+        key_of = self._keys(pack, symmetry, dead)[2]
         keys = [pack(*r) for r in reps]
         first = next(s for s in self.initial_states() if key_of(s) == keys[0])
         if len(keys) == 1 and not check:
@@ -3090,12 +3196,12 @@ class Simulator:
         at, s = (keys[-1], None) if check else (keys[-2], tuple(reps[-1]))
         return self._violation_path(parent, {keys[0]: first}, key_of, prop, at, s)
 
-    def _explore(self, max_states, max_seconds, symmetry, packer):
+    def _explore(self, max_states, max_seconds, symmetry, dead, packer):
         t0 = time.perf_counter()
         # States are kept packed into bytes (a fifth of a tuple's memory), as the keys of
         # `parent`; the layer being expanded is unpacked one state at a time.
         pack, unpack = packer
-        canon = _canonicaliser(self.layout, self._symmetry, pack)[0] if symmetry else None
+        canon, reset, key_of = self._keys(pack, symmetry, dead)
         parent = {}  # packed state (under symmetry: an orbit's representative) -> its parent's, None: initial
         roots = {}  # packed initial state -> the concrete initial state it was first met as
         found = {}  # property -> (depth, parent's key or None, the violating state; None: a check of the parent's step)
@@ -3111,10 +3217,10 @@ class Simulator:
             initial = self.initial_states(stop)
         except SearchStopped:  # no depth is covered, not even the initial states
             result = ExploreResult(0, 0, -1, {}, time.perf_counter() - t0, max_states)
-            result.reached, result.symmetry = (), ()
+            result.reached, result.symmetry, result.dead = (), (), False
             return result
         for s in initial:
-            key = pack(*s) if canon is None else canon(s)
+            key = key_of(s)
             if key not in parent:
                 parent[key] = None
                 roots[key] = s
@@ -3143,6 +3249,8 @@ class Simulator:
                                 found[prop] = (depth + 1, k, None)
                         if t is None:
                             continue
+                    if reset is not None:
+                        t = reset(t)
                     key = pack(*t)
                     if key not in parent:  # most successors were seen before: one hash, no insert
                         if canon is not None:  # most successors of a representative are one: cheap first look
@@ -3164,13 +3272,13 @@ class Simulator:
         # Every state of depth <= `depth` has been met and checked, and every step from a
         # state of depth < `depth` has been tried: no other violation is that shallow.
         bound = None if not frontier else depth
-        key_of = canon or (lambda t: pack(*t))
         violations = {}
         for prop, (d, at, s) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
             violations[prop] = (d, self._violation_path(parent, roots, key_of, prop, at, s))
         result = ExploreResult(len(parent), depth, bound, violations, seconds, max_states)
         result.reached = _Unpacked(parent, unpack)  # every state met, for irqc prove's coverage scan (compiler/coverage.py)
         result.symmetry = self.symmetry_group() if canon is not None else ()  # the CPU ids it permuted
+        result.dead = reset is not None  # it stored states with their dead variables reset
         return result
 
     def _violation_path(self, parent, roots, key_of, prop, at, s):

@@ -110,7 +110,7 @@ def test_prove_prints_the_witness_and_exits_0_when_covered(tmp_path: Path,
 def test_an_unreachable_cover_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = prove(capsys, str(write(tmp_path, "c", "cover three: x == 3;")))
     assert code == 1
-    assert "three     unreachable (exhaustive search, 4 states)" in out
+    assert "three     unreachable (exhaustive search, 4 states up to dead variables)" in out
     assert "[the spec expects: covered]" in out
 
 

@@ -89,6 +89,10 @@ def add_parser(subparsers: Any) -> None:
                    help="auto: where the spec treats CPUs alike, the search keeps one state per orbit of the "
                         "CPU permutations (same verdicts, depths and concrete traces, up to N! fewer states); "
                         "off: every state (default auto)")
+    p.add_argument("--dead-vars", choices=("auto", "off"), default="auto",
+                   help="auto: the search stores each state with the private variables its agents will write "
+                        "before they read them reset (same verdicts, depths and concrete traces, fewer states); "
+                        "off: as they are (default auto)")
     p.add_argument("--max-states", type=int, default=None, metavar="N",
                    help=f"give up the exhaustive search after N states (default {DEFAULT_MAX_STATES:,} for the "
                         f"Python search, about 0.6 GB per million; for the compiled search, the states that "
@@ -245,7 +249,8 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
         with limits.budget(args.timeout, model.name):
             results = check(model, params, depth=args.depth, properties=wanted, timeout=args.timeout,
                             max_k=args.max_k, max_states=args.max_states, engine=args.engine,
-                            search_with=args.search, symmetry=args.symmetry, cross_check=args.cross_check,
+                            search_with=args.search, symmetry=args.symmetry, dead=args.dead_vars,
+                            cross_check=args.cross_check,
                             notice=None if args.quiet else _note, on_scan=scans.append)
     if any(r.trace is not None for r in results):
         table = step_events(model)

@@ -38,7 +38,7 @@ MAX_CELLS = 64
 # From best to worst: the sweep exits with the worst status of its cells.
 _SEVERITY = (0, 4, 3, 1, 2, 143, 130, 70)
 # The options of `irqc prove` a cell's run takes over; the others are refused or the sweep's own.
-_FORWARDED = ("depth", "property", "timeout", "max_k", "engine", "search", "symmetry", "max_states", "strict",
+_FORWARDED = ("depth", "property", "timeout", "max_k", "engine", "search", "symmetry", "dead_vars", "max_states", "strict",
               "cross_check")
 _FORMS = "an integer, a range A..B or a list V1,V2,..., e.g. `--param CPUS=2..4`"
 _POLL = 0.2  # seconds between looks at a cell's process and at the stop request

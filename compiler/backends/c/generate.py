@@ -33,6 +33,9 @@ MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, th
 # each slot's bytes in the simulator's packing).
 SymmetryTables = tuple[tuple[int, ...], list[list[int]], list[int], list[list[int]],
                        list[tuple[list[int], tuple[tuple[int, tuple[int, ...]], ...]]], bool, list[int]]
+# Its `dead_tables()`: entries (conds, resets): each cond (pc slot, the locations where the variable
+# is dead), each reset (slot, value).
+DeadTables = list[tuple[tuple[tuple[int, tuple[int, ...]], ...], tuple[tuple[int, int], ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Program:
     properties: tuple[str, ...]  # property number -> name, as the program's JSON gives them
     actions: int
     symmetry: tuple[int, ...] = ()  # the CPU ids the search permutes (empty: none)
+    dead: bool = False  # it stores states with their dead variables reset
     state_bytes: int = 8  # what the search keeps per state: its cells bit-packed, in whole bytes
     link_bytes: int = 8  # and per state for its trace: the parent link and the action
 
@@ -69,9 +73,11 @@ def _checks(stmts: tuple[ir.Stmt, ...]) -> list[ir.Check]:
     return out
 
 
-def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables | None = None) -> Program:
+def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables | None = None,
+             dead: DeadTables | None = None) -> Program:
     """The program; with `symmetry`, one that keeps one state per orbit of the CPU permutations,
-    choosing as its representative exactly the state the Python simulator's search keeps."""
+    choosing as its representative exactly the state the Python simulator's search keeps; with
+    `dead`, one that resets the dead variables first, as that search does."""
     layout = build(model, params)
     props = all_properties(model)
     if len(props) > MAX_PROPS:
@@ -83,10 +89,40 @@ def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables |
     succ = _successors(model, layout)
     guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
     canon = [] if symmetry is None else _canon(layout, symmetry)
+    reset = _dead(layout, dead) if dead else []
     parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), _packing(layout), *guards, *steps,
-             *preds, *succ, *canon, runtime.SEARCH]
+             *preds, *succ, *canon, *reset, runtime.SEARCH]
     return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions,
-                   () if symmetry is None else tuple(symmetry[0]), _bytes(layout), _link_bytes(n_actions))
+                   () if symmetry is None else tuple(symmetry[0]), bool(reset), _bytes(layout), _link_bytes(n_actions))
+
+
+def _dead(layout: Layout, tables: DeadTables) -> list[str]:
+    """`dead_reset(s)`: per entry, its conditions (a pc slot and, per location, whether the
+    variable is dead there) and its (slot, cell) pairs, in flat tables."""
+    conds, starts = [0], [0]  # where each entry's conditions and resets begin
+    pcs: list[int] = []
+    at: list[int] = []
+    ok: list[int] = []
+    slots: list[int] = []
+    cells: list[int] = []
+    for where, resets in tables:
+        for pc, locs in where:
+            pcs.append(pc)
+            at.append(len(ok))
+            ok += [int(loc in locs) for loc in range(layout.hi[pc] + 1)]
+        conds.append(len(pcs))
+        slots += [slot for slot, _ in resets]
+        cells += [value - layout.lo[slot] for slot, value in resets]
+        starts.append(len(slots))
+
+    def array(ctype: str, name: str, xs: list[int]) -> str:
+        return f"static const {ctype} {name}[{max(1, len(xs))}] = {{{', '.join(map(str, xs)) or '0'}}};"
+
+    return ["/* ------------------------------------------------------------------ dead variables */",
+            "#define DEAD 1", f"#define DEAD_N {len(tables)}",
+            array("uint32_t", "DEAD_COND", conds), array("uint32_t", "DEAD_PC", pcs), array("uint32_t", "DEAD_AT", at),
+            array("uint8_t", "DEAD_OK", ok), array("uint32_t", "DEAD_FROM", starts),
+            array("uint32_t", "DEAD_SLOT", slots), array("cell", "DEAD_CELL", cells), runtime.DEAD]
 
 
 def _link_bytes(n_actions: int) -> int:

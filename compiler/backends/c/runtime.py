@@ -134,6 +134,19 @@ static void canon(const cell *s, cell *out) {
 }
 """
 
+DEAD = r"""
+/* Each variable dead where every instance that mentions it stands takes a fixed cell (the
+   simulator's dead_tables(), compiler/liveness.py): states that differ only there are one. */
+static void dead_reset(cell *s) {
+    for (int e = 0; e < DEAD_N; e++) {
+        uint32_t c = DEAD_COND[e];
+        while (c < DEAD_COND[e + 1] && DEAD_OK[DEAD_AT[c] + (uint32_t)s[DEAD_PC[c]]]) c++;
+        if (c < DEAD_COND[e + 1]) continue;
+        for (uint32_t k = DEAD_FROM[e]; k < DEAD_FROM[e + 1]; k++) s[DEAD_SLOT[k]] = DEAD_CELL[k];
+    }
+}
+"""
+
 SEARCH = r"""
 /* ------------------------------------------------------------------ the search */
 
@@ -285,6 +298,12 @@ static void result(int aid, const cell *t, uint64_t failed) {
     }
     if (!t) return;
     taken[aid] = 1;
+#ifdef DEAD
+    cell live[W];  /* t is the step's own: its other paths may still read it */
+    memcpy(live, t, WB);
+    dead_reset(live);
+    t = live;
+#endif
 #ifdef SYMMETRY
     canon(t, batch_state[nbatch]);
 #else
@@ -319,6 +338,9 @@ static void initial_states(const char *path) {
     cell s[W];
     memset(s, 0, WB);
     while (fread(s, sizeof(cell), NSLOTS, f) == NSLOTS) {
+#ifdef DEAD
+        dead_reset(s);
+#endif
 #ifdef SYMMETRY
         cell image[W];
         canon(s, image);

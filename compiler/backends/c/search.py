@@ -59,6 +59,7 @@ class CResult:
     # state has a successor by, so the coverage scan need not run step functions on every state.
     taken: frozenset[int] | None = None
     symmetry: tuple[int, ...] = ()  # the CPU ids it permuted (empty: it kept every state)
+    dead: bool = False  # it stored states with their dead variables reset
 
     @property
     def complete(self) -> bool:
@@ -90,12 +91,12 @@ def memory_cap(program: Program) -> int:
 def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int | None, max_seconds: float | None,
             watch: Callable[[int, int], bool] | None = None, search: str = "auto",
             notice: Callable[[str], None] | None = None, opt: str = driver.OPT,
-            python_max_states: int | None = None, symmetry: bool = False) -> Any:
+            python_max_states: int | None = None, symmetry: bool = False, dead: bool = False) -> Any:
     """The search result (the compiled search's; under `auto` perhaps the Python search's own), or
     None: run the Python search.  `max_states` None: `memory_cap`.  `python_max_states` caps the
     Python search that races the compiler (default: the compiled search's cap).  `symmetry`:
     keep one state per orbit of the CPU permutations, with the Python search's representatives
-    (`sim.symmetry_tables()`)."""
+    (`sim.symmetry_tables()`); `dead`: reset the dead variables, as that search does (`sim.dead_tables()`)."""
     if search == "python":
         return None
     say = notice if search == "c" else None
@@ -105,7 +106,7 @@ def explore(model: ir.Model, params: dict[str, int], sim: Any, max_states: int |
     t0 = time.perf_counter()
     tables = sim.symmetry_tables() if symmetry else None
     try:
-        program = generate(model, params, tables)
+        program = generate(model, params, tables, sim.dead_tables(symmetry) if dead else None)
     except UnsupportedC as e:
         _tell(say, f"the compiled search does not handle this model ({e}); using the Python search")
         return None
@@ -145,7 +146,7 @@ def _race(program: Program, sim: Any, max_states: int | None, max_seconds: float
     before = getattr(sim, "watch", None)
     sim.watch = racing  # the Python search asks it every few hundred states
     try:
-        result = sim.explore(python_max_states, max_seconds, symmetry=bool(program.symmetry))
+        result = sim.explore(python_max_states, max_seconds, symmetry=bool(program.symmetry), dead=program.dead)
     except BaseException:
         job.cancel()
         raise
@@ -192,8 +193,9 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
         # Read lazily: a cut search of tens of millions of states writes gigabytes, and the
         # coverage scan usually stops after the first states.  The open file outlives the folder.
         states: BinaryIO = dump.open("rb") if doc["dumped"] else io.BytesIO()
-    replay = _replayed_symmetric if program.symmetry else _replayed
-    violations = {program.properties[v["prop"]]: replay(sim, program.properties[v["prop"]], v["depth"], v["path"])
+    violations = {program.properties[v["prop"]]: _replayed_keyed(sim, program, program.properties[v["prop"]],
+                                                                 v["depth"], v["path"])
+                  if program.symmetry or program.dead else _replayed(sim, program.properties[v["prop"]], v["depth"], v["path"])
                   for v in doc["violations"]}
     # The order the Python search reports them in: by depth, then name.
     violations = dict(sorted(violations.items(), key=lambda kv: (kv[1][0], kv[0])))
@@ -201,7 +203,7 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
     return CResult(doc["states"], doc["depth"], doc["bound"], violations, time.perf_counter() - t0, doc["seconds"],
                    max_states, built.seconds, built.cached, doc["memory"], doc["stopped"],
                    reached if doc["bound"] is None else _while_budget_lasts(reached),
-                   frozenset(doc["taken"]) if doc["bound"] is None else None, program.symmetry)
+                   frozenset(doc["taken"]) if doc["bound"] is None else None, program.symmetry, program.dead)
 
 
 def _initial_states(layout: Layout, sim: Any, max_seconds: float | None,
@@ -286,19 +288,21 @@ def _replayed(sim: Any, prop: str, depth: int, raw: list[list[Any]]) -> tuple[in
     return depth, path
 
 
-def _replayed_symmetric(sim: Any, prop: str, depth: int,
-                        raw: list[list[Any]]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
-    """A path of representatives as the concrete run the Python search with symmetry reports
-    (`sim.run_through`): each step is the first action into the next state's orbit."""
+def _replayed_keyed(sim: Any, program: Program, prop: str, depth: int,
+                    raw: list[list[Any]]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
+    """A path of stored states (orbit representatives, dead variables reset) as the concrete run
+    the Python search with the same reductions reports (`sim.run_through`): each step is the
+    first action to a state stored as the next one."""
     states = [tuple(values) for _, values in raw]
     check = _is_check(sim, prop)
     if len(states) != depth + 1:
         raise Disagreement(f"`{prop}`: the compiled search reports depth {depth} "
                            f"with a path of {len(states) - 1} steps")
     try:
-        path: list[tuple[tuple[int, ...], int | None]] = sim.run_through(states[:-1] if check else states, prop, check)
+        path: list[tuple[tuple[int, ...], int | None]] = sim.run_through(
+            states[:-1] if check else states, prop, check, bool(program.symmetry), program.dead)
     except (AssertionError, StopIteration) as e:
-        raise Disagreement(f"`{prop}`: the compiled search's path of orbit representatives does not replay: {e}") from e
+        raise Disagreement(f"`{prop}`: the compiled search's path of stored states does not replay: {e}") from e
     if check and states[-1] != states[-2]:
         raise Disagreement(f"`{prop}`: the compiled search's check path does not repeat its last state")
     return depth, path

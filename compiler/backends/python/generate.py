@@ -15,7 +15,7 @@ from typing import Callable
 
 import jinja2
 
-from compiler import ir, symmetry
+from compiler import ir, liveness, symmetry
 from compiler import events, traceview
 from compiler.backends.python import exprs, steps
 from compiler.backends.python.exprs import Needs, Scope, UnsupportedIR
@@ -89,7 +89,7 @@ def generate(model: ir.Model, spec: str, show_path: Callable[[str], str] = str, 
         "successors": _successors_fn(model, sc),
         "shared_runtime": shared_runtime(),
         "trace_events": _trace_events(model) if events else _no_trace_events(model),
-        "symmetry": _symmetry_info(model, sc),
+        "symmetry": _symmetry_info(model, sc) + _dead_info(model),
     }
     return _env().get_template("simulator.py.j2").render(**view)
 
@@ -269,6 +269,16 @@ def _symmetry_info(model: ir.Model, sc: Scope) -> list[str]:
             "# that hold or are indexed by them, the constants that pin a CPU, the lock owner offsets.",
             f"SYMMETRY = _SymInfo({a.agent!r}, ({''.join(m + ', ' for m in moving)}),",
             f"                    ({''.join(p + ', ' for p in pins)}), ({''.join(o + ', ' for o in offsets)}))"]
+
+
+def _dead_info(model: ir.Model) -> list[str]:
+    """`DEAD`: each variable dead somewhere, whether it is a cpu block's own row, and per agent that
+    mentions it the locations where it is dead for that agent (compiler/liveness.py)."""
+    rows = [f"({d.var.name!r}, {d.row}, ({''.join(f'({a!r}, {tuple(sorted(locs))!r}), ' for a, locs in d.where)})), "
+            for d in liveness.analyse(model)]
+    return ["# The variables dead somewhere (compiler/liveness.py): the search stores a state with every",
+            "# variable dead where all its agents stand reset, one state for all that differ only there.",
+            f"DEAD = ({''.join(rows)})"]
 
 
 SHARED_BEGIN = "# ---- irqc shared runtime: begin"

@@ -1,0 +1,190 @@
+"""Dead variables: what the exhaustive search may forget, from where each agent stands.
+
+A variable that no property and no `initially` reads is *dead for an agent* at a location when
+every path of that agent from there writes it before any statement of the agent reads it (a
+guard, a check, an index or an assigned value reads; only a write of the whole variable kills
+it, or, for a *row*, of the instance's own element).  It is dead in a state when it is dead for
+every instance of every agent that mentions it, at the location each stands: then the value it
+holds is never read.  Whichever instance reads it first must, by its own path, have written it
+before, after now.  (An agent's enabledness reads only its guards, which count as reads.)  So
+two states that differ only in dead variables have the same steps, to states that again differ
+only in dead variables, and the same value of every property: they are bisimilar, and the
+search may keep one of them.  It stores each state with its dead variables reset (`reset`), as
+the model checkers of the SPIN family do ("dead variable reduction").  Traces stay concrete:
+irqc rebuilds them forwards from an initial state, matching each step by the stored key
+(docs/prove.md, "Reductions").
+
+A *row* is a variable of a `cpu` block that every step reads and writes only at `[self]`: each
+instance owns its element (or row), which is dead where that instance alone stands.
+
+The analysis is the textbook backward data flow over each agent's locations, conservative
+where it is unsure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler import ir
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    """Where one variable is dead: per agent that mentions it, the locations where it is dead for it."""
+
+    var: ir.Var
+    row: bool  # a cpu block's own row: each instance's row is dead where that instance stands
+    where: tuple[tuple[str, frozenset[int]], ...]
+
+
+def analyse(model: ir.Model) -> tuple[Dead, ...]:
+    """Every variable dead somewhere, in declaration order."""
+    users: dict[ir.Var, list[str]] = {}
+    off_row: set[ir.Var] = set()  # read or written at a row not the instance's own
+    for agent in model.agents:
+        for step in agent.steps:
+            for var, at_self in _stmt_refs(step.body):
+                if agent.name not in users.setdefault(var, []):
+                    users[var].append(agent.name)
+                if not at_self:
+                    off_row.add(var)
+    read: set[ir.Var] = set()  # by a property or `initially`: never dead
+    for e in [p.expr for p in model.properties if p.expr is not None] + list(model.initially):
+        read |= {var for var, _ in _expr_refs(e)}
+    rows = {v for v, who in users.items() if len(who) == 1 and v not in off_row and _is_row(v, model.agent(who[0]))}
+    live = {a.name: _live(a, {v for v, who in users.items() if a.name in who and v not in read}, rows)
+            for a in model.agents}
+    out: list[Dead] = []
+    for var in model.vars:
+        if var in read or var not in users:
+            continue
+        where = tuple((name, frozenset(loc.index for loc in model.agent(name).locations
+                                       if var not in live[name][loc.index])) for name in users[var])
+        if all(locs for _, locs in where):
+            out.append(Dead(var, var in rows, where))
+    return tuple(out)
+
+
+def _is_row(var: ir.Var, agent: ir.Agent) -> bool:
+    return agent.domain is not None and isinstance(var.type, ir.ArrayType) and var.type.index == agent.domain
+
+
+def _expr_refs(e: ir.Expr) -> list[tuple[ir.Var, bool]]:
+    """Every variable `e` reads, each with whether it is read at `[self]` (its first index)."""
+    out: list[tuple[ir.Var, bool]] = []
+    _refs(e, out)
+    return out
+
+
+def _refs(e: ir.Expr, out: list[tuple[ir.Var, bool]]) -> None:
+    if isinstance(e, ir.VarRef):
+        out.append((e.var, False))
+    elif isinstance(e, ir.Index):
+        root, indices = _chain(e)
+        out.append((root, isinstance(indices[0], ir.SelfIndex)))
+        for i in indices:
+            _refs(i, out)
+    elif isinstance(e, ir.Unary):
+        _refs(e.arg, out)
+    elif isinstance(e, ir.Binary):
+        _refs(e.left, out)
+        _refs(e.right, out)
+    elif isinstance(e, ir.Ite):
+        _refs(e.cond, out)
+        _refs(e.then, out)
+        _refs(e.else_, out)
+    elif isinstance(e, ir.Quant):
+        _refs(e.body, out)
+    elif isinstance(e, ir.AtLoc) and e.index is not None:
+        _refs(e.index, out)
+    elif isinstance(e, ir.Enabled) and e.index is not None:
+        _refs(e.index, out)
+
+
+def _chain(e: ir.Index) -> tuple[ir.Var, list[ir.Expr]]:
+    indices: list[ir.Expr] = []
+    base: ir.Expr = e
+    while isinstance(base, ir.Index):
+        indices.append(base.index)
+        base = base.base
+    assert isinstance(base, ir.VarRef), "an Index chain ends in a VarRef (compiler/ir.py)"
+    indices.reverse()
+    return base.var, indices
+
+
+def _stmt_refs(body: tuple[ir.Stmt, ...]) -> list[tuple[ir.Var, bool]]:
+    out: list[tuple[ir.Var, bool]] = []
+    for st in body:
+        if isinstance(st, ir.Assign):
+            _refs(st.target, out)
+            _refs(st.value, out)
+        elif isinstance(st, (ir.Assume, ir.Check)):
+            _refs(st.cond, out)
+        elif isinstance(st, ir.If):
+            _refs(st.cond, out)
+            out += _stmt_refs(st.then) + _stmt_refs(st.else_)
+    return out
+
+
+# --------------------------------------------------------------------------- live variables
+
+
+def _live(agent: ir.Agent, mine: set[ir.Var], rows: set[ir.Var]) -> list[frozenset[ir.Var]]:
+    """live[loc]: the variables of `mine` some path of the agent from `loc` reads before it writes them."""
+    flows = [_flow(step.body, mine, rows) for step in agent.steps]
+    live: list[frozenset[ir.Var]] = [frozenset()] * len(agent.locations)
+    changed = True
+    while changed:
+        changed = False
+        for step, (gen, exits) in zip(agent.steps, flows):
+            now = set(gen)
+            for target, written in exits:
+                now |= live[target] - written
+            grown = live[step.source] | now
+            if grown != live[step.source]:
+                live[step.source] = frozenset(grown)
+                changed = True
+    return live
+
+
+def _flow(body: tuple[ir.Stmt, ...], mine: set[ir.Var],
+          rows: set[ir.Var]) -> tuple[set[ir.Var], list[tuple[int, frozenset[ir.Var]]]]:
+    """What a step reads before writing it, and per Goto its target and what every path there wrote."""
+    gen: set[ir.Var] = set()
+    exits: list[tuple[int, frozenset[ir.Var]]] = []
+
+    def read(e: ir.Expr, written: set[ir.Var]) -> None:
+        gen.update(v for v, _ in _expr_refs(e) if v in mine and v not in written)
+
+    def walk(stmts: tuple[ir.Stmt, ...], written: set[ir.Var]) -> set[ir.Var] | None:
+        for st in stmts:
+            if isinstance(st, ir.Assign):
+                read(st.value, written)
+                target = st.target
+                if isinstance(target, ir.Index):
+                    root, indices = _chain(target)
+                    for i in indices:
+                        read(i, written)
+                    if root in rows and len(indices) == 1 and isinstance(indices[0], ir.SelfIndex) \
+                            and not isinstance(_elem(root.type), ir.ArrayType):
+                        written = written | {root}
+                elif isinstance(target, ir.VarRef) and not isinstance(target.var.type, ir.ArrayType):
+                    written = written | {target.var}
+            elif isinstance(st, (ir.Assume, ir.Check)):
+                read(st.cond, written)
+            elif isinstance(st, ir.If):
+                read(st.cond, written)
+                ends = [w for w in (walk(st.then, set(written)), walk(st.else_, set(written))) if w is not None]
+                if not ends:
+                    return None
+                written = set.intersection(*ends)
+            elif isinstance(st, ir.Goto):
+                exits.append((st.target, frozenset(written)))
+                return None
+        return written
+
+    walk(body, set())
+    return gen, exits
+
+
+def _elem(t: ir.Type) -> ir.Type:
+    return t.elem if isinstance(t, ir.ArrayType) else t
