@@ -69,7 +69,7 @@ def test_the_never_firing_tutorial_lists_fire_and_strict_exits_4(tmp_path: Path,
     path = tutorial(tmp_path, "quiet", never_fires=True)
     code, out, _ = prove(capsys, str(path))
     assert code == 0  # nothing is violated: without --strict the warnings change nothing
-    assert "  no_lost_interrupt  proved (exhaustive search, 2 states)" in out
+    assert "  no_lost_interrupt  proved (exhaustive search, 2 states up to dead variables)" in out
     assert f"{path}:12:3: warning: step dev.fire is never taken [W001]" in out
     assert "[W001]" in out and out.count("[W001]") == 5  # fire, and the four CPU steps it would lead to
     code, out, _ = prove(capsys, str(path), "--strict")
