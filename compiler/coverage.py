@@ -91,12 +91,12 @@ def scan(model: ir.Model, params: dict[str, int], sim: Any, states: Iterable[tup
     `sim` the search ran: its step functions say which steps have successors.  `taken`: the
     actions (indices into `sim.actions`) that have a successor from some reachable state, as a
     complete compiled search recorded them; the scan then has no step functions to run."""
-    from compiler.backends.python import generate, load_simulator
+    from compiler.backends.python.cache import simulator as cached_simulator
 
     probe_model, premises = _probe_model(model)
     probe: Any = sim  # with no assert and no premise to look for, the search's own simulator will do
     if premises or _assert_props(model):
-        probe = load_simulator(generate(probe_model, model.path, events=False), model.name).Simulator(params)
+        probe = cached_simulator(probe_model, model.path, events=False).Simulator(params)
     todo = _Todo(model, sim, probe, premises)
     if taken is not None and complete:
         todo.settle_steps({(sim.layout.agents[st.agent].name, st.name) for a, (_, st) in enumerate(sim.actions)

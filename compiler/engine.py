@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 
 from compiler import ir, limits
 from compiler.backends.c import search as c_search
-from compiler.backends.python import generate, load_simulator
+from compiler.backends.python.cache import simulator as cached_simulator
 from compiler.backends.z3 import DEFAULT_DEPTH, DEFAULT_MAX_K, prove
 from compiler.backends.z3.confirm import confirm_trace
 from compiler.backends.z3.ic3 import InvariantRejected, prove_ic3
@@ -194,7 +194,7 @@ def explore(model: ir.Model, params: dict[str, int], max_states: int | None, max
             search_with: str = "auto", notice: Callable[[str], None] | None = None,
             symmetry: bool = True, dead: bool = True) -> Search:
     watch = _Watch(limits.active(), max_seconds)  # the clock starts before generating the simulator
-    sim: Any = load_simulator(generate(model, model.path), model.name).Simulator(params)
+    sim: Any = cached_simulator(model, model.path).Simulator(params)
     sim.watch = watch  # the simulator's search calls it every few hundred states
     left = None if watch.deadline is None else max(0.0, watch.deadline - time.perf_counter())
     try:

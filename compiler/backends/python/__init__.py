@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import types
 
+from compiler.backends.python import cache
 from compiler.backends.python.exprs import UnsupportedIR
 from compiler.backends.python.generate import MARKER, generate
 
@@ -21,8 +22,6 @@ __all__ = ["MARKER", "UnsupportedIR", "generate", "load_simulator"]
 
 def load_simulator(text: str, name: str = "simulator") -> types.ModuleType:
     """Execute generated source as a fresh module (tests and cross-checks use this
-    instead of writing a file and importing it)."""
-    module = types.ModuleType(name)
-    module.__file__ = f"<irqc simulator {name}>"
-    exec(compile(text, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own generated code
-    return module
+    instead of writing a file and importing it; irqc's own runs use `cache.simulator`)."""
+    filename = f"<irqc simulator {name}>"
+    return cache.module(compile(text, filename, "exec"), name, filename)
