@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from compiler import ir, traceview
 from compiler.trace import Trace, to_itf
@@ -253,20 +253,30 @@ def _path_event(src: _Source, agent: ir.Agent, step: ir.Step, path: list[tuple[i
     return target.name, writes, tuple(checks), _describe(src, agent, step, path, target)
 
 
-@ir.per_model
-def step_events(model: ir.Model) -> StepEvents:
-    """For each (agent, step name), the event record of every path through its body."""
-    src = _read_sources(_paths_of(model))
+def step_events(model: ir.Model, only: Collection[tuple[str, str]] | None = None) -> StepEvents:
+    """For each (agent, step name), or each of `only`, the event record of every path through its
+    body (each computed once per model: a printed trace needs only its own steps')."""
+    done = _step_events_done(model)
+    src: _Source | None = None
     out: StepEvents = {}
     for a in model.agents:
         for st in a.steps:
-            paths = _paths(st.body)
-            if len(paths) > MAX_PATHS:
-                out[(a.name, st.name)] = _coarse(src, a, st)
+            key = (a.name, st.name)
+            if only is not None and key not in only:
                 continue
-            records = [rec for p in paths if (rec := _path_event(src, a, st, p)) is not None]
-            out[(a.name, st.name)] = _merged(records)
+            if key not in done:
+                if src is None:
+                    src = _read_sources(_paths_of(model))
+                paths = _paths(st.body)
+                done[key] = _coarse(src, a, st) if len(paths) > MAX_PATHS else \
+                    _merged([rec for p in paths if (rec := _path_event(src, a, st, p)) is not None])
+            out[key] = done[key]
     return out
+
+
+@ir.per_model
+def _step_events_done(model: ir.Model) -> StepEvents:
+    return {}
 
 
 def _merged(records: list[PathEvent]) -> tuple[PathEvent, ...]:

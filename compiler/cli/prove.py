@@ -253,7 +253,8 @@ def _prove_one(path: str, model: ir.Model, overrides: dict[str, int], args: argp
                             cross_check=args.cross_check,
                             notice=None if args.quiet else _note, on_scan=scans.append)
     if any(r.trace is not None for r in results):
-        table = step_events(model)
+        table = step_events(model, {(s.agent, s.step) for r in results if r.trace is not None
+                                    for s in r.trace.states if s.agent is not None and s.step is not None})
         for r in results:
             if r.trace is not None:
                 annotate(r.trace, model, table)
