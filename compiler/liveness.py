@@ -64,6 +64,84 @@ def analyse(model: ir.Model) -> tuple[Dead, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Ghost:
+    """A variable that steers nothing: it flows only into itself, other ghosts and the verdicts
+    of `props` (its cone of influence has no guard, no branch that ends a path and no other
+    property).  Once every one of `props` is settled, it is reset like a dead variable."""
+
+    var: ir.Var
+    props: tuple[str, ...]  # in the model's property order, then the checks' names
+
+
+def ghosts(model: ir.Model) -> tuple[Ghost, ...]:
+    """The variables outside the cone of influence of the control (guards, and branches that
+    end paths or hold a guard or a range check) and of every property but `props`.
+
+    A var is in a cone when something in it reads the var: an assignment to a var in the cone
+    (its value, its indices, and the conditions of the branches it sits in), a guard, a check
+    of the property (and the branches it sits in), the property's own expression.  A state's
+    projection onto the control's cone decides which steps it has and where they go; onto a
+    property's cone, also that property's value: so once every property a ghost feeds is
+    settled, states that differ only in it are bisimilar for what is left to judge."""
+    deps: list[tuple[ir.Var, set[ir.Var]]] = []
+    control: set[ir.Var] = set()
+    seeds: dict[str, set[ir.Var]] = {p.name: _reads(p.expr) for p in model.properties if p.expr is not None}
+
+    def walk(stmts: tuple[ir.Stmt, ...], guards: set[ir.Var]) -> None:
+        for st in stmts:
+            if isinstance(st, ir.Assign):
+                root, indices = _chain(st.target) if isinstance(st.target, ir.Index) else (_root(st.target), [])
+                deps.append((root, guards | _reads(st.value) | set().union(*map(_reads, indices))))
+            elif isinstance(st, ir.Assume) or (isinstance(st, ir.Check) and st.prop == ir.IN_RANGE):
+                control.update(guards | _reads(st.cond))
+            elif isinstance(st, ir.Check):
+                seeds.setdefault(st.prop, set()).update(guards | _reads(st.cond))
+            elif isinstance(st, ir.If):
+                cond = _reads(st.cond)
+                if ir.contains(st.then + st.else_, (ir.Goto, ir.Assume)) or _checks_range(st.then + st.else_):
+                    control.update(guards | cond)
+                walk(st.then, guards | cond)
+                walk(st.else_, guards | cond)
+
+    for agent in model.agents:
+        for step in agent.steps:
+            walk(step.body, set())
+
+    def closed(start: set[ir.Var]) -> set[ir.Var]:
+        out, grew = set(start), True
+        while grew:
+            grew = False
+            for target, reads in deps:
+                if target in out and not reads <= out:
+                    out |= reads
+                    grew = True
+        return out
+
+    control = closed(control)
+    cones = {name: closed(control | vs) for name, vs in seeds.items()}
+    return tuple(Ghost(v, tuple(name for name, cone in cones.items() if v in cone))
+                 for v in model.vars if v not in control)
+
+
+def _reads(e: ir.Expr | None) -> set[ir.Var]:
+    return set() if e is None else {v for v, _ in _expr_refs(e)}
+
+
+def _root(e: ir.Expr) -> ir.Var:
+    assert isinstance(e, ir.VarRef), "an assignment's target is a VarRef or an Index chain (compiler/ir.py)"
+    return e.var
+
+
+def _checks_range(stmts: tuple[ir.Stmt, ...]) -> bool:
+    for st in stmts:
+        if isinstance(st, ir.Check) and st.prop == ir.IN_RANGE:
+            return True
+        if isinstance(st, ir.If) and _checks_range(st.then + st.else_):
+            return True
+    return False
+
+
 def _is_row(var: ir.Var, agent: ir.Agent) -> bool:
     return agent.domain is not None and isinstance(var.type, ir.ArrayType) and var.type.index == agent.domain
 

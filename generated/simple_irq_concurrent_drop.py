@@ -298,7 +298,10 @@ def _build(P):
     # The variables dead somewhere (compiler/liveness.py): the search stores a state with every
     # variable dead where all its agents stand reset, one state for all that differ only there.
     DEAD = (('desc.inprogress', False, (('cpu', (2, 3)), )), ('desc.pending', False, (('cpu', (0, 1, 2, 3)), )), ('desc.replay', False, (('cpu', (0, 1, 2, 3)), )), ('cpu.irq_can_handle.return', True, (('cpu', (0, 1, 2, 3)), )), ('cpu.irq_can_handle_actions.return', True, (('cpu', (0, 1, 2, 3)), )), ('cpu.irq_can_handle_pm.return', True, (('cpu', (0, 1, 2, 3)), )), )
-    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD)
+    # The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):
+    # reset once every one of those is violated.
+    GHOSTS = (('desc.pending', ()), ('desc.replay', ()), ('dev.outstanding', ('no_lost_interrupt',)), )
+    return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD, GHOSTS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -986,9 +989,10 @@ class _PropInfo:
 
 
 class _Built:
-    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=(), dead=()):
+    def __init__(self, layout, steps, properties, initially, successors, symmetry=None, clauses=(), dead=(),
+                 ghosts=()):
         self.layout, self.steps, self.properties, self.initially = layout, steps, properties, initially
-        self.successors, self.symmetry, self.dead = successors, symmetry, dead
+        self.successors, self.symmetry, self.dead, self.ghosts = successors, symmetry, dead, ghosts
         self.clauses = clauses  # the `initially` clauses one by one (initial_states prunes with them)
 
 
@@ -1229,9 +1233,10 @@ def _canon_pair(movable, sigs, named, refs, one_name, pack, apply):
     return canon
 
 
-def _dead_resets(layout, dead, info, movable):
-    """The entries (conds, resets) of `dead_tables()`, from `DEAD`: in a state where every pc slot
-    of conds is at one of its locations, every slot of resets takes its value.  Any value of its
+def _dead_resets(layout, dead, ghosts, info, movable):
+    """The entries (conds, resets, props) of `dead_tables()`, from `DEAD` and `GHOSTS`: in a state
+    where every pc slot of conds is at one of its locations and every property of props is settled
+    (`explore`: violated at a depth before the state's), every slot of resets takes its value.  Any value of its
     type would do; these are kept by every permutation of the `movable` CPU ids, so that resetting
     and then taking the least image is one canonical form: a CPU's own CPU-id row holds its own
     id, another CPU-id variable a CPU no permutation moves (none left: it is not reset), an "on
@@ -1259,20 +1264,27 @@ def _dead_resets(layout, dead, info, movable):
                 x = value(v, sort, agent.domain[0] + i if agent is cpus else None) if agent.name == agent_name else None
                 if x is not None:
                     first = v.base + i * v.strides[0]
-                    out.append((((pc, locs),), tuple((k, x) for k in range(first, first + v.strides[0]))))
+                    out.append((((pc, locs),), tuple((k, x) for k in range(first, first + v.strides[0])), ()))
             continue
         x = value(v, sort, None)
         if x is not None:
             conds = tuple((pc, locs) for agent_name, locs in where
                           for _, agent, _, pc in layout.instances if agent.name == agent_name)
-            out.append((conds, tuple((k, x) for k in range(v.base, v.base + v.size))))
+            out.append((conds, tuple((k, x) for k in range(v.base, v.base + v.size)), ()))
+    for name, props in ghosts:
+        v = by_name[name]
+        x = value(v, sorts.get(name, "plain"), None)
+        if x is not None:
+            out.append(((), tuple((k, x) for k in range(v.base, v.base + v.size)), tuple(props)))
     return out
 
 
-def _resetter(entries):
-    """`reset(t)`: t with its dead variables reset as `entries` (`_dead_resets`) say; None: nothing
-    to reset.  The entries on one pc (rows, and variables one instance alone mentions) are looked
-    up by that pc's location, the others tested condition by condition."""
+def _resetter(entries, settled=frozenset()):
+    """`reset(t)`: t with its dead variables reset as `entries` (`_dead_resets`) say, those of
+    ghosts whose properties are all `settled`; None: nothing to reset.  The entries on one pc
+    (rows, and variables one instance alone mentions) are looked up by that pc's location, the
+    others tested condition by condition."""
+    entries = [(conds, resets) for conds, resets, props in entries if settled.issuperset(props)]
     if not entries:
         return None
     single, multi = {}, []
@@ -1353,6 +1365,7 @@ class Simulator:
         self.steps = b.steps
         self._symmetry = b.symmetry  # _SymInfo, or None: the search may not permute CPU ids
         self._dead = b.dead  # each variable dead somewhere: (name, row?, per agent its dead locations)
+        self._ghosts = b.ghosts  # each variable that steers nothing: (name, the properties it feeds)
         self.properties = b.properties
         self.instances = [name for name, _, _, _ in self.layout.instances]
         self.actions = []  # (instance gid, step record)
@@ -1570,10 +1583,11 @@ class Simulator:
         `states` then counts orbits.  Violations are found on the concrete states reached,
         and every trace is a concrete run, rebuilt forwards from an initial state.
 
-        With `dead`, it stores each state with the private variables dead at its instances'
-        locations reset (`dead_tables()`; irqc's compiler/liveness.py finds them): states that
-        differ only there have the same runs and property values, so the verdicts and depths
-        are again the same, and the traces again concrete.
+        With `dead`, it stores each state with the variables dead where its instances stand
+        reset (`dead_tables()`; irqc's compiler/liveness.py finds them), and, in the layers after
+        every property it feeds is violated, each ghost (a variable that steers nothing): states
+        that differ only there have the same runs and the same value of every property still to
+        judge, so the verdicts and depths are again the same, and the traces again concrete.
         """
         # Millions of new objects would trigger the cyclic collector over and over; states hold no cycles.
         was_enabled = gc.isenabled()
@@ -1616,35 +1630,52 @@ class Simulator:
 
     def dead_tables(self, symmetry=False):
         """What `explore(dead=True, symmetry=symmetry)` resets, as data for irqc's compiled
-        search: entries (conds, resets), each cond (pc slot, the locations where the variable is
-        dead for that instance), each reset (slot, value)."""
-        return _dead_resets(self.layout, self._dead, self._symmetry, self.symmetry_group() if symmetry else ())
+        search: entries (conds, resets, props), each cond (pc slot, the locations where the
+        variable is dead for that instance), each reset (slot, value), props the properties that
+        must be settled first (a ghost's)."""
+        return _dead_resets(self.layout, self._dead, self._ghosts, self._symmetry,
+                            self.symmetry_group() if symmetry else ())
 
-    def _keys(self, pack, symmetry, dead):
-        """(canon or None, reset or None, key_of): the key `explore` stores a concrete state under."""
+    def _keys(self, pack, symmetry, dead, settled=frozenset()):
+        """(canon or None, reset or None, key_of): the key `explore` stores a concrete state under,
+        once the properties `settled` are settled."""
         canon = _canonicaliser(self.layout, self._symmetry, pack)[0] if symmetry else None
-        reset = _resetter(self.dead_tables(symmetry)) if dead else None
+        reset = _resetter(self.dead_tables(symmetry), settled) if dead else None
         if reset is None:
             return canon, None, canon or (lambda t: pack(*t))
         if canon is None:
             return None, reset, lambda t: pack(*reset(t))
         return canon, reset, lambda t: canon(reset(t))
 
-    def run_through(self, reps, prop, check, symmetry=True, dead=False):
+    def run_through(self, reps, prop, check, symmetry=True, dead=False, found=None):
         """The concrete run `explore(symmetry=symmetry, dead=dead)` reports for a violation of
         `prop` met along the states it stored `reps` (from an initial one; for a check, the
-        last is the state whose step fails it), as irqc's compiled search keeps them."""
+        last is the state whose step fails it), as irqc's compiled search keeps them; `found`:
+        each violated property's depth (which ghosts the search reset at which depth)."""
         pack = _packer(self.layout)[0]  # the search's own keys: a tangled spec's least image is among these
-        key_of = self._keys(pack, symmetry, dead)[2]
+        key_at = self._keys_at(pack, symmetry, dead, found or {})
         keys = [pack(*r) for r in reps]
-        first = next(s for s in self.initial_states() if key_of(s) == keys[0])
+        first = next(s for s in self.initial_states() if key_at(0)(s) == keys[0])
         if len(keys) == 1 and not check:
             return [(first, None)]
         parent = {keys[0]: None}
         for a, b in zip(keys, keys[1:]):
             parent.setdefault(b, a)
         at, s = (keys[-1], None) if check else (keys[-2], tuple(reps[-1]))
-        return self._violation_path(parent, {keys[0]: first}, key_of, prop, at, s)
+        return self._violation_path(parent, {keys[0]: first}, key_at, prop, at, s)
+
+    def _keys_at(self, pack, symmetry, dead, found):
+        """key_at(d): the key function of the states of depth d, given each violated property's
+        depth: the ghosts of the properties violated before depth d are reset."""
+        cache = {}
+
+        def key_at(d):
+            settled = frozenset(p for p, depth in found.items() if depth < d)
+            if settled not in cache:
+                cache[settled] = self._keys(pack, symmetry, dead, settled)[2]
+            return cache[settled]
+
+        return key_at
 
     def _explore(self, max_states, max_seconds, symmetry, dead, packer):
         t0 = time.perf_counter()
@@ -1652,6 +1683,8 @@ class Simulator:
         # `parent`; the layer being expanded is unpacked one state at a time.
         pack, unpack = packer
         canon, reset, key_of = self._keys(pack, symmetry, dead)
+        ghostly = dead and any(props for _, _, props in self.dead_tables(symmetry))
+        settled = frozenset()
         parent = {}  # packed state (under symmetry: an orbit's representative) -> its parent's, None: initial
         roots = {}  # packed initial state -> the concrete initial state it was first met as
         found = {}  # property -> (depth, parent's key or None, the violating state; None: a check of the parent's step)
@@ -1682,6 +1715,9 @@ class Simulator:
         expanded = 0
         # The loop below is the hot path: no attribute lookups, no allocation but the states.
         while frontier and len(found) < n_props:
+            if ghostly and len(settled) < len(found):  # the next layer resets the ghosts of what is settled
+                settled = frozenset(p for p, rec in found.items() if rec[0] <= depth)
+                canon, reset, key_of = self._keys(pack, symmetry, dead, settled)
             nxt = []
             for k in frontier:
                 if max_states is not None and len(parent) >= max_states:
@@ -1723,25 +1759,27 @@ class Simulator:
         # state of depth < `depth` has been tried: no other violation is that shallow.
         bound = None if not frontier else depth
         violations = {}
+        key_at = self._keys_at(pack, symmetry, dead, {p: rec[0] for p, rec in found.items()})
         for prop, (d, at, s) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0])):
-            violations[prop] = (d, self._violation_path(parent, roots, key_of, prop, at, s))
+            violations[prop] = (d, self._violation_path(parent, roots, key_at, prop, at, s))
         result = ExploreResult(len(parent), depth, bound, violations, seconds, max_states)
         result.reached = _Unpacked(parent, unpack)  # every state met, for irqc prove's coverage scan (compiler/coverage.py)
         result.symmetry = self.symmetry_group() if canon is not None else ()  # the CPU ids it permuted
-        result.dead = reset is not None  # it stored states with their dead variables reset
+        result.dead = dead and bool(self.dead_tables(symmetry))  # it stored states with their dead variables reset
         return result
 
-    def _violation_path(self, parent, roots, key_of, prop, at, s):
+    def _violation_path(self, parent, roots, key_at, prop, at, s):
         """The concrete run to a violation: to the parent state `at`, then its step to `s` (an
         invariant) or its step that fails check `prop` (`s` None: the last state repeats its
         pre-state)."""
         if at is None:
             return [(s, None)]
-        path = self._path_to(parent, roots, at, key_of)
+        path = self._path_to(parent, roots, at, key_at)
         last = path[-1][0]
         if s is None:
             path.append((last, self._aborting_action(last, prop)))
             return path
+        key_of = key_at(len(path))  # the violating state is one deeper than its parent
         aid, t = self._link(last, key_of(s), key_of)
         inv = dict(self._invariants)[prop]
         if inv(t):  # a permutation of CPUs changed the property's value: compiler/symmetry.py let through an asymmetry
@@ -1772,7 +1810,7 @@ class Simulator:
                 return aid
         raise AssertionError("no step of the recorded state aborts on " + prop)
 
-    def _path_to(self, parent, roots, key, key_of):
+    def _path_to(self, parent, roots, key, key_at):
         """A concrete run to a state of key `key`: the chain of keys back to an initial one, walked
         forwards from that initial state.  Under symmetry each step goes to some state of the
         next key's orbit; a permutation of the representative's step always does."""
@@ -1782,8 +1820,8 @@ class Simulator:
         chain.reverse()
         s = roots[chain[0]]
         path = [(s, None)]
-        for want in chain[1:]:
-            aid, s = self._link(s, want, key_of)
+        for d, want in enumerate(chain[1:], 1):
+            aid, s = self._link(s, want, key_at(d))
             path.append((s, aid))
         return path
 

@@ -331,7 +331,7 @@ def test_no_compiler_falls_back_with_a_notice(monkeypatch: pytest.MonkeyPatch) -
     notes: list[str] = []
     model, params = load(ROOT / "specs" / "gicv3_its_fasteoi.irqspec")
     result = engine.explore(model, params, 100_000, None, "c", notes.append)
-    assert result.complete and result.states == 1470  # 2,729 with every variable kept (dead=False)
+    assert result.complete and result.states == 1384  # 2,729 with every variable kept (dead=False)
     assert notes and "no C compiler" in notes[0]
 
 

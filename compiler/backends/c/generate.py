@@ -33,9 +33,9 @@ MAX_ORDERS = 720  # orders of the movable CPUs tabulated (6 of them); beyond, th
 # each slot's bytes in the simulator's packing).
 SymmetryTables = tuple[tuple[int, ...], list[list[int]], list[int], list[list[int]],
                        list[tuple[list[int], tuple[tuple[int, tuple[int, ...]], ...]]], bool, list[int]]
-# Its `dead_tables()`: entries (conds, resets): each cond (pc slot, the locations where the variable
-# is dead), each reset (slot, value).
-DeadTables = list[tuple[tuple[tuple[int, tuple[int, ...]], ...], tuple[tuple[int, int], ...]]]
+# Its `dead_tables()`: entries (conds, resets, props): each cond (pc slot, the locations where the
+# variable is dead), each reset (slot, value), props the properties to be violated first (a ghost's).
+DeadTables = list[tuple[tuple[tuple[int, tuple[int, ...]], ...], tuple[tuple[int, int], ...], tuple[str, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +89,25 @@ def generate(model: ir.Model, params: dict[str, int], symmetry: SymmetryTables |
     succ = _successors(model, layout)
     guards = _guards(model, sc, bits)  # after everything else: only agents some `enabled` names
     canon = [] if symmetry is None else _canon(layout, symmetry)
-    reset = _dead(layout, dead) if dead else []
+    reset = _dead(layout, dead, bits) if dead else []
     parts = [_header(model, params), runtime.PRELUDE, _tables(model, layout, props), _packing(layout), *guards, *steps,
              *preds, *succ, *canon, *reset, runtime.SEARCH]
     return Program("\n".join(parts), layout, tuple(p.name for p in props), n_actions,
                    () if symmetry is None else tuple(symmetry[0]), bool(reset), _bytes(layout), _link_bytes(n_actions))
 
 
-def _dead(layout: Layout, tables: DeadTables) -> list[str]:
+def _dead(layout: Layout, tables: DeadTables, bits: dict[str, int]) -> list[str]:
     """`dead_reset(s)`: per entry, its conditions (a pc slot and, per location, whether the
-    variable is dead there) and its (slot, cell) pairs, in flat tables."""
+    variable is dead there), the properties it waits for (a bit set) and its (slot, cell)
+    pairs, in flat tables."""
     conds, starts = [0], [0]  # where each entry's conditions and resets begin
+    waits = [sum(1 << bits[p] for p in props) for _, _, props in tables]
     pcs: list[int] = []
     at: list[int] = []
     ok: list[int] = []
     slots: list[int] = []
     cells: list[int] = []
-    for where, resets in tables:
+    for where, resets, _ in tables:
         for pc, locs in where:
             pcs.append(pc)
             at.append(len(ok))
@@ -122,7 +124,9 @@ def _dead(layout: Layout, tables: DeadTables) -> list[str]:
             "#define DEAD 1", f"#define DEAD_N {len(tables)}",
             array("uint32_t", "DEAD_COND", conds), array("uint32_t", "DEAD_PC", pcs), array("uint32_t", "DEAD_AT", at),
             array("uint8_t", "DEAD_OK", ok), array("uint32_t", "DEAD_FROM", starts),
-            array("uint32_t", "DEAD_SLOT", slots), array("cell", "DEAD_CELL", cells), runtime.DEAD]
+            array("uint32_t", "DEAD_SLOT", slots), array("cell", "DEAD_CELL", cells),
+            f"static const uint64_t DEAD_PROPS[{max(1, len(waits))}] = "
+            f"{{{', '.join(f'UINT64_C({w})' for w in waits) or '0'}}};", runtime.DEAD]
 
 
 def _link_bytes(n_actions: int) -> int:

@@ -137,8 +137,10 @@ static void canon(const cell *s, cell *out) {
 DEAD = r"""
 /* Each variable dead where every instance that mentions it stands takes a fixed cell (the
    simulator's dead_tables(), compiler/liveness.py): states that differ only there are one. */
+static uint64_t dead_settled;  /* the properties violated before the layer being met (a ghost's) */
 static void dead_reset(cell *s) {
     for (int e = 0; e < DEAD_N; e++) {
+        if (DEAD_PROPS[e] & ~dead_settled) continue;
         uint32_t c = DEAD_COND[e];
         while (c < DEAD_COND[e + 1] && DEAD_OK[DEAD_AT[c] + (uint32_t)s[DEAD_PC[c]]]) c++;
         if (c < DEAD_COND[e + 1]) continue;
@@ -434,6 +436,12 @@ int main(int argc, char **argv) {
                 }
             }
             cur_depth = depth;
+#ifdef DEAD
+            if (cur == lo) {  /* the layer after: the ghosts of every property violated by now */
+                dead_settled = 0;
+                for (int p = 0; p < NPROPS; p++) if (found[p] && found_depth[p] <= depth) dead_settled |= BIT(p);
+            }
+#endif
             load(cur, w);
             unpack(w, s);
             successors(s);

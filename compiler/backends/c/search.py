@@ -193,8 +193,9 @@ def run(program: Program, sim: Any, max_states: int | None, max_seconds: float |
         # Read lazily: a cut search of tens of millions of states writes gigabytes, and the
         # coverage scan usually stops after the first states.  The open file outlives the folder.
         states: BinaryIO = dump.open("rb") if doc["dumped"] else io.BytesIO()
+    found = {program.properties[v["prop"]]: v["depth"] for v in doc["violations"]}
     violations = {program.properties[v["prop"]]: _replayed_keyed(sim, program, program.properties[v["prop"]],
-                                                                 v["depth"], v["path"])
+                                                                 v["depth"], v["path"], found)
                   if program.symmetry or program.dead else _replayed(sim, program.properties[v["prop"]], v["depth"], v["path"])
                   for v in doc["violations"]}
     # The order the Python search reports them in: by depth, then name.
@@ -288,8 +289,8 @@ def _replayed(sim: Any, prop: str, depth: int, raw: list[list[Any]]) -> tuple[in
     return depth, path
 
 
-def _replayed_keyed(sim: Any, program: Program, prop: str, depth: int,
-                    raw: list[list[Any]]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
+def _replayed_keyed(sim: Any, program: Program, prop: str, depth: int, raw: list[list[Any]],
+                    found: dict[str, int]) -> tuple[int, list[tuple[tuple[int, ...], int | None]]]:
     """A path of stored states (orbit representatives, dead variables reset) as the concrete run
     the Python search with the same reductions reports (`sim.run_through`): each step is the
     first action to a state stored as the next one."""
@@ -300,7 +301,7 @@ def _replayed_keyed(sim: Any, program: Program, prop: str, depth: int,
                            f"with a path of {len(states) - 1} steps")
     try:
         path: list[tuple[tuple[int, ...], int | None]] = sim.run_through(
-            states[:-1] if check else states, prop, check, bool(program.symmetry), program.dead)
+            states[:-1] if check else states, prop, check, bool(program.symmetry), program.dead, found)
     except (AssertionError, StopIteration) as e:
         raise Disagreement(f"`{prop}`: the compiled search's path of stored states does not replay: {e}") from e
     if check and states[-1] != states[-2]:

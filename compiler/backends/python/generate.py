@@ -278,7 +278,10 @@ def _dead_info(model: ir.Model) -> list[str]:
             for d in liveness.analyse(model)]
     return ["# The variables dead somewhere (compiler/liveness.py): the search stores a state with every",
             "# variable dead where all its agents stand reset, one state for all that differ only there.",
-            f"DEAD = ({''.join(rows)})"]
+            f"DEAD = ({''.join(rows)})",
+            "# The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):",
+            "# reset once every one of those is violated.",
+            f"GHOSTS = ({''.join(f'({g.var.name!r}, {g.props!r}), ' for g in liveness.ghosts(model))})"]
 
 
 SHARED_BEGIN = "# ---- irqc shared runtime: begin"
