@@ -51,8 +51,8 @@ def test_each_mismatch_is_one_located_line(tmp_path: Path, capsys: pytest.Captur
     lines = out.splitlines()
     assert lines == [
         f"{path}:5:1: error: property small expected holds, got violated at depth 2 [T001]",
-        f"{path}:6:1: error: property bounded expected violated, got proved (exhaustive search, 3 states) [T001]",
-        f"{path}:8:1: error: cover three expected covered, got unreachable (exhaustive search, 3 states) [T001]",
+        f"{path}:6:1: error: property bounded expected violated, got proved (exhaustive search, 3 states up to dead variables) [T001]",
+        f"{path}:8:1: error: cover three expected covered, got unreachable (exhaustive search, 3 states up to dead variables) [T001]",
         lines[-1],
     ]
     assert lines[-1].startswith("irqc test: 1 spec, 5 expectations, 2 met, 3 not met, 0 warnings (")

@@ -65,7 +65,7 @@ def _irqc_hash() -> str:
 
 def _key(model: ir.Model, spec: str, events: bool, name: str) -> str:
     text = "\0".join([_irqc_hash(), model.source_hash, model.path, spec, str(events), name, irdump.dump(model)])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # a path need not be UTF-8
 
 
 def _read(path: Path) -> types.CodeType | None:
