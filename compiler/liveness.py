@@ -87,6 +87,7 @@ def ghosts(model: ir.Model) -> tuple[Ghost, ...]:
     deps: list[tuple[ir.Var, set[ir.Var]]] = []
     control: set[ir.Var] = set()
     seeds: dict[str, set[ir.Var]] = {p.name: _reads(p.expr) for p in model.properties if p.expr is not None}
+    safe: set[int] = set()  # the range checks that cannot fail (by id: equal checks may sit in other places)
 
     def walk(stmts: tuple[ir.Stmt, ...], guards: set[ir.Var]) -> None:
         for st in stmts:
@@ -94,18 +95,20 @@ def ghosts(model: ir.Model) -> tuple[Ghost, ...]:
                 root, indices = _chain(st.target) if isinstance(st.target, ir.Index) else (_root(st.target), [])
                 deps.append((root, guards | _reads(st.value) | set().union(*map(_reads, indices))))
             elif isinstance(st, ir.Assume) or (isinstance(st, ir.Check) and st.prop == ir.IN_RANGE):
-                control.update(guards | _reads(st.cond))
+                if id(st) not in safe:
+                    control.update(guards | _reads(st.cond))
             elif isinstance(st, ir.Check):
                 seeds.setdefault(st.prop, set()).update(guards | _reads(st.cond))
             elif isinstance(st, ir.If):
                 cond = _reads(st.cond)
-                if ir.contains(st.then + st.else_, (ir.Goto, ir.Assume)) or _checks_range(st.then + st.else_):
+                if ir.contains(st.then + st.else_, (ir.Goto, ir.Assume)) or _checks_range(st.then + st.else_, safe):
                     control.update(guards | cond)
                 walk(st.then, guards | cond)
                 walk(st.else_, guards | cond)
 
     for agent in model.agents:
         for step in agent.steps:
+            _unfailable_checks(step.body, [], safe)
             walk(step.body, set())
 
     def closed(start: set[ir.Var]) -> set[ir.Var]:
@@ -133,13 +136,111 @@ def _root(e: ir.Expr) -> ir.Var:
     return e.var
 
 
-def _checks_range(stmts: tuple[ir.Stmt, ...]) -> bool:
+def _checks_range(stmts: tuple[ir.Stmt, ...], safe: set[int]) -> bool:
+    """Some range check in `stmts` may fail."""
     for st in stmts:
-        if isinstance(st, ir.Check) and st.prop == ir.IN_RANGE:
+        if isinstance(st, ir.Check) and st.prop == ir.IN_RANGE and id(st) not in safe:
             return True
-        if isinstance(st, ir.If) and _checks_range(st.then + st.else_):
+        if isinstance(st, ir.If) and _checks_range(st.then + st.else_, safe):
             return True
     return False
+
+
+def _unfailable_checks(stmts: tuple[ir.Stmt, ...], known: list[ir.Expr], safe: set[int]) -> None:
+    """Add to `safe` the range checks that hold wherever they are reached: implied by the
+    conditions of the branches and guards they sit in, met since the last assignment (lowering
+    checks `runs[c] + 1` inside `if (runs[c] <= RERUN_BOUND)`, which cannot fail)."""
+    for st in stmts:
+        if isinstance(st, ir.Assign):
+            known = []  # it may change what the conditions read
+        elif isinstance(st, ir.Assume):
+            known = [*known, st.cond]
+        elif isinstance(st, ir.Check) and st.prop == ir.IN_RANGE and known \
+                and _reads(st.cond) <= set().union(*map(_reads, known)) and _implied(st.cond, known):
+            safe.add(id(st))  # (only checks whose variables the conditions constrain are worth Z3's time)
+        elif isinstance(st, ir.If):
+            _unfailable_checks(st.then, [*known, st.cond], safe)
+            _unfailable_checks(st.else_, [*known, ir.Unary("not", st.cond)], safe)
+            if ir.contains(st.then + st.else_, ir.Assign):
+                known = []
+
+
+class _Unknown(Exception):
+    pass
+
+
+_IMPLIED: dict[str, bool] = {}  # by the reprs of the expressions and of the types of what they read
+
+
+def _implied(cond: ir.Expr, known: list[ir.Expr]) -> bool:
+    """`known` implies `cond` for every value of the parameters and every in-type value of the
+    variables they read (Z3 proves it; anything it cannot encode or decide is not implied).
+    Answers are kept for the process: the suite and `irqc build` ask the same questions of
+    each spec again and again (a query takes milliseconds)."""
+    reads = sorted(_reads(cond).union(*map(_reads, known)), key=lambda v: v.name)
+    key = repr((cond, known, [(v.name, v.type) for v in reads]))
+    if key not in _IMPLIED:
+        _IMPLIED[key] = _prove_implied(cond, known)
+    return _IMPLIED[key]
+
+
+def _prove_implied(cond: ir.Expr, known: list[ir.Expr]) -> bool:
+    import z3
+
+    leaves: dict[ir.Expr, z3.ExprRef] = {}
+    ranges: list[z3.BoolRef] = []
+
+    def leaf(e: ir.Expr, t: ir.Type) -> z3.ExprRef:
+        if e not in leaves:
+            name = f"leaf{len(leaves)}"
+            if isinstance(t, ir.BoolType):
+                leaves[e] = z3.Bool(name)
+            else:
+                x = leaves[e] = z3.Int(name)
+                if isinstance(t, ir.IntType) and t.name != "int":
+                    ranges.append(z3.And(tr(t.lo) <= x, x <= tr(t.hi)))
+                elif isinstance(t, ir.EnumType):
+                    ranges.append(z3.And(0 <= x, x < len(t.members)))
+                elif not isinstance(t, ir.IntType):
+                    raise _Unknown
+        return leaves[e]
+
+    def tr(e: ir.Expr) -> z3.ExprRef:
+        if isinstance(e, ir.Lit):
+            return z3.BoolVal(e.value) if isinstance(e.value, bool) else z3.IntVal(e.value)
+        if isinstance(e, ir.ParamRef):
+            return leaf(e, ir.INT)
+        if isinstance(e, (ir.SelfIndex, ir.ChoiceRef)):
+            return leaf(e, e.choice.type if isinstance(e, ir.ChoiceRef) else ir.INT)
+        if isinstance(e, (ir.VarRef, ir.Index)):
+            t = ir.type_of(e)
+            if isinstance(t, ir.ArrayType):
+                raise _Unknown
+            for i in (_chain(e)[1] if isinstance(e, ir.Index) else []):
+                tr(i)  # an index it cannot encode makes the element unknown too
+            return leaf(e, t)
+        if isinstance(e, ir.Unary):
+            return z3.Not(tr(e.arg)) if e.op == "not" else -tr(e.arg)
+        if isinstance(e, ir.Binary):
+            a, b = tr(e.left), tr(e.right)
+            ops = {"and": z3.And, "or": z3.Or, "implies": z3.Implies}
+            if e.op in ops:
+                return ops[e.op](a, b)
+            return {"eq": lambda: a == b, "ne": lambda: a != b, "lt": lambda: a < b, "le": lambda: a <= b,
+                    "gt": lambda: a > b, "ge": lambda: a >= b, "add": lambda: a + b, "sub": lambda: a - b,
+                    "mul": lambda: a * b}[e.op]()
+        if isinstance(e, ir.Ite):
+            return z3.If(tr(e.cond), tr(e.then), tr(e.else_))
+        raise _Unknown  # quantifiers, locations, enabledness
+
+    try:
+        goal = z3.Implies(z3.And(*[tr(k) for k in known]), tr(cond))
+        solver = z3.Solver()
+        solver.set("timeout", 1000)
+        solver.add(*ranges, z3.Not(goal))
+        return bool(solver.check() == z3.unsat)
+    except Exception:  # noqa: BLE001 - whatever it cannot encode (_Unknown, a sort Z3 refuses) is not implied
+        return False
 
 
 def _is_row(var: ir.Var, agent: ir.Agent) -> bool:

@@ -485,7 +485,7 @@ def _build(P):
     DEAD = (('cpu.irq_can_handle.return', True, (('cpu', (0, 1, 2, 3, 4, 5)), )), ('cpu.irq_can_handle_actions.return', True, (('cpu', (0, 1, 2, 3, 4, 5)), )), ('cpu.irq_can_handle_pm.return', True, (('cpu', (0, 1, 2, 3, 4, 5)), )), ('cpu.irq_wait_on_inprogress.return', True, (('cpu', (0, 1, 2, 3, 4, 5)), )), )
     # The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):
     # reset once every one of those is violated.
-    GHOSTS = (('dev.outstanding', ('no_lost_interrupt',)), ('busy_waited', ('busy_wait_taken',)), )
+    GHOSTS = (('dev.outstanding', ('no_lost_interrupt',)), ('cpu.runs', ('rerun_loop_iterates', 'busy_wait_taken', 'bounded_rerun')), ('busy_waited', ('busy_wait_taken',)), )
     return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD, GHOSTS)
 
 

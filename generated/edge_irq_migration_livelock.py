@@ -383,7 +383,7 @@ def _build(P):
     DEAD = (('desc.eff_aff', False, (('set_affinity', (1,)), )), ('cpu.irq_can_handle.return', True, (('cpu', (0, 1, 2, 3)), )), ('cpu.irq_can_handle_actions.return', True, (('cpu', (0, 1, 2, 3)), )), ('cpu.irq_can_handle_pm.return', True, (('cpu', (0, 1, 2, 3)), )), )
     # The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):
     # reset once every one of those is violated.
-    GHOSTS = (('dev.outstanding', ('no_lost_interrupt',)), )
+    GHOSTS = (('dev.outstanding', ('no_lost_interrupt',)), ('cpu.runs', ('rerun_loop_iterates', 'bounded_rerun')), )
     return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD, GHOSTS)
 
 

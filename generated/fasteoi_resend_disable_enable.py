@@ -671,7 +671,7 @@ def _build(P):
     DEAD = (('desc.inprogress', False, (('cpu', (2, 3)), ('free_irq', (4, 5)), ('driver', (3, 4, 5)), )), ('cpu.runs', True, (('cpu', (0, 2)), )), ('set_affinity.old', False, (('set_affinity', (0,)), )), ('free_irq.busy', False, (('free_irq', (0, 1, 2, 3, 4, 5)), )), ('driver.busy', False, (('driver', (0, 1, 2, 3, 4, 5)), )), ('driver.done', False, (('free_irq', (1, 2, 3, 4, 5)), ('driver', (0, 1, 2, 3, 4, 5)), )), )
     # The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):
     # reset once every one of those is violated.
-    GHOSTS = (('freed', ('no_handler_after_free',)), ('nic.outstanding', ('no_lost_interrupt',)), ('cpu.iar', ('eoi_pairing',)), ('enable_resent', ('resend_on_enable',)), ('enable_ebusy', ('enable_respects_replay',)), )
+    GHOSTS = (('freed', ('no_handler_after_free',)), ('nic.outstanding', ('no_lost_interrupt',)), ('cpu.iar', ('eoi_pairing',)), ('cpu.runs', ('bounded_rerun',)), ('enable_resent', ('resend_on_enable',)), ('enable_ebusy', ('enable_respects_replay',)), )
     return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD, GHOSTS)
 
 

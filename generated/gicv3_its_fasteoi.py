@@ -474,7 +474,7 @@ def _build(P):
     DEAD = (('desc.inprogress', False, (('cpu', (2, 3)), ('free_irq', (3, 4)), )), ('desc.replay', False, (('cpu', (0, 1, 2, 3)), )), ('cpu.runs', True, (('cpu', (0, 2)), )), ('set_affinity.old', False, (('set_affinity', (0,)), )), ('free_irq.busy', False, (('free_irq', (0, 1, 2, 3, 4)), )), )
     # The variables that steer nothing, each with the properties it feeds (compiler/liveness.py):
     # reset once every one of those is violated.
-    GHOSTS = (('desc.replay', ()), ('freed', ('no_handler_after_free',)), ('nic.outstanding', ('no_lost_interrupt',)), ('cpu.iar', ('eoi_pairing',)), )
+    GHOSTS = (('desc.replay', ()), ('freed', ('no_handler_after_free',)), ('nic.outstanding', ('no_lost_interrupt',)), ('cpu.iar', ('eoi_pairing',)), ('cpu.runs', ('bounded_rerun',)), )
     return _Built(L, STEPS, PROPERTIES, initially, successors, SYMMETRY, CLAUSES, DEAD, GHOSTS)
 
 

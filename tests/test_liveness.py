@@ -108,6 +108,17 @@ def test_a_ghost_steers_nothing_and_feeds_only_its_properties(tmp_path: Path) ->
     assert {g.var.name for g in liveness.ghosts(steered)} == {"dev.outstanding"}  # and seen = scratch
 
 
+@pytest.mark.parametrize("bump, ghost", [
+    ("atomic { if (cnt <= 2) cnt += 1; }", True),   # saturating: lowering's range check cannot fail
+    ("atomic { cnt += 1; }", False),                # it can: a path may end there, which steers the run
+    ("atomic { if (cnt <= 3) cnt += 1; }", False),  # off by one: the check can fail at 3
+])
+def test_a_range_check_the_branch_implies_does_not_steer(tmp_path: Path, bump: str, ghost: bool) -> None:
+    body = HANDLER.replace("PEEK", bump + "\n    assert small: cnt <= 2;") + "var cnt: 0..3 = 0;\n"
+    ghosts = {g.var.name: g.props for g in liveness.ghosts(_spec(tmp_path, body))}
+    assert (ghosts.get("cnt") == ("small",)) == ghost, ghosts
+
+
 def test_the_generated_simulator_carries_the_tables() -> None:
     m = _model(SPECS / "imsic_naive_move.irqspec")
     sim = load_simulator(generate(m, m.path), m.name).Simulator({"CPUS": 2})
