@@ -19,6 +19,10 @@ instance owns its element (or row), which is dead where that instance alone stan
 
 The analysis is the textbook backward data flow over each agent's locations, conservative
 where it is unsure.
+
+*Ghosts* (`ghosts`) are the other way a variable stops mattering: it lies outside the cone of
+influence of everything that steers the run and of every property but the ones it feeds, so
+once those are violated the search may forget it too (from the next layer on).
 """
 from __future__ import annotations
 
