@@ -161,7 +161,7 @@ def _unfailable_checks(stmts: tuple[ir.Stmt, ...], known: list[ir.Expr], safe: s
             known = [*known, st.cond]
         elif isinstance(st, ir.Check) and st.prop == ir.IN_RANGE and known \
                 and _reads(st.cond) <= set().union(*map(_reads, known)) and _implied(st.cond, known):
-            safe.add(id(st))  # (only checks whose variables the conditions constrain are worth Z3's time)
+            safe.add(id(st))  # (only checks whose variables the conditions constrain can follow from them)
         elif isinstance(st, ir.If):
             _unfailable_checks(st.then, [*known, st.cond], safe)
             _unfailable_checks(st.else_, [*known, ir.Unary("not", st.cond)], safe)
@@ -169,82 +169,118 @@ def _unfailable_checks(stmts: tuple[ir.Stmt, ...], known: list[ir.Expr], safe: s
                 known = []
 
 
-class _Unknown(Exception):
-    pass
-
-
-_IMPLIED: dict[str, bool] = {}  # by the reprs of the expressions and of the types of what they read
+_Lin = dict[object, int]  # a linear form: atom (a parameter, a variable's element, or 1) -> coefficient
+_ONE = "1"
 
 
 def _implied(cond: ir.Expr, known: list[ir.Expr]) -> bool:
     """`known` implies `cond` for every value of the parameters and every in-type value of the
-    variables they read (Z3 proves it; anything it cannot encode or decide is not implied).
-    Answers are kept for the process: the suite and `irqc build` ask the same questions of
-    each spec again and again (a query takes milliseconds)."""
-    reads = sorted(_reads(cond).union(*map(_reads, known)), key=lambda v: v.name)
-    key = repr((cond, known, [(v.name, v.type) for v in reads]))
-    if key not in _IMPLIED:
-        _IMPLIED[key] = _prove_implied(cond, known)
-    return _IMPLIED[key]
+    variables they read.  Each conjunct of `cond` must be a linear comparison that follows from
+    bounding each variable by its type or by a comparison in `known` (whichever makes it hold),
+    with the parameters cancelling out.  Anything else is not implied: sound, and enough for
+    lowering's range checks under a saturating branch (no solver, so generating a simulator
+    does not import Z3)."""
+    uppers: dict[object, list[_Lin]] = {}
+    lowers: dict[object, list[_Lin]] = {}
+    for k in known:
+        for a, b in _comparisons(k):
+            la, lb = _lin(a), _lin(b)
+            one = None if la is None or lb is None else _single(_sub(lb, la))  # known: that form >= 0
+            if one is not None and one[1] == 1:  # var + rest >= 0: var >= -rest
+                lowers.setdefault(one[0], []).append({x: -v for x, v in one[2].items()})
+            elif one is not None and one[1] == -1:  # rest - var >= 0: var <= rest
+                uppers.setdefault(one[0], []).append(one[2])
+    goals = _comparisons(cond)
+    return len(goals) == _conjuncts(cond) and all(_holds(a, b, uppers, lowers) for a, b in goals)
 
 
-def _prove_implied(cond: ir.Expr, known: list[ir.Expr]) -> bool:
-    import z3
+def _conjuncts(e: ir.Expr) -> int:
+    return _conjuncts(e.left) + _conjuncts(e.right) if isinstance(e, ir.Binary) and e.op == "and" else 1
 
-    leaves: dict[ir.Expr, z3.ExprRef] = {}
-    ranges: list[z3.BoolRef] = []
 
-    def leaf(e: ir.Expr, t: ir.Type) -> z3.ExprRef:
-        if e not in leaves:
-            name = f"leaf{len(leaves)}"
-            if isinstance(t, ir.BoolType):
-                leaves[e] = z3.Bool(name)
-            else:
-                x = leaves[e] = z3.Int(name)
-                if isinstance(t, ir.IntType) and t.name != "int":
-                    ranges.append(z3.And(tr(t.lo) <= x, x <= tr(t.hi)))
-                elif isinstance(t, ir.EnumType):
-                    ranges.append(z3.And(0 <= x, x < len(t.members)))
-                elif not isinstance(t, ir.IntType):
-                    raise _Unknown
-        return leaves[e]
+def _comparisons(e: ir.Expr) -> list[tuple[ir.Expr, ir.Expr]]:
+    """The conjuncts of `e` that are integer comparisons, each as (a, b) meaning a <= b."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return _comparisons(e.left) + _comparisons(e.right)
+    neg = isinstance(e, ir.Unary) and e.op == "not"
+    c = e.arg if isinstance(e, ir.Unary) and neg else e
+    if not isinstance(c, ir.Binary) or c.op not in ("le", "lt", "ge", "gt"):
+        return []
+    op = {"le": "gt", "lt": "ge", "ge": "lt", "gt": "le"}[c.op] if neg else c.op
+    one = ir.Lit(1, ir.INT)
+    if op == "le":
+        return [(c.left, c.right)]
+    if op == "ge":
+        return [(c.right, c.left)]
+    if op == "lt":
+        return [(ir.Binary("add", c.left, one), c.right)]
+    return [(ir.Binary("add", c.right, one), c.left)]
 
-    def tr(e: ir.Expr) -> z3.ExprRef:
-        if isinstance(e, ir.Lit):
-            return z3.BoolVal(e.value) if isinstance(e.value, bool) else z3.IntVal(e.value)
-        if isinstance(e, ir.ParamRef):
-            return leaf(e, ir.INT)
-        if isinstance(e, (ir.SelfIndex, ir.ChoiceRef)):
-            return leaf(e, e.choice.type if isinstance(e, ir.ChoiceRef) else ir.INT)
-        if isinstance(e, (ir.VarRef, ir.Index)):
-            t = ir.type_of(e)
-            if isinstance(t, ir.ArrayType):
-                raise _Unknown
-            for i in (_chain(e)[1] if isinstance(e, ir.Index) else []):
-                tr(i)  # an index it cannot encode makes the element unknown too
-            return leaf(e, t)
-        if isinstance(e, ir.Unary):
-            return z3.Not(tr(e.arg)) if e.op == "not" else -tr(e.arg)
-        if isinstance(e, ir.Binary):
-            a, b = tr(e.left), tr(e.right)
-            ops = {"and": z3.And, "or": z3.Or, "implies": z3.Implies}
-            if e.op in ops:
-                return ops[e.op](a, b)
-            return {"eq": lambda: a == b, "ne": lambda: a != b, "lt": lambda: a < b, "le": lambda: a <= b,
-                    "gt": lambda: a > b, "ge": lambda: a >= b, "add": lambda: a + b, "sub": lambda: a - b,
-                    "mul": lambda: a * b}[e.op]()
-        if isinstance(e, ir.Ite):
-            return z3.If(tr(e.cond), tr(e.then), tr(e.else_))
-        raise _Unknown  # quantifiers, locations, enabledness
 
-    try:
-        goal = z3.Implies(z3.And(*[tr(k) for k in known]), tr(cond))
-        solver = z3.Solver()
-        solver.set("timeout", 1000)
-        solver.add(*ranges, z3.Not(goal))
-        return bool(solver.check() == z3.unsat)
-    except Exception:  # noqa: BLE001 - whatever it cannot encode (_Unknown, a sort Z3 refuses) is not implied
+def _lin(e: ir.Expr) -> _Lin | None:
+    if isinstance(e, ir.Lit) and not isinstance(e.value, bool):
+        return {_ONE: e.value}
+    if isinstance(e, (ir.ParamRef, ir.VarRef, ir.Index)):
+        if isinstance(e, (ir.VarRef, ir.Index)) and not isinstance(ir.type_of(e), ir.IntType):
+            return None
+        return {e: 1}
+    if isinstance(e, ir.Unary) and e.op == "neg":
+        a = _lin(e.arg)
+        return None if a is None else {k: -v for k, v in a.items()}
+    if isinstance(e, ir.Binary) and e.op in ("add", "sub"):
+        a, b = _lin(e.left), _lin(e.right)
+        return None if a is None or b is None else (_add(a, b) if e.op == "add" else _sub(a, b))
+    if isinstance(e, ir.Binary) and e.op == "mul":
+        a, b = _lin(e.left), _lin(e.right)
+        if a is None or b is None:
+            return None
+        for x, y in ((a, b), (b, a)):
+            if set(x) <= {_ONE}:
+                return {k: v * x.get(_ONE, 0) for k, v in y.items()}
+    return None
+
+
+def _add(a: _Lin, b: _Lin) -> _Lin:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return {k: v for k, v in out.items() if v}
+
+
+def _sub(a: _Lin, b: _Lin) -> _Lin:
+    return _add(a, {k: -v for k, v in b.items()})
+
+
+def _single(a: _Lin) -> tuple[object, int, _Lin] | None:
+    """(atom, coefficient, the form with it removed) for a form with one variable atom."""
+    atoms = [k for k in a if isinstance(k, (ir.VarRef, ir.Index))]
+    return (atoms[0], a[atoms[0]], {k: v for k, v in a.items() if k != atoms[0]}) if len(atoms) == 1 else None
+
+
+def _holds(a: ir.Expr, b: ir.Expr, uppers: dict[object, list[_Lin]], lowers: dict[object, list[_Lin]]) -> bool:
+    """a <= b for every value: bound each variable of b - a from below (where its coefficient is
+    positive) or above, by its type or a known comparison, until a constant >= 0 is left."""
+    la, lb = _lin(a), _lin(b)
+    if la is None or lb is None:
         return False
+    todo = [_sub(lb, la)]
+    for _ in range(64):  # each round replaces one variable; nested bounds are shallow
+        if not todo:
+            return False
+        d = todo.pop()
+        var = next((k for k in d if isinstance(k, (ir.VarRef, ir.Index))), None)
+        if var is None:
+            if set(d) <= {_ONE} and d.get(_ONE, 0) >= 0:
+                return True
+            continue
+        t = ir.type_of(var)
+        assert isinstance(t, ir.IntType)
+        c = d[var]
+        by_type = _lin(t.lo if c > 0 else t.hi)
+        bounds = (lowers if c > 0 else uppers).get(var, []) + ([] if by_type is None else [by_type])
+        rest = {k: v for k, v in d.items() if k != var}
+        todo += [_add(rest, {k: v * c for k, v in bound.items()}) for bound in bounds]
+    return False
 
 
 def _is_row(var: ir.Var, agent: ir.Agent) -> bool:
