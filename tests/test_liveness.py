@@ -3,7 +3,6 @@ the analysis finds dead where, and that storing states with them reset changes n
 state count: the same verdicts, depths and concrete, replayable traces, in both searches."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from compiler.backends.python import generate, load_simulator
 from compiler.pipeline import load_model
 from dsl.diagnostics import Diagnostics
 from tests import specgen
+from tests.test_c_search import reduced_differences
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -207,26 +207,12 @@ def test_shipped_specs_same_verdicts_depths_and_replayable_traces(spec: str, cpu
 
 
 def _c_differences(m: ir.Model, params: dict[str, int], max_states: int, symmetry: bool,
-                   opt: str = driver.OPT) -> list[str]:
+                   opt: str = driver.OPT) -> list[str] | None:
     """What the Python and compiled searches with the reduction disagree on: the states, their
-    order, the violations and the traces must all be the same."""
-    sim = load_simulator(generate(m, m.path), m.name).Simulator(params)
-    sym = symmetry and len(sim.symmetry_group()) > 1
-    py = sim.explore(max_states, None, symmetry=sym, dead=True)
-    program = generate_c(m, params, sim.symmetry_tables() if sym else None, sim.dead_tables(sym))
-    c = search.run(program, sim, max_states, None, opt=opt)
-    out = [f"{what}: python {a}, C {b}" for what, a, b in (
-        ("complete", py.complete, c.complete), ("states", py.states, c.states), ("depth", py.depth, c.depth),
-        ("bound", py.bound, c.bound), ("dead", py.dead, c.dead),
-        ("violations", {p: d for p, (d, _) in py.violations.items()}, {p: d for p, (d, _) in c.violations.items()}))
-        if a != b]
-    for prop in sorted(set(py.violations) & set(c.violations)):
-        (d1, path1), (d2, path2) = py.violations[prop], c.violations[prop]
-        if sim.trace(path1, prop, d1) != sim.trace(path2, prop, d2):
-            out.append(f"{prop}: the traces differ")
-    if not out and list(py.reached) != list(c.reached):
-        out.append("the states were met in a different order")
-    return out
+    order, the violations and the traces must all be the same (with the CPU symmetry too, where
+    the spec has a group at these parameters)."""
+    sym = symmetry and len(load_simulator(generate(m, m.path), m.name).Simulator(params).symmetry_group()) > 1
+    return reduced_differences(m, params, max_states, opt, symmetry=sym, dead=True)
 
 
 @pytest.mark.parametrize("spec, cpus", [("imsic_naive_move", 2), ("imsic_naive_move", 3),
