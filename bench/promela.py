@@ -10,18 +10,22 @@ exactly the spec's states and steps at fixed parameter values:
   plus `pc[]`, one program counter per agent instance;
 * every agent instance is one `active proctype` whose body is a `do` with one option per
   (step, value of the step's choices): `d_step { pc == L && GUARD -> BODY }`.  GUARD is the
-  step's exact enabledness for those choice values (some path passes every Assume), computed
-  here by symbolic execution of the body with the choices fixed (`_Guard`), so a d_step never
-  starts a path that an Assume would stop, and no state is stored inside a step: SPIN's state
-  graph is the spec's, plus the state before `init` picks an initial state;
-* a path that fails an `in_range` check has no successor (ir.py); it gets its own option that
-  only asserts, so the violation is reported and the state is unchanged;
+  step's enabledness for those choice values (some path passes every Assume), computed by
+  symbolic execution of the body with the choices fixed (`Guard`), exactly up to the path's
+  first write.  An Assume or an in_range check after a write is tested in BODY, and a failed
+  one restores the cells the step wrote (hidden copies), so the state is unchanged: no state is
+  stored inside a step, and SPIN's states are the spec's, plus the one before `init` picks an
+  initial state;
+* a path that fails an `in_range` check has no successor (ir.py): its option only asserts;
 * a check property is an `assert` where the step makes it, an invariant (and a cover, as `!E`,
-  and the deadlock property) an `assert` after every step and in every initial state;
-  `enabled(...)` in them is the disjunction of the guards;
+  and the deadlock property) an `assert` after every step and in every initial state; each
+  fails once per run (`Emitter.violate`), so one full search (`pan -c0`) reports every
+  violated property.  `enabled(...)` in them is the disjunction of the guards, of the
+  locations an enclosing `at(...) &&` allows;
 * `init` chooses among the initial states the Python simulator enumerates (`initially` kept).
 
-Not covered, and refused with a message: none so far in the shipped specs.
+Not encoded: a property whose `enabled()` reads a location with a guard tested at run time
+(in the shipped specs, `deadlock`) gets no assert; the file's first lines name it.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,12 +47,12 @@ from dsl.diagnostics import Diagnostics  # noqa: E402
 # A value over the pre-state of a step: ("lit", n) | ("cell", k) | ("arr", var, flat offset sym)
 # | ("un", op, a) | ("bin", op, a, b) | ("ite", c, a, b).  Folded as they are built, so that
 # the constant in_range checks of unrolled loops vanish from the guards.
-Sym = tuple  # type: ignore[type-arg]
+Sym = tuple[Any, ...]
 
 TRUE: Sym = ("lit", 1)
 FALSE: Sym = ("lit", 0)
 
-_PY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+_PY: dict[str, Callable[[int, int], int]] = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
        "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b), "lt": lambda a, b: int(a < b),
        "le": lambda a, b: int(a <= b), "gt": lambda a, b: int(a > b), "ge": lambda a, b: int(a >= b)}
 _PML = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">",
@@ -60,7 +64,7 @@ def lit(v: int | bool) -> Sym:
 
 
 def is_lit(s: Sym) -> bool:
-    return s[0] == "lit"
+    return bool(s[0] == "lit")
 
 
 def neg(a: Sym) -> Sym:
@@ -185,9 +189,8 @@ class Layout:
         self.pc_first = n
         for a in model.agents:
             self.pc_base[a.name] = n
-            vals = [0] if a.domain is None else list(ir.domain_values(a.domain, params))
-            for v in vals:
-                self.instances.append((a, v, n))
+            for value in [0] if a.domain is None else list(ir.domain_values(a.domain, params)):
+                self.instances.append((a, value, n))
                 n += 1
         self.size = n
         self.pc_slot = Slot("pc", self.pc_first, n - self.pc_first, (1,), (0,), "byte", None)
@@ -323,16 +326,16 @@ class Eval:
             acc = disj(acc, binop("eq", pc, lit(loc)))
         return acc
 
-    def _per_instance(self, agent: str, index: ir.Expr | None, env: Env, at: "callable[[int], Sym]") -> Sym:  # type: ignore[valid-type]
+    def _per_instance(self, agent: str, index: ir.Expr | None, env: Env, at: Callable[[int], Sym]) -> Sym:
         insts = [(v, k) for a, v, k in self.lay.instances if a.name == agent]
         if index is None:
-            return at(insts[0][1])  # type: ignore[misc]
+            return at(insts[0][1])
         i = self.ev(index, env)
         if is_lit(i):
-            return at(dict(insts)[i[1]])  # type: ignore[misc]
+            return at(dict(insts)[i[1]])
         out = FALSE
         for v, k in insts:
-            out = disj(out, conj(binop("eq", i, lit(v)), at(k)))  # type: ignore[misc]
+            out = disj(out, conj(binop("eq", i, lit(v)), at(k)))
         return out
 
 
@@ -442,9 +445,9 @@ class Emitter:
             elif fail is not None and isinstance(st, (ir.Assume, ir.Check)):
                 c = ev.ev(st.cond, {})
                 if c != TRUE:
-                    stop = self.violate(ir.IN_RANGE, "0") + " " if isinstance(st, ir.Check) else ""
-                    out.append(f"{pad}if :: {text(c, self.lay)} -> skip :: else -> {stop}goto {fail} fi;"
-                               f"  /* {'in_range' if stop else st.reason} */")
+                    stop, why = ((self.violate(ir.IN_RANGE, "0") + " ", "in_range") if isinstance(st, ir.Check)
+                                 else ("", st.reason))
+                    out.append(f"{pad}if :: {text(c, self.lay)} -> skip :: else -> {stop}goto {fail} fi;  /* {why} */")
             elif isinstance(st, ir.Goto):
                 out.append(f"{pad}{self.lay.cell_text(pc_cell)} = {st.target}; goto {done};")
                 break

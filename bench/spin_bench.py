@@ -109,7 +109,8 @@ def check(specs: list[Path], overrides: dict[str, int]) -> int:
         same = sp["violated"] == mine and (sp["states"] == res.states + 1 or
                                            (not res.complete and len(res.violations) == len(model.properties)))
         bad += not same
-        print(f"| {spec.stem} | {res.states:,}{'' if res.complete else ' (all violated: stopped)'} | {sp['states']:,} | {', '.join(mine) or '-'} "
+        cut = "" if res.complete else " (all violated: stopped)"
+        print(f"| {spec.stem} | {res.states:,}{cut} | {sp['states']:,} | {', '.join(mine) or '-'} "
               f"| {', '.join(sp['violated']) or '-'} | {', '.join(em.unencoded) or '-'} | {'yes' if same else 'NO'} |",
               flush=True)
     return 1 if bad else 0
