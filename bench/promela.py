@@ -24,8 +24,11 @@ exactly the spec's states and steps at fixed parameter values:
   locations an enclosing `at(...) &&` allows;
 * `init` chooses among the initial states the Python simulator enumerates (`initially` kept).
 
-Not encoded: a property whose `enabled()` reads a location with a guard tested at run time
-(in the shipped specs, `deadlock`) gets no assert; the file's first lines name it.
+`enabled()` in a property needs each option's exact enabledness, also for an option that undoes
+at run time: `ExactGuard` follows such a step through its writes.  Those conditions grow with
+every write they look through (past 300,000 nodes in the IMSIC specs), so past `EXACT_CAP`
+nodes the property gets no assert; the file's first lines name it (in the shipped specs:
+`deadlock`, in the 8 IMSIC specs).
 """
 from __future__ import annotations
 
@@ -339,6 +342,25 @@ class Eval:
         return out
 
 
+def nodes(s: Sym, memo: dict[int, int] | None = None) -> int:
+    """How many nodes `text` writes for `s` (a shared part once per use), without writing it."""
+    memo = {} if memo is None else memo
+    if id(s) in memo:
+        return memo[id(s)]
+    kind = s[0]
+    if kind in ("lit", "cell", "macro"):
+        n = 1
+    elif kind == "arr":
+        n = 1 + nodes(s[2], memo)
+    elif kind == "un":
+        n = 1 + nodes(s[2], memo)
+    else:
+        n = 1 + sum(nodes(part, memo) for part in s[2:] if isinstance(part, tuple)) + \
+            (nodes(s[1], memo) if kind == "ite" else 0)
+    memo[id(s)] = n
+    return n
+
+
 def text(s: Sym, lay: Layout) -> str:
     kind = s[0]
     if kind == "lit":
@@ -406,7 +428,53 @@ class Guard:
         return live, written
 
 
+class ExactGuard:
+    """`Guard`'s `done` and `escape` without the cut at the first write: writes are tracked
+    (`env`: cell -> value over the pre-state), so a later Assume reads what the step wrote.
+    Used for `enabled()` in properties only, where a guard tested at run time cannot serve; the
+    conditions grow with every write they look through, so the caller caps their size."""
+
+    def __init__(self, ev: Eval) -> None:
+        self.ev = ev
+        self.done: Sym = FALSE
+        self.escape: Sym = FALSE
+
+    def run(self, stmts: tuple[ir.Stmt, ...], env: Env, live: Sym) -> tuple[Env, Sym]:
+        for st in stmts:
+            if live == FALSE:
+                break
+            if isinstance(st, ir.Assign):
+                s, off = self.ev.place(st.target, env)
+                val = self.ev.ev(st.value, env)
+                if is_lit(off):
+                    env[s.base + off[1]] = val
+                else:
+                    for k in range(s.base, s.base + s.size):
+                        env[k] = ite(binop("eq", off, lit(k - s.base)), val, self.ev.read_cell(k, env))
+            elif isinstance(st, ir.Assume) or (isinstance(st, ir.Check) and st.prop == ir.IN_RANGE):
+                c = self.ev.ev(st.cond, env)
+                if isinstance(st, ir.Check):
+                    self.escape = disj(self.escape, conj(live, neg(c)))
+                live = conj(live, c)
+            elif isinstance(st, ir.Goto):
+                self.done = disj(self.done, live)
+                live = FALSE
+            elif isinstance(st, ir.If):
+                c = self.ev.ev(st.cond, env)
+                if is_lit(c):
+                    env, live = self.run(st.then if c[1] else st.else_, env, live)
+                    continue
+                env_t, live_t = self.run(st.then, dict(env), conj(live, c))
+                env_e, live_e = self.run(st.else_, dict(env), conj(live, neg(c)))
+                env = {k: ite(c, env_t.get(k, ("cell", k)), env_e.get(k, ("cell", k)))
+                       for k in set(env_t) | set(env_e)}
+                live = disj(live_t, live_e)
+        return env, live
+
+
 # --------------------------------------------------------------------------- the model
+
+EXACT_CAP = 20_000  # nodes (about 6 characters each) of an exact guard through writes, beyond which enabled() gives up
 
 
 def _choices(stmts: tuple[ir.Stmt, ...], out: list[ir.Choice]) -> list[ir.Choice]:
@@ -504,7 +572,7 @@ class Emitter:
 
     def instance(self, agent: ir.Agent, value: int, pc_cell: int, inst: int) -> list[str]:
         options: list[str] = []
-        enabled: dict[int, list[str]] = {}
+        enabled: dict[int, list[str]] = {}  # per location, the exact enabledness of each option
         for step in agent.steps:
             chs = _choices(step.body, [])
             for n, vals in enumerate(itertools.product(*(ir.domain_values(c.type, self.params) for c in chs))):
@@ -516,11 +584,18 @@ class Emitter:
                 what = f"/* {agent.name} step {step.name} {dict((c.name, v) for c, v in zip(chs, vals))} */"
                 if g.done != FALSE:
                     self.defines.append(f"#define {tag} {text(g.done, self.lay)}")
-                    enabled.setdefault(step.source, []).append(tag)
                     self.labels += 1
                     fail, ok = f"F{self.labels}", f"D{self.labels}"
                     if g.rollback:
-                        self.inexact.add((pc_cell, step.source))
+                        exact = ExactGuard(ev)
+                        exact.run(step.body, {}, TRUE)
+                        full = disj(exact.done, exact.escape)
+                        if nodes(full) <= EXACT_CAP:
+                            self.defines.append(f"#define X{tag} {text(full, self.lay)}")
+                            enabled.setdefault(step.source, []).append(f"X{tag}")
+                        else:
+                            self.inexact.add((pc_cell, step.source))
+                            enabled.setdefault(step.source, []).append(tag)
                         cells = sorted(self._written(step.body, ev, []))
                         code = self.body(step.body, ev, pc_cell, 2, fail, ok)
                         options.append(f"    :: d_step {{ {at} && {tag} ->  {what}\n        {self._copy(cells, False)}\n"
@@ -528,6 +603,7 @@ class Emitter:
                                        f"        {fail}: {self._copy(cells, True)}  /* an Assume failed: no such step */\n"
                                        f"        {ok}: INVARIANTS }}")
                     else:
+                        enabled.setdefault(step.source, []).append(tag)
                         code = self.body(step.body, ev, pc_cell, 2, None, ok)
                         options.append(f"    :: d_step {{ {at} && {tag} ->  {what}\n" + "\n".join(code)
                                        + f"\n        {ok}: INVARIANTS }}")

@@ -11,13 +11,13 @@ system, not a coarser hand-written one (that module's docstring says how).
 must be irqc's states without reductions plus one (the state before `init` picks an initial
 state), and SPIN's violated properties irqc's (each property's first violation is reported
 once; SPIN runs a full search with partial-order reduction off, and `spin -o2` keeps the
-variables nothing reads, which SPIN would otherwise leave out of its states).  A property whose `enabled()`
-reads a location whose guard is tested at run time is not asserted in the Promela, and is listed.
+variables nothing reads, which SPIN would otherwise leave out of its states).  A property the
+Promela leaves out (bench/promela.py says when) is listed.
 
 `time` (default: S5+HP, imsic_move_deferred_hotplug) times both end to end, alternating:
-X
-  -O2), and `./pan -c0 -E` (safety, default partial-order reduction, a full search that reports
-  each property's first violation, as `irqc prove` settles every property);
+- SPIN from the .pml a user would have written: `spin -a`, `cc` (-O0, SPIN's documented way,
+  -O1 and -O2), and `./pan -c0 -E` (safety, default partial-order reduction, a full search
+  that reports each property's first violation, as `irqc prove` settles every property);
 - `irqc prove SPEC` with an empty simulator cache (it compiles its search) and with a warm one,
   and the warm run with `--symmetry off --dead-vars off` (the same states SPIN stores).
 It prints the best of `--repeat` runs of each and the ratios, then the search alone: pan's own

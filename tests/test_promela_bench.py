@@ -117,15 +117,24 @@ def agree(model: ir.Model, spec: Path) -> int:
     sim = cache.simulator(model, str(spec)).Simulator(params)
     lay = promela.Layout(model, params)
     assert lay.size == sim.layout.size
-    options: dict[tuple[int, str], list[tuple[promela.Sym, promela.Sym, bool]]] = {}
+    # per (instance, step), each option: its guard, its escape, whether it undoes at run time,
+    # and its guard through its writes (None: within the cap only)
+    options: dict[tuple[int, str], list[tuple[promela.Sym, promela.Sym, bool, promela.Sym | None]]] = {}
     for gid, (agent, val, _) in enumerate(lay.instances):
         for step in agent.steps:
             chs = promela._choices(step.body, [])
             for vals in itertools.product(*(ir.domain_values(c.type, params) for c in chs)):
                 g = promela.Guard(promela.Eval(lay, model, val, dict(zip(chs, vals))))
                 g.run(step.body, promela.TRUE, False)
-                options.setdefault((gid, step.name), []).append((g.done, g.escape, g.rollback))
+                x = None
+                if g.rollback:  # what enabled() in a property reads instead, within the size cap
+                    full = promela.ExactGuard(g.ev)
+                    full.run(step.body, {}, promela.TRUE)
+                    both = promela.disj(full.done, full.escape)
+                    x = both if promela.nodes(both) <= promela.EXACT_CAP else None
+                options.setdefault((gid, step.name), []).append((g.done, g.escape, g.rollback, x))
     checked = exact = 0
+    through = 0  # exact guards through writes checked
     for state in reachable(sim, STATES):
         for gid, (agent, _, pc) in enumerate(lay.instances):
             for step in agent.steps:
@@ -134,12 +143,18 @@ def agree(model: ir.Model, spec: Path) -> int:
                 real = any(t is not None or ir.IN_RANGE in (props or ())
                            for t, props in sim.successors(state, gid, step.name))
                 opts = options[(gid, step.name)]
-                said = any(value(d, state) or value(e, state) for d, e, _ in opts)
-                if any(r for _, _, r in opts):
+                said = any(value(d, state) or value(e, state) for d, e, _, _ in opts)
+                if any(rb for _, _, rb, _ in opts):
                     assert said or not real, (spec.stem, step.name, state)
+                    if all(x is not None for _, _, rb, x in opts if rb):
+                        # every option exact: by its own guard, or by its guard through its writes
+                        full = any(value(x, state) if rb and x is not None else (value(d, state) or value(e, state))
+                                   for d, e, rb, x in opts)
+                        assert full == real, (spec.stem, step.name, state, "through its writes")
+                        through += 1
                 else:
                     assert said == real, (spec.stem, step.name, state)
                     exact += 1
                 checked += 1
     assert checked > 0
-    return exact
+    return exact + through
