@@ -187,11 +187,9 @@ class Layout:
             self.slots[v] = s
             self.cells.extend((s, k) for k in range(size))
             n += size
-        self.pc_base: dict[str, int] = {}
         self.instances: list[tuple[ir.Agent, int, int]] = []  # agent, index value, pc cell
         self.pc_first = n
         for a in model.agents:
-            self.pc_base[a.name] = n
             for value in [0] if a.domain is None else list(ir.domain_values(a.domain, params)):
                 self.instances.append((a, value, n))
                 n += 1
