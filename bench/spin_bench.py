@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("specs", nargs="*")
     ap.add_argument("--param", action="append", default=[])
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # `check --param CPUS=3 SPEC ...` as well
     if shutil.which("spin") is None:
         print("spin is not installed (Debian: apt-get install spin)")
         return 1
