@@ -25,7 +25,7 @@ exactly the spec's states and steps at fixed parameter values:
 * `init` chooses among the initial states the Python simulator enumerates (`initially` kept).
 
 `enabled()` in a property needs each option's exact enabledness, also for an option that undoes
-at run time: `ExactGuard` follows such a step through its writes.  Those conditions grow with
+at run time: `Guard(through=True)` follows such a step through its writes.  Those conditions grow with
 every write they look through (past 300,000 nodes in the IMSIC specs), so past `EXACT_CAP`
 nodes the property gets no assert; the file's first lines name it (in the shipped specs:
 `deadlock`, in the 8 IMSIC specs).
@@ -381,93 +381,69 @@ def text(s: Sym, lay: Layout) -> str:
 # --------------------------------------------------------------------------- guards
 
 
+_WROTE = -1  # the env key that only says "the path wrote something" (Guard without `through`)
+
+
 class Guard:
     """When does a path of one step body, with its choices fixed, reach a Goto (`done`) or fail
-    an in_range check (`escape`), as conditions over the pre-state.  Exact up to the path's first
-    assignment; after it, an Assume or an in_range check is left to the d_step to test at run
-    time (`rollback`: the step undoes its writes and leaves the state as it was), because the
-    conditions over the pre-state that it would take grow with every write they look through."""
+    an in_range check (`escape`), as conditions over the pre-state.
 
-    def __init__(self, ev: Eval) -> None:
-        self.ev = ev
+    Without `through` (the options' guards), exact up to the path's first write; after it, an
+    Assume or an in_range check is left to the d_step to test at run time (`rollback`: the step
+    undoes its writes and leaves the state as it was), because the conditions over the pre-state
+    it would take grow with every write they look through.  With `through` (for `enabled()` in
+    properties, where a test at run time cannot serve), the writes are followed (`env`: cell ->
+    value over the pre-state), and the caller caps the size of what comes out."""
+
+    def __init__(self, ev: Eval, through: bool = False) -> None:
+        self.ev, self.through = ev, through
         self.done: Sym = FALSE
         self.escape: Sym = FALSE
         self.rollback = False
-
-    def run(self, stmts: tuple[ir.Stmt, ...], live: Sym, written: bool) -> tuple[Sym, bool]:
-        for st in stmts:
-            if live == FALSE:
-                break
-            if isinstance(st, ir.Assign):
-                written = True
-            elif isinstance(st, ir.Assume) or (isinstance(st, ir.Check) and st.prop == ir.IN_RANGE):
-                c = self.ev.ev(st.cond, {})
-                if written and c == TRUE:
-                    continue  # reads no state, so true after the writes too (unrolled loops' bounds)
-                if written:
-                    self.rollback = True
-                    continue
-                if isinstance(st, ir.Check):
-                    self.escape = disj(self.escape, conj(live, neg(c)))
-                live = conj(live, c)
-            elif isinstance(st, ir.Goto):
-                self.done = disj(self.done, live)
-                live = FALSE
-            elif isinstance(st, ir.If):
-                c = TRUE if written else self.ev.ev(st.cond, {})
-                if is_lit(c) and not written:
-                    live, written = self.run(st.then if c[1] else st.else_, live, written)
-                    continue
-                live_t, w_t = self.run(st.then, conj(live, c), written)
-                live_e, w_e = self.run(st.else_, conj(live, neg(c) if not written else TRUE), written)
-                live = live_t if live_t == live_e else disj(live_t, live_e)
-                written = written or w_t or w_e
-            # Choose: the value is fixed for this option; other checks change no successor
-        return live, written
-
-
-class ExactGuard:
-    """`Guard`'s `done` and `escape` without the cut at the first write: writes are tracked
-    (`env`: cell -> value over the pre-state), so a later Assume reads what the step wrote.
-    Used for `enabled()` in properties only, where a guard tested at run time cannot serve; the
-    conditions grow with every write they look through, so the caller caps their size."""
-
-    def __init__(self, ev: Eval) -> None:
-        self.ev = ev
-        self.done: Sym = FALSE
-        self.escape: Sym = FALSE
 
     def run(self, stmts: tuple[ir.Stmt, ...], env: Env, live: Sym) -> tuple[Env, Sym]:
         for st in stmts:
             if live == FALSE:
                 break
+            cut = bool(env) and not self.through  # a write came first: conditions are not followed
             if isinstance(st, ir.Assign):
-                s, off = self.ev.place(st.target, env)
-                val = self.ev.ev(st.value, env)
-                if is_lit(off):
-                    env[s.base + off[1]] = val
-                else:
-                    for k in range(s.base, s.base + s.size):
-                        env[k] = ite(binop("eq", off, lit(k - s.base)), val, self.ev.read_cell(k, env))
+                self._assign(st, env)
             elif isinstance(st, ir.Assume) or (isinstance(st, ir.Check) and st.prop == ir.IN_RANGE):
-                c = self.ev.ev(st.cond, env)
+                if cut:
+                    # true after the writes too when it reads no state (unrolled loops' bounds)
+                    self.rollback = self.rollback or self.ev.ev(st.cond, {}) != TRUE
+                    continue
+                test = self.ev.ev(st.cond, env)
                 if isinstance(st, ir.Check):
-                    self.escape = disj(self.escape, conj(live, neg(c)))
-                live = conj(live, c)
+                    self.escape = disj(self.escape, conj(live, neg(test)))
+                live = conj(live, test)
             elif isinstance(st, ir.Goto):
                 self.done = disj(self.done, live)
                 live = FALSE
             elif isinstance(st, ir.If):
-                c = self.ev.ev(st.cond, env)
-                if is_lit(c):
+                c = None if cut else self.ev.ev(st.cond, env)  # None: either branch may be taken
+                if c is not None and is_lit(c):
                     env, live = self.run(st.then if c[1] else st.else_, env, live)
                     continue
-                env_t, live_t = self.run(st.then, dict(env), conj(live, c))
-                env_e, live_e = self.run(st.else_, dict(env), conj(live, neg(c)))
-                env = {k: ite(c, env_t.get(k, ("cell", k)), env_e.get(k, ("cell", k)))
-                       for k in set(env_t) | set(env_e)}
-                live = disj(live_t, live_e)
+                env_t, live_t = self.run(st.then, dict(env), live if c is None else conj(live, c))
+                env_e, live_e = self.run(st.else_, dict(env), live if c is None else conj(live, neg(c)))
+                env = {**env_e, **env_t} if c is None else {
+                    k: ite(c, env_t.get(k, ("cell", k)), env_e.get(k, ("cell", k))) for k in set(env_t) | set(env_e)}
+                live = live_t if live_t == live_e else disj(live_t, live_e)
+            # Choose: the value is fixed for this option; other checks change no successor
         return env, live
+
+    def _assign(self, st: ir.Assign, env: Env) -> None:
+        if not self.through:
+            env[_WROTE] = TRUE
+            return
+        s, off = self.ev.place(st.target, env)
+        val = self.ev.ev(st.value, env)
+        if is_lit(off):
+            env[s.base + off[1]] = val
+        else:
+            for k in range(s.base, s.base + s.size):
+                env[k] = ite(binop("eq", off, lit(k - s.base)), val, self.ev.read_cell(k, env))
 
 
 # --------------------------------------------------------------------------- the model
@@ -576,7 +552,7 @@ class Emitter:
             for n, vals in enumerate(itertools.product(*(ir.domain_values(c.type, self.params) for c in chs))):
                 ev = Eval(self.lay, self.model, value, dict(zip(chs, vals)))
                 g = Guard(ev)
-                g.run(step.body, TRUE, False)
+                g.run(step.body, {}, TRUE)
                 tag = f"G_{inst}_{_ident(step.name)[2:]}_{n}"
                 at = f"({self.lay.cell_text(pc_cell)} == {step.source})"
                 what = f"/* {agent.name} step {step.name} {dict((c.name, v) for c, v in zip(chs, vals))} */"
@@ -585,7 +561,7 @@ class Emitter:
                     self.labels += 1
                     fail, ok = f"F{self.labels}", f"D{self.labels}"
                     if g.rollback:
-                        exact = ExactGuard(ev)
+                        exact = Guard(ev, through=True)
                         exact.run(step.body, {}, TRUE)
                         full = disj(exact.done, exact.escape)
                         if nodes(full) <= EXACT_CAP:
@@ -659,18 +635,21 @@ class Emitter:
                           "}", ""])
 
 
-def promela(spec: str, overrides: dict[str, int]) -> tuple[str, ir.Model, dict[str, int]]:
-    diags = Diagnostics()
-    model = load_model(spec, overrides, diags)
+def load(spec: str, overrides: dict[str, int]) -> tuple[ir.Model, dict[str, int], Any]:
+    """The spec's model, its parameter values and its simulator (which enumerates the initial states)."""
+    model = load_model(spec, overrides, Diagnostics())
     if model is None:
-        raise SystemExit(f"{spec}: does not load")
+        raise SystemExit(f"{spec}: does not load (irqc check {spec} says why)")
     params = {**ir.default_params(model), **overrides}
     from compiler.backends.python import cache
-    sim = cache.simulator(model, spec).Simulator(params)
-    initial = list(sim.initial_states())
+    return model, params, cache.simulator(model, spec).Simulator(params)
+
+
+def emit(model: ir.Model, params: dict[str, int], sim: Any) -> tuple[str, Emitter]:
+    """The Promela, and the emitter that wrote it (`unencoded`: the properties left out)."""
     em = Emitter(model, params)
     assert em.lay.size == sim.layout.size, "layout differs from the simulator's"
-    return em.emit(initial), model, params
+    return em.emit(list(sim.initial_states())), em
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -680,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--output")
     args = ap.parse_args(argv)
     overrides = {k: int(v) for k, v in (p.split("=", 1) for p in args.param)}
-    out, _, _ = promela(args.spec, overrides)
+    out, _ = emit(*load(args.spec, overrides))
     if args.output:
         Path(args.output).write_text(out)
     else:

@@ -40,28 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from promela import Emitter  # noqa: E402
+from promela import emit, load  # noqa: E402
 
-from compiler import ir  # noqa: E402
 from compiler.backends.c import driver, search as c_search  # noqa: E402
-from compiler.backends.python import cache  # noqa: E402
-from compiler.pipeline import load_model  # noqa: E402
-from dsl.diagnostics import Diagnostics  # noqa: E402
 
 S5HP = ROOT / "specs" / "imsic_move_deferred_hotplug.irqspec"
 PAN_FLAGS = ["-c0", "-E", "-m2000000"]
-
-
-def _model(spec: Path, overrides: dict[str, int]) -> tuple[ir.Model, dict[str, int], Any]:
-    m = load_model(str(spec), overrides, Diagnostics())
-    assert m is not None, spec
-    params = {**ir.default_params(m), **overrides}
-    return m, params, cache.simulator(m, str(spec)).Simulator(params)
-
-
-def _promela(model: ir.Model, params: dict[str, int], sim: Any) -> tuple[str, Emitter]:
-    em = Emitter(model, params)
-    return em.emit(list(sim.initial_states())), em
 
 
 def _run(cmd: list[str], cwd: Path) -> tuple[float, str]:
@@ -98,9 +82,9 @@ def check(specs: list[Path], overrides: dict[str, int]) -> int:
     print("| spec | irqc states | SPIN states | irqc violated | SPIN violated | not asserted | same |")
     print("|---|---|---|---|---|---|---|")
     for spec in specs:
-        model, params, sim = _model(spec, overrides)
+        model, params, sim = load(str(spec), overrides)
         res = c_search.explore(model, params, sim, None, None, search="c", symmetry=False, dead=False)
-        pml, em = _promela(model, params, sim)
+        pml, em = emit(model, params, sim)
         with tempfile.TemporaryDirectory() as tmp:
             sp = _spin(pml, Path(tmp), "-O0", ["-DNOREDUCE"], ("-o2",))
         asserted = {p.name for p in model.properties} - set(em.unencoded)
@@ -129,8 +113,8 @@ def _irqc(spec: Path, overrides: dict[str, int], cache_dir: str, extra: list[str
 
 
 def timing(spec: Path, overrides: dict[str, int], repeat: int) -> int:
-    model, params, sim = _model(spec, overrides)
-    pml, em = _promela(model, params, sim)
+    model, params, sim = load(str(spec), overrides)
+    pml, em = emit(model, params, sim)
     runs: dict[str, list[float]] = {}
     phases: dict[str, dict[str, Any]] = {}
     for _ in range(repeat):
